@@ -1,0 +1,1 @@
+"""The built-in check catalogue. Each module here is one entry point of ``scaleready.checks``."""

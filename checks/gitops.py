@@ -1,0 +1,1 @@
+"""Built-in gitops checks (registered through the scaleready.checks entry point)."""

@@ -1,0 +1,1 @@
+"""Built-in http checks (registered through the scaleready.checks entry point)."""

@@ -1,0 +1,1 @@
+"""Built-in kubernetes checks (registered through the scaleready.checks entry point)."""

@@ -1,0 +1,1 @@
+"""Built-in postgres checks (registered through the scaleready.checks entry point)."""

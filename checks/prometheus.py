@@ -1,0 +1,1 @@
+"""Built-in prometheus checks (registered through the scaleready.checks entry point)."""

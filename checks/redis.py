@@ -1,0 +1,1 @@
+"""Built-in redis checks (registered through the scaleready.checks entry point)."""

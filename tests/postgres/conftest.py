@@ -1,0 +1,24 @@
+"""Fixtures for the postgres collector/check tests: the shared server and a real replica pair.
+
+The replica pair (a primary with ``pg_stat_statements`` preloaded and a streaming standby) is
+session-scoped: starting it costs a couple of seconds, and its finalizer always shuts both
+postmasters down (tests/support/pg_cluster.py also registers them with atexit).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.pg_cluster import pair_fixture
+
+replica_pair = pair_fixture(
+    "session",
+    settings={"shared_preload_libraries": "pg_stat_statements", "track_io_timing": True},
+    hba_lines=["host all pwuser 127.0.0.1/32 scram-sha-256"],
+)
+
+
+@pytest.fixture(scope="session")
+def shared_dsn() -> str:
+    """The machine's shared server (trust auth); tests create their own uniquely named objects."""
+    return "postgresql://postgres@127.0.0.1:5432/postgres"

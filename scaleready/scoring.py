@@ -1,0 +1,109 @@
+"""Fold findings and manual ticks into scorecards, roadmap progress and a readiness level.
+
+The rule that matters: *unknown is never pass*. An item whose only evidence is ``error`` or
+``skip`` is unknown; it scores 0 and lowers coverage, so a run that could not reach half
+the systems can never look ready. A waived failure is accepted risk and scores as met,
+visibly marked. Items ticked not-applicable leave both the score and the coverage.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from scaleready.api import Finding, Status
+from scaleready.results import AreaScore, ItemScore, PhaseProgress, Scorecard
+
+STATUS_VALUE = {"pass": 1.0, "warn": 0.5, "fail": 0.0, "unknown": 0.0}
+
+
+class ManualState(Protocol):
+    state: str
+    actor: str
+    note: str
+
+
+def _evidence_status(findings: Iterable[Finding]) -> str:
+    statuses = set()
+    for f in findings:
+        status = Status.PASS if f.waived and f.status in (Status.FAIL, Status.WARN) else f.status
+        statuses.add(status)
+    for candidate in (Status.FAIL, Status.WARN, Status.PASS):
+        if candidate in statuses:
+            return candidate.value
+    return "unknown"
+
+
+def _decide(kind: str, evidence: str, manual: str | None) -> tuple[str, str, str | None]:
+    """(status, source, note) for one item from its evidence and its manual tick."""
+    ticked = {"done": "pass", "not_done": "fail"}.get(manual or "")
+    if kind == "manual" or (kind == "both" and evidence == "unknown"):
+        return (ticked, "manual", None) if ticked else ("unknown", "none", None)
+    if kind == "both" and ticked and evidence != "unknown" and ticked != evidence:
+        if evidence == "fail":
+            return "fail", "conflict", "ticked done, but the live evidence fails"
+        if ticked == "fail":
+            return "warn", "conflict", "live evidence passes, but a person ticked it not done"
+    if evidence == "unknown":
+        return "unknown", "none", None
+    return evidence, "evidence", None
+
+
+def _item_findings(findings: list[Finding], item: Any) -> list[Finding]:
+    wanted = set(item.checks)
+    return [f for f in findings if f.check in wanted or item.id in f.items]
+
+
+def score(
+    framework: Any, findings: Iterable[Finding], manual: Mapping[str, ManualState] | None = None
+) -> Scorecard:
+    """The scorecard of a framework given a run's findings and the manual ticks."""
+    manual = manual or {}
+    findings = list(findings)
+    by_area: dict[str, list[ItemScore]] = defaultdict(list)
+    for item in framework.items:
+        tick = manual.get(item.id)
+        if tick is not None and tick.state == "not_applicable":
+            continue
+        status, source, note = _decide(item.kind, _evidence_status(_item_findings(findings, item)),
+                                       tick.state if tick else None)
+        if tick is not None and source in ("manual", "conflict") and tick.note:
+            note = f"{note}; {tick.actor}: {tick.note}" if note else f"{tick.actor}: {tick.note}"
+        by_area[item.area].append(ItemScore(
+            id=item.id, title=item.title, area=item.area, section=item.section, kind=item.kind,
+            weight=float(item.weight), status=status, source=source, value=STATUS_VALUE[status],
+            checks=list(item.checks), phase=item.phase, note=note,
+        ))
+    areas = [_area_score(area.id, area.title, by_area.get(area.id, [])) for area in framework.areas]
+    every = [i for a in areas for i in a.items]
+    overall = _area_score("overall", "Overall", every)
+    phases = [
+        PhaseProgress(
+            phase.number, phase.title,
+            done=sum(1 for i in every if i.phase == phase.number and i.status == "pass"),
+            total=sum(1 for i in every if i.phase == phase.number),
+        )
+        for phase in framework.phases
+    ]
+    level = 0
+    for phase in sorted(phases, key=lambda p: p.number):
+        if not phase.complete:
+            break
+        level = phase.number
+    return Scorecard(
+        overall=overall.score, coverage=overall.coverage, areas=areas, phases=phases, level=level
+    )
+
+
+def _area_score(area_id: str, title: str, items: list[ItemScore]) -> AreaScore:
+    weight = sum(i.weight for i in items)
+    achieved = sum(i.weight * i.value for i in items)
+    evaluated = sum(1 for i in items if i.status != "unknown")
+    return AreaScore(
+        id=area_id,
+        title=title,
+        score=100.0 * achieved / weight if weight else 0.0,
+        coverage=evaluated / len(items) if items else 0.0,
+        items=items,
+    )

@@ -256,9 +256,7 @@ class _StrictLoader(yaml.SafeLoader):
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
                 if isinstance(key, str | int | float | bool) and key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark
-                    )
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -275,10 +273,10 @@ def _load(path: Path) -> Framework:
         data = yaml.load(text, Loader=_StrictLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "malformed YAML"
-        raise FrameworkError(
-            f"malformed YAML: {problem}", path=path, line=mark.line + 1 if mark else None
-        ) from None
+        problem = exc.problem or "malformed YAML"
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        raise FrameworkError(f"malformed YAML: {problem}", path=path, line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise FrameworkError(f"malformed YAML: {exc}", path=path) from None
     if not isinstance(data, dict):

@@ -1,0 +1,75 @@
+"""The terminal table: findings worst first, status coloured, with summary lines under it.
+
+`renderable` gives a rich object for a live console (the CLI prints it, keeping colours
+when stdout is a terminal); `render` gives the same as text, with ANSI colours only when
+asked, so logs and files stay clean.
+"""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from scaleready.api import Status
+from scaleready.reports._common import by_attention, framework_label, status_counts
+from scaleready.results import RunResult
+
+STYLE = {
+    Status.FAIL: "bold red",
+    Status.WARN: "yellow",
+    Status.ERROR: "magenta",
+    Status.SKIP: "dim",
+    Status.PASS: "green",
+}
+SEVERITY_STYLE = {"danger": "red", "warning": "yellow", "info": "cyan"}
+
+
+def findings_table(run: RunResult) -> Table:
+    table = Table(title=f"scaleready run {run.id}", title_justify="left", expand=False)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Check", overflow="fold")
+    table.add_column("Target", overflow="fold")
+    table.add_column("Message", overflow="fold", ratio=1)
+    for f in by_attention(run.findings):
+        status = Text(f.status.value.upper(), style=STYLE[f.status])
+        if f.waived:
+            status.append(" (waived)", style="dim")
+        target = f.target if not f.subject else f"{f.target}\n{f.subject}"
+        message = f.message + (f"\n@ {f.location}" if f.location else "")
+        table.add_row(status, Text(f.severity.value, style=SEVERITY_STYLE.get(f.severity.value, "")),
+                      f.check, target, message)
+    return table
+
+
+def summary(run: RunResult) -> Text:
+    sc = run.score
+    counts = status_counts(run.findings)
+    text = Text()
+    text.append(f"Score {sc.overall:.1f}/100", style="bold")
+    text.append(f"  coverage {sc.coverage * 100:.0f}%  level {sc.level}  ({framework_label(run)})\n")
+    for i, (status, n) in enumerate(counts.items()):
+        if i:
+            text.append("  ")
+        text.append(f"{n} {status}", style=STYLE[Status(status)] if n else "dim")
+    waived = sum(1 for f in run.findings if f.waived)
+    if waived:
+        text.append(f"  ({waived} waived)", style="dim")
+    for a in sc.areas:
+        text.append(f"\n  {a.title}: {a.score:.1f} (coverage {a.coverage * 100:.0f}%)")
+    return text
+
+
+def renderable(run: RunResult) -> Group:
+    return Group(findings_table(run), summary(run))
+
+
+def render(run: RunResult, *, color: bool = False, width: int = 120) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None,
+                      no_color=not color, highlight=False, soft_wrap=False)
+    console.print(renderable(run))
+    return buf.getvalue()

@@ -11,6 +11,7 @@ every `Check` and `Collector` found at its top level is installed.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -142,10 +143,10 @@ class Snapshot:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Snapshot:
-        return cls(
+        return cls(  # deep copies: a snapshot must never alias the document it was read from
             target=doc["target"],
             kind=doc["kind"],
-            data=dict(doc.get("data") or {}),
+            data=copy.deepcopy(dict(doc.get("data") or {})),
             errors=dict(doc.get("errors") or {}),
             error=doc.get("error"),
             collected_at=datetime.fromisoformat(doc["collected_at"]),

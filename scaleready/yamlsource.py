@@ -68,7 +68,10 @@ def load_with_lines(text: str, file: str | Path = "<string>") -> tuple[Any, Sour
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
-        raise YamlSyntaxError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
+        message = f"{where}: invalid YAML: {exc.problem or exc.context}"
+        if exc.context and exc.context_mark and exc.context_mark is not mark:
+            message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+        raise YamlSyntaxError(message) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"{file}: invalid YAML: {exc}") from None
     finally:

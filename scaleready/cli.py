@@ -195,7 +195,8 @@ def dashboard(port: int, host: str) -> None:
     """Start the Streamlit dashboard (SQLite store by default, no external service)."""
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-           "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+           "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "minimal"]
     click.echo(f"scaleready dashboard on http://{host}:{port}", err=True)
     sys.exit(subprocess.call(cmd, env={**os.environ, "PYTHONPATH": str(app.parent.parent)}))
 

@@ -1,0 +1,12 @@
+"""The scaleready dashboard: Streamlit navigation over pages that only lay out `scaleready` data."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(page_title="scaleready", page_icon=":material/speed:", layout="wide")
+
+pages = [
+    st.Page("pages/scorecard.py", title="Scorecard", icon=":material/speed:", default=True),
+]
+st.navigation(pages).run()

@@ -1,0 +1,22 @@
+"""Process-wide resources for the pages: the store, opened once and shared across sessions."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from scaleready.store import Store, StoreError
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store() -> Store:
+    return Store()
+
+
+def store_or_stop() -> Store:
+    """The store, or a readable error on the page (never a traceback) and stop."""
+    try:
+        return _open_store()
+    except StoreError as exc:
+        st.error(f"The store cannot be opened: {exc}")
+        st.stop()
+        raise  # unreachable: st.stop() ends the script run

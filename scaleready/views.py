@@ -1,0 +1,108 @@
+"""Plain tables and figures of a run, for the dashboard (and any other front end).
+
+The dashboard only lays these out; every number it shows is computed here, where tests can
+reach it without a browser.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from scaleready.api import Status
+from scaleready.results import RunResult
+
+STATUS_ORDER = ["fail", "warn", "error", "pass", "skip"]
+STATUS_COLOURS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "error": "#6a1b9a",
+                  "skip": "#9e9e9e", "unknown": "#bdbdbd"}
+
+
+def status_counts(run: RunResult) -> dict[str, int]:
+    counts = Counter(f.status.value for f in run.findings)
+    return {s: counts.get(s, 0) for s in STATUS_ORDER}
+
+
+def findings_frame(run: RunResult) -> pd.DataFrame:
+    """One row per finding, worst first, with the fields a reviewer filters on."""
+    rows = [
+        {
+            "status": f.status.value + (" (waived)" if f.waived else ""),
+            "severity": f.severity.value,
+            "check": f.check,
+            "target": f.target,
+            "subject": f.subject or "",
+            "message": f.message,
+            "section": f.section or "",
+            "items": ", ".join(f.items),
+            "remediation": f.remediation,
+            "location": f.location or "",
+        }
+        for f in run.findings
+    ]
+    frame = pd.DataFrame(rows, columns=["status", "severity", "check", "target", "subject", "message", "section",
+                                        "items", "remediation", "location"])
+    if frame.empty:
+        return frame
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    frame["_rank"] = frame["status"].map(lambda s: rank.get(s.split(" ")[0], 9))
+    frame["_sev"] = frame["severity"].map({"danger": 0, "warning": 1, "info": 2})
+    return frame.sort_values(["_rank", "_sev", "check"]).drop(columns=["_rank", "_sev"]).reset_index(drop=True)
+
+
+def areas_frame(run: RunResult) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"area": a.title, "id": a.id, "score": round(a.score, 1), "coverage": round(100 * a.coverage, 1),
+          "items": len(a.items)} for a in run.score.areas],
+        columns=["area", "id", "score", "coverage", "items"],
+    )
+
+
+def items_frame(run: RunResult) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"area": a.title, "item": i.id, "title": i.title, "section": i.section, "kind": i.kind,
+          "status": i.status, "source": i.source, "weight": i.weight}
+         for a in run.score.areas for i in a.items],
+        columns=["area", "item", "title", "section", "kind", "status", "source", "weight"],
+    )
+
+
+def areas_figure(run: RunResult) -> go.Figure:
+    """Score per area as bars, coverage as markers: a low bar with low coverage means 'unknown'."""
+    frame = areas_frame(run)
+    fig = go.Figure()
+    fig.add_bar(y=frame["area"], x=frame["score"], orientation="h", name="score",
+                marker_color=[_score_colour(s) for s in frame["score"]],
+                text=[f"{s:.0f}" for s in frame["score"]], textposition="outside")
+    fig.add_scatter(y=frame["area"], x=frame["coverage"], mode="markers", name="coverage %",
+                    marker={"symbol": "diamond", "size": 11, "color": "#1565c0"})
+    fig.update_layout(xaxis={"range": [0, 110], "title": "score / coverage (%)"},
+                      yaxis={"autorange": "reversed"}, height=40 * len(frame) + 120,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 40}, legend={"orientation": "h", "y": 1.08})
+    return fig
+
+
+def gauge_figure(value: float, title: str) -> go.Figure:
+    fig = go.Figure(go.Indicator(
+        mode="gauge+number", value=round(value, 1), title={"text": title},
+        gauge={"axis": {"range": [0, 100]}, "bar": {"color": _score_colour(value)},
+               "steps": [{"range": [0, 50], "color": "#fbe9e7"}, {"range": [50, 80], "color": "#fff8e1"},
+                         {"range": [80, 100], "color": "#e8f5e9"}]},
+    ))
+    fig.update_layout(height=230, margin={"l": 40, "r": 45, "t": 50, "b": 10})
+    return fig
+
+
+def _score_colour(value: float) -> str:
+    return "#2e7d32" if value >= 80 else "#f9a825" if value >= 50 else "#c62828"
+
+
+def run_label(summary: Any) -> str:
+    return (f"{summary.started_at:%Y-%m-%d %H:%M} · score {summary.overall:.0f} · "
+            f"coverage {summary.coverage:.0%} · {summary.id[:8]}")
+
+
+def failing(run: RunResult) -> int:
+    return sum(1 for f in run.findings if f.status == Status.FAIL and not f.waived)

@@ -1,0 +1,96 @@
+"""Engine benchmarks (issue 2): concurrent collection, and evaluating + storing 10,000 findings.
+
+Run: ``python bench/bench_engine.py``. Prints figures and ratios; targets:
+- 50 targets whose collectors each wait 200 ms finish in at most 1.5x the time of 1 such target
+  (for async collectors and for sync collectors, which run in daemon threads);
+- evaluating and storing 10,000 findings takes under 2 s on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scaleready.api import Snapshot, Target, TargetOptions, check, collector, failed, passed
+from scaleready.engine import collect_all, evaluate
+from scaleready.framework import load_framework
+from scaleready.plugins import Registry
+from scaleready.results import RunResult
+from scaleready.scoring import score
+from scaleready.store import Store
+
+
+class WaitOptions(TargetOptions):
+    wait: float = 0.2
+
+
+@collector("bench-async", options=WaitOptions)
+async def wait_async(target: Target) -> dict:
+    await asyncio.sleep(target.options["wait"])
+    return {"rows": list(range(200))}
+
+
+@collector("bench-sync", options=WaitOptions)
+def wait_sync(target: Target) -> dict:
+    time.sleep(target.options["wait"])
+    return {"rows": list(range(200))}
+
+
+@check("bench.rows", kind="bench-async", title="every row even", items=["db.work_mem"])
+def rows_even(snap: Snapshot, target: Target):
+    for row in snap.section("rows"):
+        yield (passed if row % 2 == 0 else failed)(f"row {row}", subject=f"row/{row}", value=row)
+
+
+def registry() -> Registry:
+    reg = Registry()
+    reg.add_module(sys.modules[__name__], "bench", "0")
+    return reg
+
+
+def time_collection(reg: Registry, kind: str, n: int) -> float:
+    targets = [Target(f"t{i}", kind, {"wait": 0.2}) for i in range(n)]
+    started = time.perf_counter()
+    asyncio.run(collect_all(targets, reg))
+    return time.perf_counter() - started
+
+
+def bench_collection(reg: Registry) -> None:
+    for kind in ("bench-async", "bench-sync"):
+        one = min(time_collection(reg, kind, 1) for _ in range(3))
+        fifty = min(time_collection(reg, kind, 50) for _ in range(3))
+        ratio = fifty / one
+        verdict = "OK" if ratio <= 1.5 else "MISSED"
+        print(f"collection {kind:<11}: 1 target {one * 1000:7.1f} ms, 50 targets {fifty * 1000:7.1f} ms, "
+              f"ratio {ratio:.2f} (target <= 1.5) {verdict}")
+
+
+def bench_findings(reg: Registry) -> None:
+    targets = [Target(f"db{i}", "bench-async", {"wait": 0}) for i in range(50)]
+    snapshots = asyncio.run(collect_all(targets, reg))  # 50 targets x 200 rows = 10,000 findings
+    framework = load_framework()
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(f"sqlite:///{Path(folder) / 'bench.db'}")
+        started = time.perf_counter()
+        findings = [f for snap, t in zip(snapshots, targets, strict=True) for f in evaluate(snap, t, reg)]
+        evaluated = time.perf_counter()
+        run = RunResult(str(uuid.uuid4()), datetime.now(UTC), datetime.now(UTC),
+                        {"id": framework.id, "title": framework.title, "version": str(framework.version)},
+                        findings, score(framework, findings))
+        store.save_run(run, snapshots)
+        stored = time.perf_counter()
+    total = stored - started
+    verdict = "OK" if total < 2.0 else "MISSED"
+    print(f"findings: {len(findings)} evaluated in {(evaluated - started) * 1000:.0f} ms, scored and stored on "
+          f"SQLite in {(stored - evaluated) * 1000:.0f} ms, total {total:.2f} s (target < 2 s) {verdict}")
+
+
+if __name__ == "__main__":
+    reg = registry()
+    bench_collection(reg)
+    bench_findings(reg)

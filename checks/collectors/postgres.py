@@ -1,0 +1,401 @@
+"""The PostgreSQL collector: one short, read-only session per server into a JSON snapshot.
+
+Safety first: every session is opened with ``default_transaction_read_only=on``, a
+``statement_timeout`` and a ``lock_timeout`` (so a catalog query never queues behind DDL), in
+autocommit mode so one failing query (a missing privilege, a disabled extension) costs only its
+own section. The collector never writes and never creates an extension.
+
+Each query is set-based (one statement per section, whatever the number of tables), so the time
+grows with rows returned, not with round trips: that keeps a 1,000-table database within a
+small factor of a 10-table one (bench/bench_postgres_collect.py).
+
+Sections: ``server``, ``host``, ``settings``, ``role_settings``, ``tables``, ``indexes``, ``io``,
+``activity``, ``statements``, ``wraparound``, ``sequences``, ``replication``, ``slots`` and
+``replicas`` (one entry per configured replica DSN, read concurrently). A section the role may not
+read is recorded in ``errors`` with a one-line reason, so only the checks needing it say ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
+from pydantic import Field, field_validator
+
+from checks._pg_tuning import WORKLOADS, parse_size
+from scaleready.api import CollectError, Snapshot, Target, TargetOptions, collector
+
+SETTINGS = (
+    "shared_buffers", "effective_cache_size", "maintenance_work_mem", "work_mem", "random_page_cost",
+    "max_connections", "superuser_reserved_connections", "autovacuum", "autovacuum_freeze_max_age",
+    "autovacuum_multixact_freeze_max_age", "shared_preload_libraries", "track_counts", "wal_level",
+    "max_wal_senders", "hot_standby", "effective_io_concurrency", "block_size", "server_version",
+    "idle_in_transaction_session_timeout", "statement_timeout",
+)
+MAX_TABLES = 5000
+MAX_INDEXES = 10000
+NEEDS_STATS_ROLE = (
+    "role {user!r} cannot read other sessions' statistics: grant it pg_monitor (or pg_read_all_stats)"
+)
+
+
+class PostgresOptions(TargetOptions):
+    """Keys of a ``postgres`` target (secrets by reference, e.g. ``dsn: ${PG_DSN}``)."""
+
+    dsn: str
+    replicas: list[str] = Field(default_factory=list)
+    memory: str | float | None = None
+    cpus: int | None = Field(default=None, ge=1)
+    storage: Literal["ssd", "hdd", "san"] | None = None
+    workload: Literal["web", "oltp", "dw", "mixed"] = "web"
+    statement_timeout_ms: int = Field(default=5000, ge=100)
+    large_table_rows: int = Field(default=10_000, ge=1)
+    long_running_seconds: float = Field(default=300.0, gt=0)
+    idle_in_transaction_seconds: float = Field(default=60.0, gt=0)
+    slow_query_ms: float = Field(default=500.0, gt=0)
+    max_lag_seconds: float = Field(default=10.0, gt=0)
+    max_lag_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: Any) -> Any:
+        if value is not None:
+            parse_size(value)
+        return value
+
+
+def safe_dsn(dsn: str) -> str:
+    """The DSN as a keyword string without any password (what snapshots and messages show)."""
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "<unparseable dsn>"
+    parts.pop("password", None)
+    parts.pop("passfile", None)
+    return make_conninfo(**{k: v for k, v in parts.items() if v is not None})
+
+
+def one_line(exc: BaseException) -> str:
+    """A driver error as one readable line (psycopg errors span several)."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+async def connect(dsn: str, *, timeout: float, statement_timeout_ms: int) -> psycopg.AsyncConnection[Any]:
+    """A read-only autocommit session with a statement and lock timeout; CollectError if it fails."""
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        raise CollectError("dsn is not a valid PostgreSQL connection string") from None
+    options = (f"-c default_transaction_read_only=on -c statement_timeout={statement_timeout_ms} "
+               f"-c lock_timeout={min(statement_timeout_ms, 1000)}")
+    try:
+        return await psycopg.AsyncConnection.connect(
+            dsn, autocommit=True, connect_timeout=max(1, int(timeout)), options=options,
+            application_name="scaleready", row_factory=dict_row,
+        )
+    except psycopg.Error as exc:
+        raise CollectError(f"cannot connect to {safe_dsn(dsn)}: {one_line(exc)}") from None
+
+
+class _Session:
+    """Runs section queries on one connection, filing failures under the section's name."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+        self.data: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
+
+    async def rows(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        cur = await self.conn.execute(sql, params)
+        return await cur.fetchall()
+
+    async def one(self, sql: str, params: Any = None) -> dict[str, Any]:
+        rows = await self.rows(sql, params)
+        return rows[0] if rows else {}
+
+    async def section(self, name: str, coro: Any) -> None:
+        try:
+            self.data[name] = await coro
+        except CollectError as exc:
+            self.errors[name] = str(exc)
+        except psycopg.Error as exc:
+            self.errors[name] = one_line(exc)
+
+
+SERVER_SQL = """
+SELECT current_setting('server_version_num')::int AS version_num, version() AS version,
+       pg_is_in_recovery() AS in_recovery, current_database() AS database, current_user AS "user",
+       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+       pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER') AS read_all_stats,
+       extract(epoch FROM now())::float8 AS now_epoch,
+       extract(epoch FROM pg_postmaster_start_time())::float8 AS started_epoch,
+       (SELECT extract(epoch FROM stats_reset)::float8 FROM pg_stat_database
+         WHERE datname = current_database()) AS stats_reset_epoch
+"""
+
+TABLES_SQL = f"""
+SELECT t.relid::bigint AS oid, t.schemaname AS schema, t.relname AS name, t.seq_scan, t.seq_tup_read,
+       t.idx_scan, t.n_live_tup, t.n_dead_tup, c.reltuples::bigint AS reltuples,
+       pg_relation_size(t.relid) AS bytes,
+       io.heap_blks_hit, io.heap_blks_read, io.idx_blks_hit, io.idx_blks_read
+FROM pg_stat_user_tables t
+JOIN pg_class c ON c.oid = t.relid
+LEFT JOIN pg_statio_user_tables io ON io.relid = t.relid
+ORDER BY pg_relation_size(t.relid) DESC, t.relid
+LIMIT {MAX_TABLES}
+"""
+
+INDEXES_SQL = f"""
+SELECT i.indexrelid::bigint AS oid, s.schemaname AS schema, s.relname AS "table", s.indexrelname AS name,
+       i.indrelid::bigint AS table_oid, i.indkey::text AS key, i.indclass::text AS opclass,
+       i.indcollation::text AS collation, coalesce(pg_get_expr(i.indexprs, i.indrelid), '') AS exprs,
+       coalesce(pg_get_expr(i.indpred, i.indrelid), '') AS pred, am.amname AS method,
+       i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
+       i.indisready AS is_ready, (con.conindid IS NOT NULL) AS backs_constraint,
+       s.idx_scan, s.idx_tup_read, pg_relation_size(i.indexrelid) AS bytes,
+       pg_get_indexdef(i.indexrelid) AS definition
+FROM pg_index i
+JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_am am ON am.oid = c.relam
+LEFT JOIN (SELECT DISTINCT conindid FROM pg_constraint WHERE conindid <> 0) con ON con.conindid = i.indexrelid
+ORDER BY i.indexrelid
+LIMIT {MAX_INDEXES}
+"""
+
+IO_SQL = """
+SELECT coalesce(sum(heap_blks_hit), 0)::bigint AS heap_hit, coalesce(sum(heap_blks_read), 0)::bigint AS heap_read,
+       coalesce(sum(idx_blks_hit), 0)::bigint AS idx_hit, coalesce(sum(idx_blks_read), 0)::bigint AS idx_read,
+       (SELECT blks_hit FROM pg_stat_database WHERE datname = current_database()) AS db_hit,
+       (SELECT blks_read FROM pg_stat_database WHERE datname = current_database()) AS db_read,
+       (SELECT count(*) FROM pg_stat_user_tables) AS tables
+FROM pg_statio_user_tables
+"""
+
+ACTIVITY_SQL = """
+SELECT pid, usename AS "user", datname AS database, application_name, state, backend_type,
+       wait_event_type, wait_event,
+       extract(epoch FROM now() - xact_start)::float8 AS xact_age_s,
+       extract(epoch FROM now() - query_start)::float8 AS query_age_s,
+       extract(epoch FROM now() - state_change)::float8 AS state_age_s,
+       left(query, 300) AS query
+FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+ORDER BY backend_start NULLS LAST LIMIT 5000
+"""
+
+WRAP_DB_SQL = """
+SELECT datname AS database, age(datfrozenxid)::bigint AS xid_age, mxid_age(datminmxid)::bigint AS mxid_age
+FROM pg_database WHERE datallowconn ORDER BY 2 DESC
+"""
+WRAP_TABLES_SQL = """
+SELECT c.oid::regclass::text AS "table", age(c.relfrozenxid)::bigint AS xid_age
+FROM pg_class c WHERE c.relkind IN ('r', 'm', 't') AND c.relfrozenxid <> '0'::xid
+ORDER BY age(c.relfrozenxid) DESC LIMIT 5
+"""
+
+SEQUENCES_SQL = """
+SELECT s.schemaname AS schema, s.sequencename AS name, s.data_type::text AS data_type, s.last_value,
+       s.min_value, s.max_value, s.increment_by, s.cycle, col.tbl AS "table", col.col AS "column",
+       col.typ AS column_type
+FROM pg_sequences s
+JOIN pg_namespace n ON n.nspname = s.schemaname
+JOIN pg_class sc ON sc.relnamespace = n.oid AND sc.relname = s.sequencename
+LEFT JOIN LATERAL (
+    SELECT d.refobjid::regclass::text AS tbl, a.attname::text AS col, format_type(a.atttypid, NULL) AS typ
+    FROM pg_depend d
+    JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+    WHERE d.classid = 'pg_class'::regclass AND d.objid = sc.oid
+      AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+    LIMIT 1) col ON true
+ORDER BY 1, 2 LIMIT 5000
+"""
+
+SENDERS_SQL = """
+SELECT pid, application_name, client_addr::text AS client_addr, state, sync_state,
+       sent_lsn::text AS sent_lsn, replay_lsn::text AS replay_lsn,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), sent_lsn)::float8 AS sent_bytes,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn)::float8 AS write_bytes,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)::float8 AS flush_bytes,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8 AS replay_bytes,
+       extract(epoch FROM write_lag)::float8 AS write_lag_s,
+       extract(epoch FROM flush_lag)::float8 AS flush_lag_s,
+       extract(epoch FROM replay_lag)::float8 AS replay_lag_s,
+       extract(epoch FROM now() - reply_time)::float8 AS reply_age_s
+FROM pg_stat_replication ORDER BY application_name, pid
+"""
+
+STANDBY_SQL = """
+SELECT pg_is_in_recovery() AS in_recovery,
+       pg_last_wal_receive_lsn()::text AS receive_lsn, pg_last_wal_replay_lsn()::text AS replay_lsn,
+       pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8 AS pending_bytes,
+       extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS replay_ts_age_s,
+       CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
+       extract(epoch FROM now())::float8 AS now_epoch
+"""
+WAL_RECEIVER_SQL = """
+SELECT status, sender_host, sender_port,
+       extract(epoch FROM now() - last_msg_receipt_time)::float8 AS last_msg_age_s
+FROM pg_stat_wal_receiver
+"""
+
+
+def lsn_to_int(lsn: str | None) -> int | None:
+    """'16/B374D848' -> byte position, the same arithmetic as pg_wal_lsn_diff."""
+    if not lsn:
+        return None
+    hi, _, lo = lsn.partition("/")
+    return (int(hi, 16) << 32) + int(lo, 16)
+
+
+async def _settings(s: _Session) -> dict[str, Any]:
+    rows = await s.rows(
+        "SELECT name, setting, unit, source, context, vartype, pending_restart, boot_val "
+        "FROM pg_settings WHERE name = ANY(%s)", (list(SETTINGS),))
+    return {r.pop("name"): r for r in rows}
+
+
+async def _role_settings(s: _Session) -> list[dict[str, Any]]:
+    rows = await s.rows(
+        "SELECT coalesce(d.datname, '*') AS database, coalesce(r.rolname, '*') AS role, s.setconfig AS settings "
+        "FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase "
+        "LEFT JOIN pg_roles r ON r.oid = s.setrole ORDER BY 1, 2")
+    out = []
+    for row in rows:
+        pairs = dict(item.split("=", 1) for item in row["settings"] or [] if "=" in item)
+        out.append({"database": row["database"], "role": row["role"], "settings": pairs})
+    return out
+
+
+async def _needs_stats(s: _Session, sql: str, server: dict[str, Any]) -> list[dict[str, Any]]:
+    if not (server.get("read_all_stats") or server.get("superuser")):
+        raise CollectError(NEEDS_STATS_ROLE.format(user=server.get("user")))
+    return await s.rows(sql)
+
+
+async def _statements(s: _Session, server: dict[str, Any]) -> dict[str, Any]:
+    ext = await s.one("SELECT extnamespace::regnamespace::text AS schema, extversion AS version "
+                      "FROM pg_extension WHERE extname = 'pg_stat_statements'")
+    if not ext:
+        return {"installed": False,
+                "reason": f"pg_stat_statements is not installed in database {server.get('database')!r}"}
+    if not (server.get("read_all_stats") or server.get("superuser")):
+        raise CollectError(NEEDS_STATS_ROLE.format(user=server.get("user")))
+    schema = sql.Identifier(ext["schema"])
+    query = sql.SQL(
+        "SELECT queryid::text AS queryid, calls, total_exec_time AS total_ms, mean_exec_time AS mean_ms, "
+        "max_exec_time AS max_ms, rows, left(query, 300) AS query FROM {}.pg_stat_statements "
+        "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "ORDER BY mean_exec_time DESC LIMIT 25").format(schema)
+    try:
+        top = await s.rows(query)
+    except psycopg.errors.ObjectNotInPrerequisiteState as exc:
+        return {"installed": True, "available": False, "reason": one_line(exc)}
+    return {"installed": True, "available": True, "version": ext["version"], "top_by_mean": top}
+
+
+async def _replication(s: _Session, server: dict[str, Any]) -> dict[str, Any]:
+    if server.get("in_recovery"):
+        standby = await s.one(STANDBY_SQL)
+        return {"role": "standby", "standby": standby, "senders": []}
+    cur = await s.one("SELECT pg_current_wal_lsn()::text AS lsn")
+    senders = await _needs_stats(s, SENDERS_SQL, server)
+    return {"role": "primary", "current_wal_lsn": cur["lsn"], "senders": senders}
+
+
+async def _slots(s: _Session, server: dict[str, Any]) -> list[dict[str, Any]]:
+    head = "pg_last_wal_receive_lsn()" if server.get("in_recovery") else "pg_current_wal_lsn()"
+    return await s.rows(
+        "SELECT slot_name, slot_type, active, wal_status, restart_lsn::text AS restart_lsn, "
+        f"pg_wal_lsn_diff({head}, restart_lsn)::float8 AS retained_bytes, safe_wal_size "
+        "FROM pg_replication_slots ORDER BY slot_name")
+
+
+async def _collect_primary(dsn: str, opts: PostgresOptions, timeout: float) -> tuple[dict[str, Any], dict[str, str]]:
+    conn = await connect(dsn, timeout=timeout, statement_timeout_ms=opts.statement_timeout_ms)
+    try:
+        s = _Session(conn)
+        server = await s.one(SERVER_SQL)
+        server["dsn"] = safe_dsn(dsn)
+        s.data["server"] = server
+        await s.section("settings", _settings(s))
+        await s.section("role_settings", _role_settings(s))
+        await s.section("tables", s.rows(TABLES_SQL))
+        await s.section("indexes", s.rows(INDEXES_SQL))
+        await s.section("io", s.one(IO_SQL))
+        await s.section("activity", _needs_stats(s, ACTIVITY_SQL, server))
+        await s.section("statements", _statements(s, server))
+
+        async def wrap() -> dict[str, Any]:
+            return {"databases": await s.rows(WRAP_DB_SQL), "tables": await s.rows(WRAP_TABLES_SQL)}
+
+        await s.section("wraparound", wrap())
+        await s.section("sequences", s.rows(SEQUENCES_SQL))
+        await s.section("replication", _replication(s, server))
+        await s.section("slots", _slots(s, server))
+        return s.data, s.errors
+    finally:
+        await conn.close()
+
+
+async def collect_replica(dsn: str, opts: PostgresOptions, timeout: float) -> dict[str, Any]:
+    """What one replica says about itself: recovery state, received/replayed WAL, index usage."""
+    entry: dict[str, Any] = {"dsn": safe_dsn(dsn)}
+    try:
+        conn = await connect(dsn, timeout=timeout, statement_timeout_ms=opts.statement_timeout_ms)
+    except CollectError as exc:
+        entry["error"] = str(exc)
+        return entry
+    try:
+        s = _Session(conn)
+        await s.section("standby", s.one(STANDBY_SQL))
+        await s.section("wal_receiver", s.rows(WAL_RECEIVER_SQL))
+        await s.section("index_scans", s.rows(
+            "SELECT indexrelid::bigint AS oid, idx_scan FROM pg_stat_user_indexes"))
+        entry.update(s.data.pop("standby", {}))
+        receivers = s.data.get("wal_receiver")
+        entry["wal_receiver"] = receivers[0] if receivers else None
+        entry["index_scans"] = {str(r["oid"]): r["idx_scan"] for r in s.data.get("index_scans", [])}
+        if s.errors:
+            entry["errors"] = s.errors
+        if "standby" in s.errors:
+            entry["error"] = s.errors["standby"]
+    finally:
+        await conn.close()
+    return entry
+
+
+@collector("postgres", options=PostgresOptions)
+async def collect(target: Target) -> Snapshot:
+    """Read settings, statistics, replication state and each replica's view, read-only."""
+    try:
+        opts = PostgresOptions.model_validate(dict(target.options))
+    except ValueError as exc:
+        first = getattr(exc, "errors", lambda: [{}])()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "options"
+        raise CollectError(f"invalid postgres target option {where}: {first.get('msg', exc)}") from None
+    per_conn = max(1.0, min(10.0, target.timeout / 2))
+    primary, *replicas = await asyncio.gather(
+        _collect_primary(opts.dsn, opts, per_conn),
+        *(collect_replica(dsn, opts, per_conn) for dsn in opts.replicas),
+        return_exceptions=True,
+    )
+    if isinstance(primary, BaseException):
+        if isinstance(primary, CollectError):
+            raise primary
+        raise CollectError(f"{safe_dsn(opts.dsn)}: {one_line(primary)}") from primary
+    data, errors = primary
+    data["host"] = {
+        "memory": parse_size(opts.memory) if opts.memory is not None else None,
+        "cpus": opts.cpus, "storage": opts.storage, "workload": opts.workload,
+        "workloads": list(WORKLOADS),
+    }
+    data["replicas"] = [
+        r if isinstance(r, dict) else {"dsn": safe_dsn(dsn), "error": one_line(r)}
+        for dsn, r in zip(opts.replicas, replicas, strict=True)
+    ]
+    return Snapshot(target=target.name, kind=target.kind, data=data, errors=errors)

@@ -13,7 +13,8 @@ from tests.support.pg_cluster import pair_fixture
 
 replica_pair = pair_fixture(
     "session",
-    settings={"shared_preload_libraries": "pg_stat_statements", "track_io_timing": True},
+    # autovacuum off: no background commits, so an idle primary is really idle (the lag trap test)
+    settings={"shared_preload_libraries": "pg_stat_statements", "autovacuum": False},
     hba_lines=["host all pwuser 127.0.0.1/32 scram-sha-256"],
 )
 

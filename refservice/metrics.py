@@ -1,0 +1,60 @@
+"""Prometheus metrics of the service, named as guide 6.1 and 6.2 expect.
+
+One registry per app (so several apps can live in one test process). Names:
+``http_requests_total`` and ``http_request_duration_seconds`` (API rate, errors, latency; the
+guide's HighErrorRate alert works on them as written), ``cache_hits_total`` /
+``cache_misses_total`` by tier and ``cache_entries`` (cache hit ratio and memory),
+``db_queries_total`` by node and ``db_replication_lag_seconds`` (database), the breaker state,
+and the outbox backlog. Process CPU/memory come from the standard process collector.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.process_collector import ProcessCollector
+
+BREAKER_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The service's instruments, registered on a private registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        ProcessCollector(registry=r)
+        self.requests = Counter("http_requests_total", "HTTP requests by route and status",
+                                ["method", "route", "status"], registry=r)
+        self.latency = Histogram("http_request_duration_seconds", "HTTP request latency",
+                                 ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
+        self.cache_hits = Counter("cache_hits_total", "Cache hits by tier", ["tier"], registry=r)
+        self.cache_misses = Counter("cache_misses_total", "Cache misses by tier", ["tier"], registry=r)
+        self.cache_entries = Gauge("cache_entries", "Entries held by the in-process cache tiers",
+                                   ["tier"], registry=r)
+        self.db_queries = Counter("db_queries_total", "Database queries by node", ["node", "role"],
+                                  registry=r)
+        self.replication_lag = Gauge("db_replication_lag_seconds", "Replay lag of each read replica",
+                                     ["node"], registry=r)
+        self.replica_healthy = Gauge("db_replica_healthy", "1 when a replica takes reads", ["node"],
+                                     registry=r)
+        self.breaker_state = Gauge("circuit_breaker_state", "0 closed, 1 half-open, 2 open", ["name"],
+                                   registry=r)
+        self.breaker_changes = Counter("circuit_breaker_state_changes_total", "Breaker transitions",
+                                       ["name", "from_state", "to_state"], registry=r)
+        self.outbox_backlog = Gauge("outbox_backlog", "Outbox rows not yet published", registry=r)
+        self.outbox_published = Counter("outbox_published_total", "Events published from the outbox",
+                                        ["topic"], registry=r)
+        self.events_consumed = Counter("events_consumed_total", "Events applied by each consumer",
+                                       ["consumer", "result"], registry=r)
+        self.rate_limited = Counter("rate_limited_total", "Requests refused by the rate limiter",
+                                    registry=r)
+        self.switch = Gauge("emergency_switch", "1 when an emergency switch is on", ["switch"], registry=r)
+        self.stale_served = Counter("cache_stale_served_total", "Responses served stale in degraded mode",
+                                    registry=r)
+
+    def record_breaker(self, name: str, old: str, new: str) -> None:
+        """Breaker state change hook (guide 4.1 OnStateChange → metrics)."""
+        self.breaker_changes.labels(name, old, new).inc()
+        self.breaker_state.labels(name).set(BREAKER_STATE_VALUES[new])

@@ -1,0 +1,120 @@
+"""The service's parts wired together, with start/stop for the app's lifespan.
+
+`Service` owns every stateful piece (database nodes and router, cache tiers, broker, publisher
+and consumers, breaker, rate limiter, switches). Building it does no I/O; `start()` connects,
+creates the schema and launches the background tasks; `stop()` undoes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from refservice.auth import TokenService
+from refservice.breaker import CircuitBreaker
+from refservice.brokers import make_broker
+from refservice.cache import L1Cache, L2Store, MemoryL2, RedisL2, TieredCache
+from refservice.db import make_node
+from refservice.metrics import Metrics
+from refservice.outbox import CONSUMERS, ConsumerRunner, OutboxPublisher
+from refservice.payment import FakePayment, PaymentClient
+from refservice.ratelimit import RateLimiter
+from refservice.repo import Repo
+from refservice.routing import Router
+from refservice.schema import create_schema, ensure_users, seed_products
+from refservice.settings import FEATURES, Settings
+
+log = logging.getLogger("refservice")
+
+
+@dataclass
+class Switches:
+    """Emergency switches of guide 10, changeable at run time (``PUT /admin/switches``)."""
+
+    read_only: bool = False
+    serve_stale: bool = False
+    disabled_features: set[str] = field(default_factory=set)
+
+
+class Service:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        unknown = set(settings.disabled_features) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown feature(s) {sorted(unknown)}; known: {list(FEATURES)}")
+        self.settings = settings
+        self.clock = clock
+        self.metrics = Metrics()
+        m = self.metrics
+        self.primary = make_node(settings.database_url, m, "primary", "primary", settings.db_pool_size)
+        replicas = [make_node(url, m, f"replica{i + 1}", "replica", settings.db_pool_size)
+                    for i, url in enumerate(settings.replica_urls)]
+        self.router = Router(self.primary, replicas, m, max_lag_s=settings.replica_max_lag_s,
+                             ryw_window_s=settings.ryw_window_s, clock=clock)
+        self.repo = Repo(self.router)
+        self.l1 = L1Cache(settings.l1_ttl_s, settings.l1_max_entries, clock) if settings.l1_enabled else None
+        self.l2: L2Store = RedisL2(settings.redis_url) if settings.redis_url else MemoryL2(clock)
+        self.cache = TieredCache(self.l1, self.l2, m, prefix=settings.key_prefix)
+        self.broker = make_broker(settings.broker_kind, redis_url=settings.redis_url,
+                                  kafka_bootstrap=settings.kafka_bootstrap, prefix=settings.key_prefix)
+        self.publisher = OutboxPublisher(self.primary, self.broker, m, settings.outbox_batch)
+        self.consumers = [ConsumerRunner(c, self.primary, self.broker, m) for c in CONSUMERS]
+        self.breaker = CircuitBreaker("PaymentService", failure_threshold=settings.breaker_failure_threshold,
+                                      open_s=settings.breaker_open_s, max_requests=settings.breaker_max_requests,
+                                      clock=clock, on_state_change=self._breaker_changed)
+        m.breaker_state.labels("PaymentService").set(0)
+        self.fake_payment = FakePayment(settings.payment_failure_rate, settings.payment_latency_ms)
+        self.payment = PaymentClient(self.fake_payment, settings.payment_url, settings.payment_timeout_s)
+        self.tokens = TokenService(settings)
+        self.rate_limiter = (RateLimiter(settings.rate_limit, settings.redis_url, settings.key_prefix)
+                             if settings.rate_limit_enabled else None)
+        self.switches = Switches(settings.read_only, settings.serve_stale, set(settings.disabled_features))
+        self.apply_switches()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started = False
+
+    def _breaker_changed(self, name: str, old: str, new: str) -> None:
+        self.metrics.record_breaker(name, old, new)
+        log.warning("circuit breaker state change", extra={"breaker": name, "from": old, "to": new})
+
+    def apply_switches(self) -> None:
+        s = self.switches
+        self.cache.serve_stale = s.serve_stale
+        self.metrics.switch.labels("read_only").set(int(s.read_only))
+        self.metrics.switch.labels("serve_stale").set(int(s.serve_stale))
+        for feature in FEATURES:
+            self.metrics.switch.labels(f"disable_{feature}").set(int(feature in s.disabled_features))
+
+    async def start(self, seed: int = 0) -> None:
+        await create_schema(self.primary)
+        await ensure_users(self.primary, self.settings.admin_password, self.settings.demo_password)
+        if seed:
+            await seed_products(self.primary, seed)
+        if self.router.replicas:
+            await self.router.probe()
+        await self.publisher.backlog()
+        self.started = True
+        if self.settings.run_background:
+            interval = self.settings.outbox_poll_interval_s
+            self._tasks = [asyncio.create_task(self.publisher.run(interval), name="outbox-publisher")]
+            self._tasks += [asyncio.create_task(c.run(interval), name=f"consumer-{c.consumer.name}")
+                            for c in self.consumers]
+            if self.router.replicas:
+                self._tasks.append(asyncio.create_task(
+                    self.router.run_probes(self.settings.replica_check_interval_s), name="replica-probe"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        for closer in (self.payment.close, self.broker.close, self.l2.close, self.primary.close,
+                       *[r.node.close for r in self.router.replicas]):
+            with contextlib.suppress(Exception):
+                await closer()
+        self.started = False

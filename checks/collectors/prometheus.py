@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import socket
+import ssl
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +29,7 @@ from checks._prom_rulefiles import parse_promtool, parse_rule_file
 from scaleready.api import CollectError, Snapshot, Target, TargetOptions, collector
 
 MAX_SERIES = 5
+LIVE_SECTIONS = ("server", "slo", "rules", "targets", "essential")
 MAX_RULE_FILES = 200
 
 
@@ -318,17 +320,21 @@ async def _live(opts: PrometheusOptions, timeout: float) -> tuple[dict[str, Any]
     parts = urlsplit(opts.url)
     if parts.username and auth is None and not opts.bearer_token:
         auth = httpx.BasicAuth(parts.username, parts.password or "")
-    verify: Any = opts.ca_file if (opts.verify_tls and opts.ca_file) else opts.verify_tls
+    verify: Any = opts.verify_tls
+    if opts.verify_tls and opts.ca_file:
+        try:
+            verify = ssl.create_default_context(cafile=opts.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise CollectError(f"cannot load ca_file {opts.ca_file!r}: {exc.strerror or exc}") from None
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    live = ("server", "slo", "rules", "targets", "essential")
     async with httpx.AsyncClient(base_url=shown.rstrip("/"), auth=auth, headers=headers, verify=verify,
                                  timeout=httpx.Timeout(timeout)) as client:
         api = Api(client, shown)
         try:
             build = await api.get("/api/v1/status/buildinfo")
         except ApiError as exc:
-            return {}, dict.fromkeys(live, str(exc))
+            return {}, dict.fromkeys(LIVE_SECTIONS, str(exc))
         data["server"] = {"url": shown, "version": (build or {}).get("version"), "window": opts.window,
                           "selector": opts.selector or None}
         signals = asyncio.gather(*(_signal(api, k, opts) for k in SIGNALS))
@@ -370,7 +376,7 @@ async def collect(target: Target) -> Snapshot:
         raise CollectError(f"prometheus url must start with http:// or https:// (got {public_url(opts.url)!r})")
     per_request = max(1.0, min(10.0, float(target.timeout) / 3))
     (data, errors), files = await asyncio.gather(_live(opts, per_request), _rule_files(opts))
-    if errors and len(errors) == 5 and not opts.rule_files:
-        raise CollectError(next(iter(errors.values())))
+    if set(errors) == set(LIVE_SECTIONS) and not opts.rule_files:
+        raise CollectError(errors["server"])  # nothing at all was read: the whole collection failed
     data["rule_files"] = files
     return Snapshot(target=target.name, kind=target.kind, data=data, errors=errors)

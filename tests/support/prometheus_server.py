@@ -13,13 +13,14 @@ missing binary fails loudly: CI installs the package, so a skip would hide a bro
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+_UNVERIFIED = ssl._create_unverified_context()  # readiness only; tests check TLS through the collector
 
 
 @dataclass
@@ -69,7 +72,10 @@ class PrometheusServer:
         rule_files: Sequence[str | Path] = (),
         scrape_interval: str = "1s",
         evaluation_interval: str = "1s",
+        web_config: dict[str, Any] | None = None,
     ) -> None:
+        """``web_config`` is Prometheus's --web.config.file content (TLS, basic-auth users)."""
+        self.web_config = web_config
         self.jobs = list(jobs)
         self.rule_files = [str(Path(p).resolve()) for p in rule_files]
         self.scrape_interval = scrape_interval
@@ -80,7 +86,8 @@ class PrometheusServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if (self.web_config or {}).get("tls_server_config") else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def config(self) -> dict[str, Any]:
         return {
@@ -96,6 +103,10 @@ class PrometheusServer:
         self._tmp = tempfile.TemporaryDirectory(prefix="scaleready-prom-")
         root = Path(self._tmp.name)
         (root / "prometheus.yml").write_text(yaml.safe_dump(self.config()))
+        extra = []
+        if self.web_config:
+            (root / "web.yml").write_text(yaml.safe_dump(self.web_config))
+            extra.append(f"--web.config.file={root / 'web.yml'}")
         last = ""
         for _attempt in range(3):
             self.port = free_port()
@@ -103,7 +114,7 @@ class PrometheusServer:
             self.proc = subprocess.Popen(
                 [exe, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
                  f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=1h",
-                 "--log.level=warn", "--web.enable-lifecycle"],
+                 "--log.level=warn", *extra],
                 stdout=log, stderr=subprocess.STDOUT,
             )
             log.close()
@@ -119,16 +130,22 @@ class PrometheusServer:
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
                 return False
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    return True
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2, context=_UNVERIFIED) as resp:
+                    if resp.status == 200:
+                        return True
+            except urllib.error.HTTPError:
+                return True  # answering, behind authentication
+            except OSError:
+                pass
             time.sleep(0.2)
         return False
 
     def api(self, path: str, **params: str) -> Any:
         """GET an API path and return its ``data`` (raises on an API error)."""
         query = urllib.parse.urlencode(params)
-        with urllib.request.urlopen(f"{self.url}{path}{'?' + query if query else ''}", timeout=5) as response:
+        url = f"{self.url}{path}{'?' + query if query else ''}"
+        with urllib.request.urlopen(url, timeout=5, context=_UNVERIFIED) as response:
             body = json.loads(response.read())
         if body.get("status") != "success":
             raise RuntimeError(f"{path}: {body.get('error')}")

@@ -61,6 +61,7 @@ def latency(snap: Snapshot, target: Target) -> Outcome:
     errors = sum(1 for s in lat["statuses"] if s >= 500)
     ev = {"p50_ms": p50, "p99_ms": p99, "samples": len(samples), "target_ms": P99_TARGET_MS,
           "server_errors": errors, "failed": lat["failed"], "path": lat["path"],
+          "cut_short": lat.get("cut_short", False),
           "why": "guide 1.2: P99 latency < 500 ms; a few samples make P99 the slowest one"}
     if p99 >= P99_TARGET_MS:
         return failed(f"P99 {p99:.0f} ms over {len(samples)} samples is not below {P99_TARGET_MS:.0f} ms",
@@ -68,7 +69,8 @@ def latency(snap: Snapshot, target: Target) -> Outcome:
     if errors or lat["failed"]:
         return warned(f"P99 {p99:.0f} ms, but {errors + lat['failed']} of {lat['requested']} requests failed",
                       **ev)
-    return passed(f"P50 {p50:.0f} ms, P99 {p99:.0f} ms over {len(samples)} samples", **ev)
+    short = f" (of {lat['requested']} asked; the target's timeout cut sampling short)" if ev["cut_short"] else ""
+    return passed(f"P50 {p50:.0f} ms, P99 {p99:.0f} ms over {len(samples)} samples{short}", **ev)
 
 
 @check("http.problem_json", kind=KIND, title="Errors use application/problem+json", severity="warning",
@@ -176,9 +178,10 @@ def rate_limit(snap: Snapshot, target: Target) -> Outcome:
           "retry_after": rl["retry_after"], "elapsed_s": rl["elapsed_s"], "statuses": rl["statuses"],
           "limit": f"{limit['requests']} per {limit['per_seconds']:g} s", "stopped_by": rl["stopped_by"]}
     if rl["first_429_after"] is None:
-        if rl["stopped_by"] in ("deadline", "failures") and rl["sent"] <= limit["requests"]:
-            return skipped(f"the probe stopped ({rl['stopped_by']}) after {rl['sent']} requests, before the "
-                           f"limit of {limit['requests']} could be reached", **ev)
+        if rl["sent"] <= limit["requests"]:
+            why = {"burst_max": "burst_max is not above the limit"}.get(rl["stopped_by"], rl["stopped_by"])
+            return skipped(f"the probe stopped ({why}) after {rl['sent']} requests, before the limit of "
+                           f"{limit['requests']} could be exceeded", **ev)
         return failed(f"no 429 after {rl['accepted']} accepted requests in {rl['elapsed_s']:.1f} s "
                       f"(limit {limit['requests']})", pointer="/rate_limit", **ev)
     if rl["accepted"] > limit["requests"]:

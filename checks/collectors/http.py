@@ -34,6 +34,7 @@ from scaleready.api import CollectError, Snapshot, Target, TargetOptions, collec
 BODY_SNIPPET = 300
 MAX_FAMILIES = 400
 BURST_CONCURRENCY = 16
+LATENCY_SHARE = 0.4  # of the target's time budget; the rest is for the other probes
 SECURITY_HEADERS = ("strict-transport-security", "x-content-type-options", "x-frame-options",
                     "content-security-policy", "referrer-policy", "cache-control", "server", "x-powered-by")
 # Non-destructive payloads: quoting breakers, tautologies and a UNION probe; none writes.
@@ -110,17 +111,22 @@ class _Budget:
     """A deadline inside the target's timeout, leaving room to hand the snapshot back."""
 
     def __init__(self, timeout: float) -> None:
-        self.end = time.monotonic() + max(1.0, timeout * 0.85 - 0.5)
+        self.total = max(1.0, timeout * 0.85 - 0.5)
+        self.end = time.monotonic() + self.total
 
     @property
     def left(self) -> float:
         return self.end - time.monotonic()
 
+    def share(self, fraction: float) -> float:
+        """A phase's own deadline: at most ``fraction`` of the whole budget, within what is left."""
+        return min(self.end, time.monotonic() + self.total * fraction)
+
 
 async def _health(client: httpx.AsyncClient, opts: HttpOptions) -> dict[str, Any]:
     try:
         r = await client.get(opts.health_path)
-    except httpx.TransportError as exc:
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
         raise CollectError(f"cannot reach {public_url(opts.url)}: {_reason(exc)}") from None
     return {"path": opts.health_path, "status": r.status_code, "elapsed_ms": _ms(r),
             "content_type": r.headers.get("content-type"), "body": _body(r)}
@@ -128,19 +134,27 @@ async def _health(client: httpx.AsyncClient, opts: HttpOptions) -> dict[str, Any
 
 async def _latency(client: httpx.AsyncClient, opts: HttpOptions, budget: _Budget) -> dict[str, Any]:
     samples, statuses, failures = [], [], []
+    phase_end = budget.share(LATENCY_SHARE)
     for _ in range(opts.samples):
-        if budget.left <= 0:
+        remaining = phase_end - time.monotonic()
+        if remaining <= 0.05:
             break
         started = time.perf_counter()
         try:
-            r = await client.get(opts.probe_path)
+            r = await client.get(opts.probe_path, timeout=min(remaining, client.timeout.read or remaining))
+        except httpx.TimeoutException as exc:
+            if time.monotonic() >= phase_end - 0.05:
+                break  # the phase's time is up: an unfinished sample is no sample
+            failures.append(_reason(exc))
+            continue
         except httpx.TransportError as exc:
             failures.append(_reason(exc))
             continue
         samples.append(round((time.perf_counter() - started) * 1000, 3))
         statuses.append(r.status_code)
     return {"path": opts.probe_path, "requested": opts.samples, "samples_ms": samples, "statuses": statuses,
-            "failures": failures[:5], "failed": len(failures)}
+            "failures": failures[:5], "failed": len(failures),
+            "cut_short": len(samples) + len(failures) < opts.samples}
 
 
 async def _not_found(client: httpx.AsyncClient, opts: HttpOptions) -> dict[str, Any]:
@@ -174,7 +188,8 @@ async def _metrics(client: httpx.AsyncClient, opts: HttpOptions) -> dict[str, An
     return section
 
 
-def _headers(response: httpx.Response) -> dict[str, Any]:
+async def _headers(client: httpx.AsyncClient, opts: HttpOptions) -> dict[str, Any]:
+    response = await client.get(opts.probe_path)
     return {"url": public_url(str(response.url)), "scheme": response.url.scheme,
             "headers": {h: response.headers[h] for h in SECURITY_HEADERS if h in response.headers}}
 
@@ -306,27 +321,33 @@ async def _burst(client: httpx.AsyncClient, opts: HttpOptions, budget: _Budget) 
             else:
                 state["accepted"] += 1
 
-    await asyncio.gather(*(worker() for _ in range(min(BURST_CONCURRENCY, limit.burst_max))))
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(BURST_CONCURRENCY, limit.burst_max))]
+    _, late = await asyncio.wait(workers, timeout=max(0.1, budget.left - 0.3))
+    for task in late:  # requests still in flight at the deadline are abandoned, not waited for
+        task.cancel()
     state["elapsed_s"] = round(time.perf_counter() - started, 3)
     state["stopped_by"] = ("429" if state["first_429_after"] is not None else
-                           "deadline" if budget.left <= 0 else
+                           "deadline" if late or budget.left <= 0 else
                            "failures" if state["failures"] >= 20 else "burst_max")
     state["limit"] = limit.model_dump()
     state["path"] = opts.probe_path
     return state
 
 
-async def _section(snapshot: Snapshot, name: str, probe: Any) -> Any:
-    """Run one probe; a failure is recorded against its section only."""
+async def _section(snapshot: Snapshot, name: str, probe: Any, budget: _Budget) -> None:
+    """Run one probe within what is left of the budget; a failure is recorded for its section only."""
+    if budget.left <= 0:
+        probe.close()
+        snapshot.errors[name] = "not probed: the target's timeout was used up by earlier probes"
+        return
     try:
-        snapshot.data[name] = await probe
+        snapshot.data[name] = await asyncio.wait_for(probe, timeout=budget.left)
     except CollectError:
         raise
-    except httpx.TransportError as exc:
-        snapshot.errors[name] = _reason(exc)
+    except TimeoutError:
+        snapshot.errors[name] = "not finished within the target's timeout"
     except Exception as exc:  # one broken probe must not hide the others
         snapshot.errors[name] = _reason(exc)
-    return snapshot.data.get(name)
 
 
 @collector("http", options=HttpOptions)
@@ -347,16 +368,13 @@ async def collect(target: Target) -> Snapshot:
     async with httpx.AsyncClient(base_url=opts.url, headers=opts.headers, verify=opts.verify_tls,
                                  timeout=timeout, limits=limits, follow_redirects=False,
                                  trust_env=False) as client:
-        await _section(snapshot, "health", _health(client, opts))
-        await _section(snapshot, "latency", _latency(client, opts, budget))
-        await _section(snapshot, "not_found", _not_found(client, opts))
-        await _section(snapshot, "metrics", _metrics(client, opts))
-        try:
-            snapshot.data["headers"] = _headers(await client.get(opts.probe_path))
-        except httpx.TransportError as exc:
-            snapshot.errors["headers"] = _reason(exc)
+        await _section(snapshot, "health", _health(client, opts), budget)
+        await _section(snapshot, "latency", _latency(client, opts, budget), budget)
+        await _section(snapshot, "not_found", _not_found(client, opts), budget)
+        await _section(snapshot, "metrics", _metrics(client, opts), budget)
+        await _section(snapshot, "headers", _headers(client, opts), budget)
         if target.active:
-            await _section(snapshot, "jwt", _jwt(client, opts))
-            await _section(snapshot, "sql_injection", _sql_injection(client, opts))
-            await _section(snapshot, "rate_limit", _burst(client, opts, budget))
+            await _section(snapshot, "jwt", _jwt(client, opts), budget)
+            await _section(snapshot, "sql_injection", _sql_injection(client, opts), budget)
+            await _section(snapshot, "rate_limit", _burst(client, opts, budget), budget)
     return snapshot

@@ -173,3 +173,21 @@ def test_secrets_stay_out_of_the_snapshot(registry):
     for secret in ("s3cret-api-key", token, "hunter22", "BEGIN PRIVATE KEY"):
         assert secret not in text
     assert snapshot.data["target"]["url"].startswith("http://127.0.0.1:")
+
+
+def test_probes_stay_within_the_target_timeout(registry):
+    # 0.4 s per request and 40 samples would take 16 s; the target allows 4 s in all.
+    with serve(Behaviour(delay_s=0.4, rate_limit=None)) as url:
+        opts = {"url": url, "samples": 40, "metrics_path": None,
+                "rate_limit": {"requests": 1000, "per_seconds": 60, "burst_max": 6}}
+        snapshot, findings = run_target(registry, Target("slow", "http", opts, active=True, timeout=4))
+    assert snapshot.error is None  # the collector handed back what it had, before the engine's timeout
+    assert snapshot.duration_ms < 4000
+    assert 1 <= len(snapshot.data["latency"]["samples_ms"]) < 40
+    assert by_check(findings, "http.health").status == Status.PASS
+    assert by_check(findings, "http.latency").status in (Status.PASS, Status.WARN)
+    later = [f for f in findings if f.check in ("http.problem_json", "http.rate_limit")]
+    assert all(f.status in (Status.ERROR, Status.SKIP, Status.FAIL, Status.WARN, Status.PASS) for f in later)
+    assert {f.check for f in findings} == ALL_CHECKS
+    rl = by_check(findings, "http.rate_limit")
+    assert rl.status == Status.SKIP and "before the limit of 1000 could be exceeded" in rl.message

@@ -81,18 +81,36 @@ def tokenize(expr: str) -> list[Token]:
     return tokens
 
 
+class RecordExpander:
+    """Inlines recording rules (``name{...}`` → ``(their expr)``) so their meaning counts.
+
+    Built once per rule set: one alternation regex over all record names, so a server
+    with thousands of rules is expanded in one pass per level, not one pass per name.
+    """
+
+    def __init__(self, records: dict[str, str], depth: int = 3) -> None:
+        self.records = {k: v for k, v in records.items() if k}
+        self.depth = depth
+        names = sorted(self.records, key=len, reverse=True)
+        self.pattern = (
+            re.compile(r"(?<![\w:\"'])(" + "|".join(map(re.escape, names)) + r")(\{[^}]*\})?(?![\w:(])")
+            if names else None
+        )
+
+    def expand(self, expr: str) -> str:
+        if self.pattern is None:
+            return expr
+        for _ in range(self.depth):
+            new = self.pattern.sub(lambda m: f"({self.records[m.group(1)]})", expr)
+            if new == expr:
+                break
+            expr = new
+        return expr
+
+
 def expand_records(expr: str, records: dict[str, str], depth: int = 3) -> str:
-    """Inline recording rules (``name{...}`` → ``(their expr)``) so their meaning counts."""
-    for _ in range(depth):
-        changed = False
-        for name in sorted(records, key=len, reverse=True):
-            pattern = re.compile(r"(?<![\w:\"'])" + re.escape(name) + r"(\{[^}]*\})?(?![\w:(])")
-            new = pattern.sub(lambda _m, n=name: f"({records[n]})", expr)
-            if new != expr:
-                expr, changed = new, True
-        if not changed:
-            break
-    return expr
+    """One-off form of `RecordExpander`."""
+    return RecordExpander(records, depth).expand(expr)
 
 
 def _unquote(text: str) -> str:
@@ -242,10 +260,11 @@ def _windows(tokens: list[Token]) -> list[float]:
     return out
 
 
-def analyse(expr: str, records: dict[str, str] | None = None) -> Analysis:
+def analyse(expr: str, records: dict[str, str] | RecordExpander | None = None) -> Analysis:
     """Every error-ratio-versus-constant comparison in an alert expression."""
     result = Analysis()
-    tokens = tokenize(expand_records(expr, records or {}))
+    expander = records if isinstance(records, RecordExpander) else RecordExpander(records or {})
+    tokens = tokenize(expander.expand(expr))
     for i, tok in enumerate(tokens):
         if tok.text not in COMPARISONS or tok.in_braces:
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from checks._prom_expr import analyse
+from checks._prom_expr import RecordExpander, analyse
 from checks._prom_queries import ESSENTIALS, SIGNALS, Signal
 from checks._prom_rulefiles import lint
 from checks.collectors.prometheus import collect
@@ -97,8 +97,10 @@ def _rules(snapshot: Snapshot) -> list[tuple[str, dict[str, Any]]]:
             for r in g.get("rules") or []]
 
 
-def _records(rules: list[tuple[str, dict[str, Any]]]) -> dict[str, str]:
-    return {r["name"]: r.get("query") or "" for _, r in rules if r.get("type") == "recording" and r.get("name")}
+def _records(rules: list[tuple[str, dict[str, Any]]]) -> RecordExpander:
+    return RecordExpander(
+        {r["name"]: r.get("query") or "" for _, r in rules if r.get("type") == "recording" and r.get("name")}
+    )
 
 
 def _pct(value: float) -> str:
@@ -169,7 +171,7 @@ def rules_health(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
         yield passed(f"all {len(rules)} rules are healthy{note}", rules=len(rules))
 
 
-def _burn_rate(rule: dict[str, Any], records: dict[str, str]) -> dict[str, Any] | None:
+def _burn_rate(rule: dict[str, Any], records: RecordExpander) -> dict[str, Any] | None:
     result = analyse(rule.get("query") or "", records)
     if not result.comparisons:
         return None

@@ -51,3 +51,13 @@ def test_essential_metrics_pass_when_served_and_fail_when_missing(healthy_run, d
     degraded = {f.subject: f.status for f in by_check(degraded_run[1], "prometheus.metrics.essential")}
     assert {k for k, v in degraded.items() if v is Status.FAIL} == {"db.replication_lag", "cache.memory"}
     assert degraded["api.error_rate"] is Status.PASS
+
+
+def test_essential_selectors_can_be_overridden(degraded):
+    from tests.prometheus.conftest import run
+
+    _, findings = run({"url": degraded.url, "essential": {"cache.memory": ['{__name__="redis_keyspace_hits_total"}']}})
+    statuses = {f.subject: f.status for f in by_check(findings, "prometheus.metrics.essential")}
+    assert statuses["cache.memory"] is Status.PASS and statuses["db.replication_lag"] is Status.FAIL
+    snapshot, _ = run({"url": degraded.url, "essential": {"cache.size": ["x"]}})
+    assert snapshot.error and "cache.size" in snapshot.error

@@ -79,6 +79,7 @@ class HttpOptions(TargetOptions):
     jwt_signing_key: str | None = Field(None, description="the issuer's key, to mint a truly expired token")
     jwt_algorithm: str = "HS256"
     jwt_public_key: str | None = Field(None, description="PEM public key for the key-confusion probe")
+    jwks_path: str | None = Field("/.well-known/jwks.json", description="where to find the public key otherwise")
 
 
 def public_url(url: str) -> str:
@@ -222,7 +223,38 @@ def _hs256(claims: dict[str, Any], key: bytes) -> str:
     return f"{signing_input}.{_b64(signature)}"
 
 
-def forged_tokens(opts: HttpOptions) -> tuple[dict[str, str], dict[str, str]]:
+def jwk_to_pem(jwks: Any) -> str | None:
+    """The PEM of the first RSA key of a JWKS document, None when it has none."""
+    from cryptography.hazmat.primitives import serialization
+    from jwt.algorithms import RSAAlgorithm
+
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    for key in keys or []:
+        if isinstance(key, dict) and key.get("kty") == "RSA":
+            public = RSAAlgorithm.from_jwk(json.dumps(key))
+            public = public.public_key() if hasattr(public, "private_numbers") else public
+            return public.public_bytes(serialization.Encoding.PEM,
+                                       serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return None
+
+
+async def _public_key(client: httpx.AsyncClient, opts: HttpOptions) -> tuple[str | None, str]:
+    """The service's public key (configured, else from its JWKS) and where it came from."""
+    if opts.jwt_public_key:
+        return opts.jwt_public_key, "jwt_public_key"
+    if not opts.jwks_path:
+        return None, "not probed: no jwt_public_key and jwks_path is off"
+    try:
+        r = await client.get(opts.jwks_path)
+        pem = jwk_to_pem(r.json()) if r.status_code == 200 else None
+    except (httpx.TransportError, ValueError):
+        pem = None
+    if pem is None:
+        return None, f"not probed: no jwt_public_key and no RSA key at {opts.jwks_path}"
+    return pem, f"the RSA key published at {opts.jwks_path}"
+
+
+def forged_tokens(opts: HttpOptions, public_key: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """The tokens a verifying service must refuse, and notes on how each was made."""
     import jwt
 
@@ -244,8 +276,8 @@ def forged_tokens(opts: HttpOptions) -> tuple[dict[str, str], dict[str, str]]:
     else:
         tokens["expired"] = _hs256(expired, secrets.token_bytes(32))
         notes["expired"] = "expired, signed with a random key (no jwt_signing_key given)"
-    if opts.jwt_public_key:
-        tokens["key_confusion"] = _hs256(claims, opts.jwt_public_key.encode())
+    if public_key:
+        tokens["key_confusion"] = _hs256(claims, public_key.encode())
         notes["key_confusion"] = "HS256 signed with the service's public key"
     return tokens, notes
 
@@ -253,7 +285,12 @@ def forged_tokens(opts: HttpOptions) -> tuple[dict[str, str], dict[str, str]]:
 async def _jwt(client: httpx.AsyncClient, opts: HttpOptions) -> dict[str, Any]:
     if not opts.protected_path:
         return {"configured": False}
-    tokens, notes = forged_tokens(opts)
+    public_key, source = await _public_key(client, opts)
+    tokens, notes = forged_tokens(opts, public_key)
+    if public_key is None:
+        notes["key_confusion"] = source
+    else:
+        notes["key_confusion"] += f" ({source})"
     base = {k: v for k, v in opts.headers.items() if k.lower() != "authorization"}
 
     async def call(token: str | None) -> int | str:

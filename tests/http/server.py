@@ -140,6 +140,11 @@ def make_app(b: Behaviour) -> FastAPI:
     async def metrics():
         return PlainTextResponse(generate_latest(registry).decode(), media_type="text/plain; version=0.0.4")
 
+    @app.get("/.well-known/jwks.json")
+    async def jwks():
+        return {"keys": [{**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(_KEY.public_key())), "kid": "k1",
+                          "use": "sig", "alg": "RS256"}]}
+
     @app.get("/me")
     async def me(request: Request):
         auth = request.headers.get("authorization", "")

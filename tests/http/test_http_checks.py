@@ -95,17 +95,21 @@ def test_careless_service_fails(registry):
     assert headers["X-Content-Type-Options"] == Status.WARN and headers["version disclosure"] == Status.WARN
 
 
-@pytest.mark.parametrize(("behaviour", "accepted"), [
-    (Behaviour(key_confusion=True), ["key_confusion"]),
-    (Behaviour(verify_exp=False), ["expired"]),
+@pytest.mark.parametrize(("behaviour", "extra", "accepted"), [
+    (Behaviour(key_confusion=True), {}, ["key_confusion"]),
+    (Behaviour(key_confusion=True), {"jwt_public_key": None}, ["key_confusion"]),  # key found in the JWKS
+    (Behaviour(verify_exp=False), {}, ["expired"]),
 ])
-def test_jwt_probe_names_the_weakness(registry, behaviour, accepted):
+def test_jwt_probe_names_the_weakness(registry, behaviour, extra, accepted):
     with serve(behaviour) as url:
-        opts = options(url, query_path=None, rate_limit={"requests": 1000, "per_seconds": 60, "burst_max": 1})
+        opts = options(url, query_path=None, rate_limit={"requests": 1000, "per_seconds": 60, "burst_max": 1},
+                       **extra)
         _, findings = run_target(registry, Target("api", "http", opts, active=True))
     jwt = by_check(findings, "http.jwt")
     assert jwt.status == Status.FAIL
     assert [n for n, s in jwt.evidence["answers"].items() if s == 200] == accepted
+    if "jwt_public_key" in extra:
+        assert "/.well-known/jwks.json" in jwt.evidence["how"]["key_confusion"]
     assert by_check(findings, "http.sql_injection").status == Status.SKIP
 
 

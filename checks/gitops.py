@@ -57,17 +57,24 @@ SCANNERS = re.compile(
 OK_INTERVALS = {"daily", "weekly", "monthly", "cron"}
 
 
-def _steps(job: dict[str, Any]) -> Iterator[tuple[int, str, str | None]]:
-    """(line, command text, action) for every command or action of a job, in file order."""
+def _steps(job: dict[str, Any], path: str, scripts: dict[str, Any]) -> Iterator[tuple[str, int, str, str | None]]:
+    """(file, line, command text, action) for every command or action of a job, in execution order.
+
+    A command that runs a repository script (``./deploy.sh``) is followed by the script's own
+    commands, located in the script file.
+    """
     for step in job.get("steps") or []:
         uses = str(step.get("uses") or "")
         if uses:
             args = step.get("with") or {}
             extra = " ".join(str(args.get(k, "")) for k in ("command", "args") if isinstance(args, dict))
             text = f"kubectl {extra}" if "kubectl" in uses.lower() and extra.strip() else f"uses: {uses}"
-            yield step["line"], text, uses.lower()
+            yield path, step["line"], text, uses.lower()
         for cmd in step.get("run") or []:
-            yield cmd["line"], cmd["text"], None
+            yield path, cmd["line"], cmd["text"], None
+            script = cmd.get("script")
+            for inner in scripts.get(script) or [] if script else []:
+                yield script, inner["line"], inner["text"], None
 
 
 def _classify(text: str, action: str | None) -> tuple[bool, bool]:
@@ -85,40 +92,43 @@ def _needs(job: dict[str, Any]) -> set[str]:
     return set()
 
 
-def _file_outcomes(entry: dict[str, Any]) -> list[Outcome]:
+Mark = tuple[int, str, int, str]  # (order, file, line, command)
+
+
+def _file_outcomes(entry: dict[str, Any], scripts: dict[str, Any]) -> list[Outcome]:
     path = entry["path"]
     jobs = entry.get("jobs") or []
-    found: dict[str, dict[str, list[tuple[int, str]]]] = {}
+    found: dict[str, dict[str, list[Mark]]] = {}
     for job in jobs:
-        marks: dict[str, list[tuple[int, str]]] = {"apply": [], "wait": []}
-        for line, text, action in _steps(job):
+        marks: dict[str, list[Mark]] = {"apply": [], "wait": []}
+        for order, (where, line, text, action) in enumerate(_steps(job, path, scripts)):
             applies, waits = _classify(text, action)
             if applies:
-                marks["apply"].append((line, text))
+                marks["apply"].append((order, where, line, text))
             if waits:
-                marks["wait"].append((line, text))
+                marks["wait"].append((order, where, line, text))
         found[job["name"]] = marks
     outcomes: list[Outcome] = []
     for job in jobs:
         applies = found[job["name"]]["apply"]
         if not applies:
             continue
-        first_line, first_text = applies[0]
-        own = [w for w in found[job["name"]]["wait"] if w[0] >= first_line]
+        first_order, first_file, first_line, first_text = applies[0]
+        own = [w for w in found[job["name"]]["wait"] if w[0] >= first_order]
         later = [w for other in jobs if job["name"] in _needs(other) for w in found[other["name"]]["wait"]]
         waits = own or later
         subject = f"{path}/{job['name']}"
         if waits:
-            line, text = waits[0]
+            _, wait_file, line, text = waits[0]
             outcomes.append(passed(
-                f"{path}: job {job['name']} applies manifests (line {first_line}) and waits for the rollout "
-                f"(line {line}: {text[:80]})",
-                subject=subject, location=f"{path}:{line}", apply=first_text, wait=text, ci=entry.get("ci")))
+                f"{path}: job {job['name']} applies manifests ({first_file}:{first_line}) and waits for the "
+                f"rollout ({wait_file}:{line}: {text[:80]})",
+                subject=subject, location=f"{wait_file}:{line}", apply=first_text, wait=text, ci=entry.get("ci")))
         else:
             outcomes.append(failed(
-                f"{path}:{first_line}: job {job['name']} applies manifests but never waits for the rollout "
+                f"{first_file}:{first_line}: job {job['name']} applies manifests but never waits for the rollout "
                 f"(no `kubectl rollout status` after `{first_text[:80]}`)",
-                subject=subject, location=f"{path}:{first_line}", apply=first_text,
+                subject=subject, location=f"{first_file}:{first_line}", apply=first_text,
                 recommended="kubectl rollout status deployment/<name> after kubectl apply"))
     return outcomes
 
@@ -129,7 +139,9 @@ def _file_outcomes(entry: dict[str, Any]) -> list[Outcome]:
                    "`kubectl rollout status deployment/<name>` (or `helm upgrade --install --wait`).")
 def deploy_workflow(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     """Workflows that apply manifests also wait for ``rollout status``; one outcome per deploying job."""
-    files = snapshot.section("workflows").get("files") or []
+    section = snapshot.section("workflows")
+    files = section.get("files") or []
+    scripts = section.get("scripts") or {}
     if not files:
         patterns = ", ".join(snapshot.data.get("repository", {}).get("workflow_patterns") or [])
         yield failed(f"no CI workflow files found (looked for {patterns})")
@@ -141,7 +153,7 @@ def deploy_workflow(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
             yield errored(f"{entry['path']}:{error['line']}: {error['message']}", subject=entry["path"],
                           location=f"{entry['path']}:{error['line']}")
             continue
-        outcomes = _file_outcomes(entry)
+        outcomes = _file_outcomes(entry, scripts)
         deploying += bool(outcomes)
         yield from outcomes
     if not deploying:
@@ -209,12 +221,13 @@ def dependency_scanning(snapshot: Snapshot, target: Target) -> Iterator[Outcome]
     if dependabot or renovate:
         return
     scanners = []
-    for wf in (snapshot.data.get("workflows") or {}).get("files") or []:
+    workflows = snapshot.data.get("workflows") or {}
+    for wf in workflows.get("files") or []:
         for job in wf.get("jobs") or []:
-            for line, text, action in _steps(job):
+            for where, line, text, action in _steps(job, wf["path"], workflows.get("scripts") or {}):
                 match = SCANNERS.search(action or text)
                 if match:
-                    scanners.append({"location": f"{wf['path']}:{line}", "tool": match.group(1)})
+                    scanners.append({"location": f"{where}:{line}", "tool": match.group(1)})
     if scanners:
         first = scanners[0]
         yield warned(f"no Dependabot or Renovate config; CI runs {first['tool']} ({first['location']}) but "

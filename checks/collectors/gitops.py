@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -72,28 +73,9 @@ def commands(node: yaml.Node | None) -> list[dict[str, Any]]:
         return [c for item in node.value for c in commands(item)]
     if not isinstance(node, yaml.ScalarNode):
         return []
-    out: list[dict[str, Any]] = []
     if node.style == "|":
-        first = _line(node) + 1
-        pending: dict[str, Any] | None = None
-        for i, raw in enumerate(node.value.splitlines()):
-            text = raw.strip()
-            if pending is not None:
-                pending["text"] += " " + text.rstrip("\\").strip()
-                if not text.endswith("\\"):
-                    out.append(pending)
-                    pending = None
-                continue
-            if not text or text.startswith("#"):
-                continue
-            entry = {"line": first + i, "text": text.rstrip("\\").strip()}
-            if text.endswith("\\"):
-                pending = entry
-            else:
-                out.append(entry)
-        if pending is not None:
-            out.append(pending)
-        return out
+        first = _line(node) + 1  # a literal block's text starts on the line after `run: |`
+        return [{"line": first + c["line"] - 1, "text": c["text"]} for c in script_lines(node.value)]
     text = " ".join(node.value.split())
     start = _line(node) + (1 if node.style == ">" else 0)
     return [{"line": start, "text": text}] if text else []
@@ -219,6 +201,75 @@ def read_renovate(root: Path, rel: str) -> dict[str, Any]:
     return entry
 
 
+def script_lines(text: str) -> list[dict[str, Any]]:
+    """Commands of a shell script with their lines; backslash continuations joined."""
+    out: list[dict[str, Any]] = []
+    pending: dict[str, Any] | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if pending is not None:
+            pending["text"] += " " + line.rstrip("\\").strip()
+            if not line.endswith("\\"):
+                out.append(pending)
+                pending = None
+            continue
+        if not line or line.startswith("#"):
+            continue
+        entry = {"line": number, "text": line.rstrip("\\").strip()}
+        if line.endswith("\\"):
+            pending = entry
+        else:
+            out.append(entry)
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
+_SHELLS = {"bash", "sh", "zsh", "source", ".", "exec"}
+
+
+def script_reference(command: str) -> str | None:
+    """The repository script a CI command runs (``./deploy.sh``, ``bash scripts/deploy``), if any."""
+    try:
+        words = shlex.split(command, comments=True)
+    except ValueError:
+        return None
+    while words and ("=" in words[0] and not words[0].startswith(("./", "/"))):
+        words = words[1:]  # leading VAR=value assignments
+    if words and words[0] in _SHELLS:
+        words = [w for w in words[1:] if not w.startswith("-")]
+    if not words:
+        return None
+    first = words[0]
+    if first.endswith(".sh") or first.startswith("./"):
+        return first
+    return None
+
+
+def read_scripts(root: Path, workflows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Scripts inside the repository that workflow commands run, read as commands with lines."""
+    scripts: dict[str, Any] = {}
+    base = root.resolve()
+    for wf in workflows:
+        for job in wf.get("jobs") or []:
+            for step in job.get("steps") or []:
+                for cmd in step.get("run") or []:
+                    ref = script_reference(cmd["text"])
+                    if ref is None:
+                        continue
+                    path = (base / ref).resolve()
+                    if not path.is_relative_to(base) or not path.is_file():
+                        continue  # never read outside the checkout
+                    rel = str(path.relative_to(base))
+                    cmd["script"] = rel
+                    if rel not in scripts and len(scripts) < MAX_FILES:
+                        try:
+                            scripts[rel] = script_lines(_read(path))
+                        except (OSError, UnicodeDecodeError):
+                            scripts[rel] = []
+    return scripts
+
+
 def _matches(root: Path, patterns: list[str]) -> list[str]:
     found: list[str] = []
     for pattern in patterns:
@@ -253,8 +304,9 @@ def collect(target: Target) -> dict[str, Any]:
     renovate = [read_renovate(root, rel) for rel in RENOVATE if (root / rel).is_file()]
     if _has_renovate_in_package_json(root):
         renovate.append(read_renovate(root, "package.json"))
+    scripts = read_scripts(root, workflows)
     return {
         "repository": {"path": str(root), "workflow_patterns": list(opts.workflows)},
-        "workflows": {"files": workflows},
+        "workflows": {"files": workflows, "scripts": scripts},
         "dependencies": {"dependabot": dependabot, "renovate": renovate},
     }

@@ -70,7 +70,7 @@ def test_the_guides_workflow_passes_with_exact_lines(tmp_path: Path):
     (finding,) = of(run(tmp_path), "gitops.deploy_workflow")
     assert finding.status is Status.PASS
     assert finding.location == ".github/workflows/deploy.yaml:8"
-    assert "line 7" in finding.message
+    assert "applies manifests (.github/workflows/deploy.yaml:7)" in finding.message
     assert finding.subject == ".github/workflows/deploy.yaml/deploy"
 
 
@@ -92,6 +92,43 @@ def test_apply_without_rollout_status_fails_naming_file_and_line(tmp_path: Path)
     assert finding.status is Status.FAIL
     assert finding.location == ".github/workflows/deploy.yml:10"
     assert "never waits for the rollout" in finding.message
+
+
+def test_commands_inside_repository_scripts_are_followed(tmp_path: Path):
+    write(tmp_path, ".github/workflows/deploy.yml", """
+        jobs:
+          deploy:
+            steps:
+              - run: |
+                  echo start
+                  bash -e scripts/deploy.sh production
+    """)
+    write(tmp_path, "scripts/deploy.sh", """
+        #!/usr/bin/env bash
+        set -euo pipefail
+        kubectl apply \\
+          -k "k8s/overlays/$1"
+    """)
+    (finding,) = of(run(tmp_path), "gitops.deploy_workflow")
+    assert finding.status is Status.FAIL
+    assert finding.location == "scripts/deploy.sh:3"
+    with (tmp_path / "scripts" / "deploy.sh").open("a") as script:
+        script.write("kubectl rollout status deployment/web -n production\n")
+    (finding,) = of(run(tmp_path), "gitops.deploy_workflow")
+    assert finding.status is Status.PASS and finding.location == "scripts/deploy.sh:5"
+
+
+def test_scripts_outside_the_repository_are_never_read(tmp_path: Path):
+    repo = tmp_path / "repo"
+    write(tmp_path, "outside.sh", "kubectl apply -f x\nkubectl rollout status deployment/x\n")
+    write(repo, ".github/workflows/deploy.yml", """
+        jobs:
+          deploy:
+            steps:
+              - run: ../outside.sh
+    """)
+    (finding,) = of(run(repo), "gitops.deploy_workflow")
+    assert finding.status is Status.FAIL and "applies Kubernetes manifests" in finding.message
 
 
 def test_rollout_status_before_apply_does_not_count(tmp_path: Path):

@@ -29,6 +29,7 @@ class Broker(Protocol):
     async def publish(self, topic: str, event_id: str, payload: dict[str, Any]) -> None: ...
     async def fetch(self, group: str, topic: str, max_n: int, block_s: float) -> list[Message]: ...
     async def ack(self, group: str, message: Message) -> None: ...
+    def rewind(self, group: str, topic: str) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -60,6 +61,9 @@ class MemoryBroker:
     async def ack(self, group: str, message: Message) -> None:
         key = (group, message.topic)
         self.offsets[key] = max(self.offsets.get(key, 0), int(message.ref) + 1)
+
+    def rewind(self, group: str, topic: str) -> None:
+        """Nothing to do: fetch always starts at the committed offset."""
 
     async def close(self) -> None:
         self._new.set()
@@ -102,13 +106,17 @@ class RedisStreamsBroker:
         await self._ensure_group(group, topic)
         stream = self._stream(topic)
         # first re-read what this consumer was given but never acknowledged (a crash), then new ones
-        start = ">" if (group, topic) in self._pending_done else "0"
-        block = None if start == "0" or block_s <= 0 else max(1, int(block_s * 1000))
-        reply = await self.client.xreadgroup(group, self.consumer_name, {stream: start}, count=max_n,
-                                             block=block)
-        entries = reply[0][1] if reply else []
-        if start == "0" and not entries:
-            self._pending_done.add((group, topic))
+        entries = []
+        if (group, topic) not in self._pending_done:
+            reply = await self.client.xreadgroup(group, self.consumer_name, {stream: "0"}, count=max_n)
+            entries = reply[0][1] if reply else []
+            if not entries:
+                self._pending_done.add((group, topic))
+        if not entries:
+            block = max(1, int(block_s * 1000)) if block_s > 0 else None
+            reply = await self.client.xreadgroup(group, self.consumer_name, {stream: ">"}, count=max_n,
+                                                 block=block)
+            entries = reply[0][1] if reply else []
         out = []
         for entry_id, fields in entries:
             if not fields:  # deleted entry still pending
@@ -118,6 +126,10 @@ class RedisStreamsBroker:
 
     async def ack(self, group: str, message: Message) -> None:
         await self.client.xack(self._stream(message.topic), group, message.ref)
+
+    def rewind(self, group: str, topic: str) -> None:
+        """After a failed apply: re-read this consumer's pending entries before new ones."""
+        self._pending_done.discard((group, topic))
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -164,6 +176,13 @@ class KafkaBroker:
     async def ack(self, group: str, message: Message) -> None:  # pragma: no cover
         tp, offset = message.ref
         await self._consumers[(group, message.topic)].commit({tp: offset + 1})
+
+    def rewind(self, group: str, topic: str) -> None:  # pragma: no cover
+        consumer = self._consumers.pop((group, topic), None)  # restart from the committed offset
+        if consumer is not None:
+            import asyncio as _asyncio
+
+            _asyncio.get_running_loop().create_task(consumer.stop())
 
     async def close(self) -> None:  # pragma: no cover
         if self._producer is not None:

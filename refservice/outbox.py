@@ -5,7 +5,8 @@ The publisher polls unpublished rows, publishes each, then marks it published. I
 between publish and mark, the row is published again on the next poll: delivery is
 at-least-once, never lost. Each consumer records ``(consumer, event_id)`` in
 ``processed_events`` in the same transaction as its effect, so a redelivered event is applied
-exactly once. ``crash_after_publish`` lets a test kill the publisher at exactly that point.
+exactly once. ``crash_after_publish`` (publisher) and ``crash_before_ack`` (consumer) let a test
+kill either side at exactly the dangerous point.
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ class ConsumerRunner:
         self.topic = topic
         self._applied = metrics.events_consumed.labels(consumer.name, "applied")
         self._dup = metrics.events_consumed.labels(consumer.name, "duplicate")
+        self.crash_before_ack = False  # fault hook: die after applying, before acknowledging
 
     async def handle(self, message: Message) -> bool:
         """Apply one message idempotently; True when it was new."""
@@ -127,13 +129,19 @@ class ConsumerRunner:
             if fresh:
                 await self.consumer.apply(tx, message.payload, message.event_id)
         (self._applied if fresh else self._dup).inc()
+        if self.crash_before_ack:
+            raise SimulatedCrash(f"{self.consumer.name} crashed before acknowledging {message.event_id}")
         await self.broker.ack(self.consumer.name, message)
         return bool(fresh)
 
     async def run_once(self, max_n: int = 100, block_s: float = 0.0) -> int:
         messages = await self.broker.fetch(self.consumer.name, self.topic, max_n, block_s)
-        for message in messages:
-            await self.handle(message)
+        try:
+            for message in messages:
+                await self.handle(message)
+        except BaseException:
+            self.broker.rewind(self.consumer.name, self.topic)  # unacked ones come back next time
+            raise
         return len(messages)
 
     async def run(self, block_s: float) -> None:

@@ -75,10 +75,10 @@ def _artifact(path: str, line: int | None, column: int | None) -> dict[str, Any]
 
 
 def _logical(f: Finding) -> list[dict[str, Any]]:
-    target = {"name": f.target, "fullyQualifiedName": f.target, "kind": "target"}
+    target = {"name": f.target, "fullyQualifiedName": f.target, "kind": "resource"}
     if not f.subject:
         return [target]
-    return [{"name": f.subject, "fullyQualifiedName": f"{f.target}/{f.subject}", "kind": "subject"}]
+    return [{"name": f.subject, "fullyQualifiedName": f"{f.target}/{f.subject}", "kind": "object"}]
 
 
 def _locations(f: Finding, artifact: str | None) -> list[dict[str, Any]]:

@@ -10,12 +10,14 @@ import pytest
 from scaleready.api import Finding, Severity, Status
 from scaleready.results import AreaScore, ItemScore, PhaseProgress, RunResult, Scorecard, SnapshotRef
 
+CHECKS = {"security.rate_limiting": ["http.rate_limit"], "metrics.p99_latency": ["http.latency", "prometheus.p99"]}
+
 
 def _item(id_: str, area: str, status: str, section: str, phase: int | None = None) -> ItemScore:
     value = {"pass": 1.0, "warn": 0.5}.get(status, 0.0)
     return ItemScore(id=id_, title=id_.replace(".", " ").title(), area=area, section=section, kind="auto",
                      weight=1.0, status=status, source="evidence" if status != "unknown" else "none",
-                     value=value, phase=phase)
+                     value=value, phase=phase, checks=CHECKS.get(id_, []))
 
 
 def make_run() -> RunResult:

@@ -80,6 +80,8 @@ def test_html_is_self_contained_and_complete(run):
     assert {"summary", "areas", "roadmap", "items", "findings", "snapshots"} <= parsed.ids
     assert re.search(r'id="overall">37\.5<', page) and 'id="coverage">62%<' in page
     assert "Quick Wins" in page and "0 / 3" in page
+    items = page[page.index('id="items"'):page.index('id="findings"')]
+    assert "<code>http.latency</code> <code>prometheus.p99</code>" in items and ">manual<" in items
     for s in run.snapshots:
         assert s.sha256 in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page

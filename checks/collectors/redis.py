@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -112,6 +113,19 @@ class ReadOnlyRedis:
         return await pipe.execute(raise_on_error=False)
 
 
+def _reason(exc: BaseException) -> str:
+    """One line for a connection failure, preferring the OS's words ("Connection refused")."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno:
+            return os.strerror(seen.errno)
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if "Error 111" in text:
+        return "Connection refused"
+    return text
+
+
 def _pick(info: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: info.get(k) for k in keys if k in info}
 
@@ -193,7 +207,7 @@ async def collect(target: Target) -> Snapshot:
     try:
         client = aioredis.Redis.from_url(
             opts.url, decode_responses=True, socket_connect_timeout=timeout, socket_timeout=timeout,
-            lib_name=None, lib_version=None, driver_info=None, single_connection_client=True)
+            driver_info=None, protocol=2, single_connection_client=True)
     except ValueError as exc:
         raise CollectError(f"url is not a valid Redis URL: {' '.join(str(exc).split())[:120]}") from None
     r = ReadOnlyRedis(client)
@@ -205,8 +219,7 @@ async def collect(target: Target) -> Snapshot:
         except AuthenticationError as exc:
             raise CollectError(f"authentication failed for {where}: {' '.join(str(exc).split())}") from None
         except (RedisError, OSError) as exc:
-            text = " ".join(str(exc).split()) or type(exc).__name__
-            raise CollectError(f"cannot connect to {where}: {text}") from None
+            raise CollectError(f"cannot connect to {where}: {_reason(exc)}") from None
         started = time.monotonic()
         db = client.connection_pool.connection_kwargs.get("db", 0)
         data["server"] = {**_pick(info, SERVER_KEYS), "url": where, "db": db}

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +27,7 @@ __all__ = [
     "CheckFunction",
     "CollectError",
     "Collector",
+    "ConfigPath",
     "EvidenceUnavailable",
     "Finding",
     "Outcome",
@@ -72,6 +73,15 @@ class TargetOptions(BaseModel):
     """Base for a collector's kind-specific target keys; unknown keys are config errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class RelativeToConfig:
+    """Marker for option fields holding filesystem paths (or globs)."""
+
+
+ConfigPath = Annotated[str, RelativeToConfig()]
+"""An option that names a file, folder or glob: relative values are resolved against the
+folder of the config file that declares the target, so a config works from any directory."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ cannot be resolved does not abort the run: that target alone is reported as ``er
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scaleready.api import Severity, Target
+from scaleready.api import RelativeToConfig, Severity, Target, TargetOptions
 from scaleready.engine import Policy, Waiver
 from scaleready.plugins import Registry, default_registry
 from scaleready.secrets import Redactor, SecretError, resolve
@@ -134,10 +135,33 @@ def _build_target(
         options = collector.options.model_validate(resolved)
     except ValidationError as exc:
         raise ConfigError(redactor.text(str(_first_error(exc, where, source)))) from None
-    target = Target(
-        base.name, base.kind, options.model_dump(), base.environment, base.active, base.timeout
-    )
+    values = _anchor_paths(options, base_dir)
+    target = Target(base.name, base.kind, values, base.environment, base.active, base.timeout)
     return ConfiguredTarget(target)
+
+
+def _holds_marker(annotation: Any) -> bool:
+    if any(isinstance(m, RelativeToConfig) for m in getattr(annotation, "__metadata__", ())):
+        return True
+    return any(_holds_marker(arg) for arg in typing.get_args(annotation))
+
+
+def _anchor(value: Any, base_dir: Path) -> Any:
+    if isinstance(value, str) and value and "://" not in value:
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else base_dir / path)
+    if isinstance(value, list):
+        return [_anchor(v, base_dir) for v in value]
+    return value
+
+
+def _anchor_paths(options: TargetOptions, base_dir: Path) -> dict[str, Any]:
+    """Option values, with `ConfigPath` fields resolved against the config file's folder."""
+    values = options.model_dump()
+    for name, info in type(options).model_fields.items():
+        if any(isinstance(m, RelativeToConfig) for m in info.metadata) or _holds_marker(info.annotation):
+            values[name] = _anchor(values[name], base_dir)
+    return values
 
 
 def parse_config(
@@ -159,7 +183,7 @@ def parse_config(
         doc = _ConfigFile.model_validate(data)
     except ValidationError as exc:
         raise _first_error(exc, (), source) from None
-    base_dir = Path(file).parent if file else Path.cwd()
+    base_dir = Path(file).resolve().parent if file else Path.cwd()
     redactor = Redactor()
     targets = [
         _build_target(raw, i, source, registry, base_dir, redactor) for i, raw in enumerate(doc.targets)

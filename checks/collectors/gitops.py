@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
-from scaleready.api import CollectError, Target, TargetOptions, collector
+from scaleready.api import CollectError, ConfigPath, Target, TargetOptions, collector
 
 DEFAULT_WORKFLOWS = (
     ".github/workflows/*.yml", ".github/workflows/*.yaml", ".gitlab-ci.yml", ".gitlab-ci.yaml",
@@ -39,7 +39,7 @@ MAX_BYTES = 2_000_000
 class GitOpsOptions(TargetOptions):
     """Keys of a ``gitops`` target: a repository checkout and, optionally, where its workflows live."""
 
-    path: str
+    path: ConfigPath
     workflows: list[str] = Field(default_factory=lambda: list(DEFAULT_WORKFLOWS))
 
 

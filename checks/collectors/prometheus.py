@@ -26,7 +26,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from checks._prom_queries import ESSENTIALS, SIGNALS, parse_duration, render
 from checks._prom_rulefiles import parse_promtool, parse_rule_file
-from scaleready.api import CollectError, Snapshot, Target, TargetOptions, collector
+from scaleready.api import CollectError, ConfigPath, Snapshot, Target, TargetOptions, collector
 
 MAX_SERIES = 5
 LIVE_SECTIONS = ("server", "slo", "rules", "targets", "essential")
@@ -48,7 +48,7 @@ class PrometheusOptions(TargetOptions):
     essential: dict[str, list[str]] = Field(default_factory=dict)
     series_range: str = "1h"
     series_points: int = Field(30, ge=2, le=500)
-    rule_files: list[str] = Field(default_factory=list)
+    rule_files: list[ConfigPath] = Field(default_factory=list)
     promtool: str = "promtool"
 
     @field_validator("window", "series_range")

@@ -193,21 +193,34 @@ def _blocks_all(pdb: dict[str, Any], replicas: int) -> str | None:
     return None
 
 
+def _pdb_index(pdbs: list[dict[str, Any]]) -> dict[tuple[str, Any], list[dict[str, Any]]]:
+    """PDBs by (namespace, one label pair they require), so matching stays linear in big namespaces.
+
+    A PDB without matchLabels is filed under (namespace, None) and tried against every workload.
+    """
+    index: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
+    for pdb in pdbs:
+        selector = (pdb.get("spec") or {}).get("selector") or {}
+        pairs = sorted((str(k), str(v)) for k, v in (selector.get("matchLabels") or {}).items())
+        index[(namespace_of(pdb), pairs[0] if pairs else None)].append(pdb)
+    return index
+
+
 def pdb_present(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     view = View(snapshot, target)
     blocked = view.blocked("PodDisruptionBudget")
     if blocked:
         yield from blocked
         return
-    by_ns: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for pdb in view.of("PodDisruptionBudget"):
-        by_ns[namespace_of(pdb)].append(pdb)
+    candidates = _pdb_index(view.of("PodDisruptionBudget"))
     index = scalers(view)
     workloads = view.workloads(SCALABLE)
     for obj in workloads:
-        labels = template_labels(obj)
-        matching = [p for p in by_ns.get(namespace_of(obj), ()) if selector_matches(
-            (p.get("spec") or {}).get("selector"), labels)]
+        labels, ns = template_labels(obj), namespace_of(obj)
+        pool = candidates.get((ns, None), []) + [p for pair in labels.items()
+                                                 for p in candidates.get((ns, pair), ())]
+        matching = list({id(p): p for p in pool if selector_matches(
+            (p.get("spec") or {}).get("selector"), labels)}.values())
         if not matching:
             yield view.outcome(failed, "no PodDisruptionBudget selects its pods", obj)
             continue

@@ -11,6 +11,7 @@ is counted as skipped, not an error.
 
 from __future__ import annotations
 
+import gc
 import glob
 import os
 import re
@@ -164,7 +165,22 @@ def load_text(text: str, file: str, out: ManifestSet) -> None:
 
 
 def load(patterns: list[str], base: str | None = None) -> ManifestSet:
-    """Load every manifest named by ``patterns``; never raises for bad files, records them."""
+    """Load every manifest named by ``patterns``; never raises for bad files, records them.
+
+    The cyclic garbage collector is paused while loading: parsing allocates hundreds of
+    thousands of acyclic dicts and lists, and the collector's repeated full scans of them
+    made a 5,000-object load grow faster than the input.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(patterns, base)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(patterns: list[str], base: str | None) -> ManifestSet:
     out = ManifestSet()
     files, out.errors = expand(patterns, base)
     for path in files:

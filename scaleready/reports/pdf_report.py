@@ -68,7 +68,12 @@ class _Doc:
     def line(self, value: object, size: float = 10, bold: bool = False,
              color: tuple[int, int, int] = (16, 24, 40), height: float = 5.5) -> None:
         self.font(size, bold, color)
-        self.pdf.multi_cell(0, height, self.text(value), new_x="LMARGIN", new_y="NEXT")
+        text = self.text(value)
+        # A one-line cell costs a fraction of multi_cell's line breaking: use it when the text fits.
+        if "\n" not in text and self.pdf.get_string_width(text) < self.pdf.epw - 1:
+            self.pdf.cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
+        else:
+            self.pdf.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
 
     def heading(self, value: str) -> None:
         self.pdf.ln(3)

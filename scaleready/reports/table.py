@@ -25,16 +25,24 @@ STYLE = {
     Status.PASS: "green",
 }
 SEVERITY_STYLE = {"danger": "red", "warning": "yellow", "info": "cyan"}
+MAX_ROWS = 500  # worst first, so what is cut is passes and skips; a terminal is no place for 10k rows
 
 
-def findings_table(run: RunResult) -> Table:
-    table = Table(title=f"scaleready run {run.id}", title_justify="left", expand=False)
+def findings_table(run: RunResult, max_rows: int = MAX_ROWS) -> Table:
+    ordered = by_attention(run.findings)
+    hidden = ordered[max_rows:]
+    caption = None
+    if hidden:
+        kinds = ", ".join(f"{n} {s}" for s, n in status_counts(hidden).items() if n)
+        caption = f"{len(hidden)} more findings not shown ({kinds}); see the json or html report"
+    table = Table(title=f"scaleready run {run.id}", title_justify="left", expand=False, caption=caption,
+                  caption_justify="left")
     table.add_column("Status", no_wrap=True)
     table.add_column("Severity", no_wrap=True)
     table.add_column("Check", overflow="fold")
     table.add_column("Target", overflow="fold")
     table.add_column("Message", overflow="fold", ratio=1)
-    for f in by_attention(run.findings):
+    for f in ordered[:max_rows]:
         status = Text(f.status.value.upper(), style=STYLE[f.status])
         if f.waived:
             status.append(" (waived)", style="dim")
@@ -63,13 +71,13 @@ def summary(run: RunResult) -> Text:
     return text
 
 
-def renderable(run: RunResult) -> Group:
-    return Group(findings_table(run), summary(run))
+def renderable(run: RunResult, max_rows: int = MAX_ROWS) -> Group:
+    return Group(findings_table(run, max_rows), summary(run))
 
 
-def render(run: RunResult, *, color: bool = False, width: int = 120) -> str:
+def render(run: RunResult, *, color: bool = False, width: int = 120, max_rows: int = MAX_ROWS) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=color, color_system="standard" if color else None,
                       no_color=not color, highlight=False, soft_wrap=False)
-    console.print(renderable(run))
+    console.print(renderable(run, max_rows))
     return buf.getvalue()

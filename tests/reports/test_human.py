@@ -51,6 +51,9 @@ def test_table_plain_and_coloured(run):
     assert "FAIL (waived)" in plain
     assert "Score 37.5/100  coverage 62%  level 0" in plain
     assert "3 fail  1 warn  1 error  1 skip  2 pass  (1 waived)" in plain
+    cut = render(run, "table", max_rows=3)
+    assert "FAIL (waived)" in cut and "WARN" not in cut.split("Score")[0]
+    assert "5 more findings not shown (1 warn, 1 error, 1 skip, 2 pass)" in cut
     coloured = render(run, "table", color=True)
     assert "\x1b[1;31mFAIL" in coloured and "\x1b[32mPASS" in coloured
 

@@ -98,12 +98,16 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any] | None:
     return node if isinstance(node, dict) else None
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _redact_env(spec: dict[str, Any], salt: str) -> None:
     for group in ("containers", "initContainers", "ephemeralContainers"):
-        for container in spec.get(group) or []:
+        for container in _list(spec.get(group)):
             if not isinstance(container, dict):
                 continue
-            for env in container.get("env") or []:
+            for env in _list(container.get("env")):
                 if not isinstance(env, dict) or "value" not in env:
                     continue
                 name = str(env.get("name", ""))
@@ -153,8 +157,8 @@ def markers_in(obj: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     spec = pod_spec(obj)
     if spec is not None:
         for group in ("containers", "initContainers", "ephemeralContainers"):
-            for container in spec.get(group) or []:
-                for env in (container.get("env") or []) if isinstance(container, dict) else []:
+            for container in _list(spec.get(group)):
+                for env in _list(container.get("env")) if isinstance(container, dict) else []:
                     if isinstance(env, dict) and is_marker(env.get("value")):
                         found.append((f"{container.get('name')}/env/{env.get('name')}", env["value"]))
     for field in ("data", "stringData"):

@@ -148,3 +148,74 @@ NAMESPACE = Resource("Namespace", "", ("v1",), "namespaces", namespaced=False)
 NODE = Resource("Node", "", ("v1",), "nodes", namespaced=False)
 CRD = Resource("CustomResourceDefinition", "apiextensions.k8s.io", ("v1",), "customresourcedefinitions",
                namespaced=False)
+
+
+# -- shape validation (manifest mode) --------------------------------------------------------------
+# The checks read these paths; a manifest that puts a string where a mapping belongs is reported
+# as a load error at its file and line instead of breaking every check that touches it.
+Path = tuple[str, ...]
+_POD_RULES: tuple[tuple[Path, type], ...] = (
+    ((), dict), (("containers",), list), (("containers", "*"), dict),
+    (("containers", "*", "env"), list), (("containers", "*", "env", "*"), dict),
+    (("containers", "*", "resources"), dict), (("containers", "*", "resources", "requests"), dict),
+    (("containers", "*", "resources", "limits"), dict), (("containers", "*", "readinessProbe"), dict),
+    (("containers", "*", "livenessProbe"), dict), (("initContainers",), list), (("initContainers", "*"), dict),
+    (("topologySpreadConstraints",), list), (("topologySpreadConstraints", "*"), dict),
+    (("affinity",), dict), (("volumes",), list), (("volumes", "*"), dict), (("volumes", "*", "csi"), dict),
+)
+_KIND_RULES: dict[str, tuple[tuple[Path, type], ...]] = {
+    "HorizontalPodAutoscaler": ((("spec", "scaleTargetRef"), dict), (("spec", "metrics"), list),
+                                (("spec", "metrics", "*"), dict), (("status",), dict)),
+    "ScaledObject": ((("spec", "scaleTargetRef"), dict),),
+    "PodDisruptionBudget": ((("spec", "selector"), dict), (("spec", "selector", "matchLabels"), dict),
+                            (("spec", "selector", "matchExpressions"), list),
+                            (("spec", "selector", "matchExpressions", "*"), dict)),
+    "Canary": ((("spec", "targetRef"), dict), (("spec", "analysis"), dict),
+               (("spec", "analysis", "metrics"), list), (("spec", "analysis", "metrics", "*"), dict)),
+    "NetworkPolicy": ((("spec", "podSelector"), dict), (("spec", "policyTypes"), list),
+                      (("spec", "ingress"), list)),
+    "PeerAuthentication": ((("spec", "mtls"), dict), (("spec", "selector"), dict),
+                           (("spec", "portLevelMtls"), dict)),
+    "AuthorizationPolicy": ((("spec", "requiredAuthenticationRefs"), list),
+                            (("spec", "requiredAuthenticationRefs", "*"), dict)),
+    "ConfigMap": ((("data",), dict),),
+    "Secret": ((("data",), dict), (("stringData",), dict)),
+}
+_TYPE_NAMES = {dict: "a mapping", list: "a list"}
+
+
+def _walk(node: Any, path: Path, expected: type, where: str) -> str | None:
+    if not path:
+        return None if node is None or isinstance(node, expected) else f"{where} must be {_TYPE_NAMES[expected]}"
+    key, rest = path[0], path[1:]
+    if key == "*":
+        for i, item in enumerate(node if isinstance(node, list) else []):
+            problem = _walk(item, rest, expected, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if not isinstance(node, dict):
+        return None  # the rule for the parent reports it
+    return _walk(node.get(key), rest, expected, f"{where}.{key}" if where else key)
+
+
+def shape_problem(raw: dict[str, Any]) -> str | None:
+    """Why an object's structure would mislead the checks (``spec.template must be a mapping``)."""
+    from checks._k8s_secrets import pod_spec_path
+
+    kind = str(raw.get("kind") or "")
+    rules: list[tuple[Path, type]] = [(("metadata",), dict), (("spec",), dict)]
+    pod_path = pod_spec_path(kind)
+    if pod_path is not None:
+        for depth in range(1, len(pod_path)):
+            rules.append((pod_path[:depth], dict))
+        template = pod_path[:-1]
+        rules += [((*template, "metadata"), dict), ((*template, "metadata", "labels"), dict),
+                  ((*template, "metadata", "annotations"), dict)]
+        rules += [((*pod_path, *sub), typ) for sub, typ in _POD_RULES]
+    rules += list(_KIND_RULES.get(kind, ()))
+    for path, expected in rules:
+        problem = _walk(raw, path, expected, "")
+        if problem:
+            return problem
+    return None

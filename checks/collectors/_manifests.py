@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from checks.collectors._k8s_objects import normalize
+from checks.collectors._k8s_objects import normalize, shape_problem
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DOC_START = re.compile(r"^---(\s|$)")
@@ -156,12 +156,22 @@ def load_text(text: str, file: str, out: ManifestSet) -> None:
             for offset, item in _list_items(node, data):
                 line = first_line + offset if offset is not None else doc_line
                 if isinstance(item, dict) and "kind" in item:
-                    out.objects.append(normalize(item, file=file, line=line, source=source))
+                    _add(out, item, file, line, source)
                 else:
                     out.errors.append({"file": file, "line": line,
                                        "message": f"item of {kind} is not a Kubernetes object"})
             continue
-        out.objects.append(normalize(data, file=file, line=doc_line, source=source))
+        _add(out, data, file, doc_line, source)
+
+
+def _add(out: ManifestSet, raw: dict[str, Any], file: str, line: int, source: str | None) -> None:
+    problem = shape_problem(raw)
+    if problem:
+        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        out.errors.append({"file": file, "line": line,
+                           "message": f"{raw.get('kind')} {meta.get('name') or ''}: {problem}".replace("  ", " ")})
+        return
+    out.objects.append(normalize(raw, file=file, line=line, source=source))
 
 
 def load(patterns: list[str], base: str | None = None) -> ManifestSet:

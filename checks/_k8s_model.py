@@ -131,6 +131,8 @@ class View:
                 **evidence: Any) -> Outcome:
         if obj is None:
             return make(message, **evidence)
+        if obj.get("source"):  # Helm-rendered: name the template the object came from
+            evidence.setdefault("template", obj["source"])
         return make(message, subject=subject_of(obj), location=location_of(obj),
                     pointer=self._pointer.get(id(obj)), **evidence)
 

@@ -41,7 +41,15 @@ _TYPED: dict[str, tuple[dict[str, str], str]] = {
 }
 
 
-def _reach_error(exc: BaseException, host: str) -> CollectError:
+class Unreachable(CollectError):
+    """The server could not be talked to; ``reason`` is the short cause ("timed out")."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(f"cannot reach the Kubernetes API server at {host}: {reason}")
+        self.reason = reason
+
+
+def _reach_error(exc: BaseException, host: str) -> Unreachable:
     text = str(exc)
     if "refused" in text.lower():
         reason = "connection refused"
@@ -51,7 +59,7 @@ def _reach_error(exc: BaseException, host: str) -> CollectError:
         reason = "TLS verification failed"
     else:
         reason = type(getattr(exc, "reason", exc)).__name__
-    return CollectError(f"cannot reach the Kubernetes API server at {host}: {reason}")
+    return Unreachable(host, reason)
 
 
 def make_client(kubeconfig: str | None, context: str | None, in_cluster: bool) -> client.ApiClient:
@@ -102,7 +110,7 @@ class LiveReader:
         try:
             return json.loads(raw)
         except ValueError:
-            raise CollectError(f"the API server at {self.host} answered with something that is not JSON") from None
+            raise Unreachable(self.host, "the answer is not JSON") from None
 
     def _pages(self, call: Callable[..., Any], **kwargs: Any) -> tuple[list[dict[str, Any]], str, str]:
         """All items of a list call, following ``continue``; plus the list's apiVersion and kind."""
@@ -166,6 +174,8 @@ class LiveReader:
     def _forbidden(self, res: Resource, scopes: list[str], status: int, reason: str) -> None:
         if status == 403:
             message = f"forbidden: cannot list {res.qualified} {' / '.join(scopes)}"
+        elif status == 0:
+            message = f"cannot list {res.qualified} {' / '.join(scopes)}: {reason}"
         else:
             message = f"cannot list {res.qualified} {' / '.join(scopes)}: HTTP {status} {reason}".rstrip()
         self.access_errors.append({"kind": res.kind, "resource": res.qualified, "verb": "list",
@@ -188,6 +198,10 @@ class LiveReader:
                         missing = True
                         break
                     status, reason = int(exc.status or 0), str(exc.reason or "")
+                    denied.append("at cluster scope" if namespace is None else f"in namespace {namespace}")
+                    continue
+                except Unreachable as exc:  # one slow or broken resource must not sink the rest
+                    status, reason = 0, exc.reason
                     denied.append("at cluster scope" if namespace is None else f"in namespace {namespace}")
                     continue
                 kind = list_kind[:-4] if list_kind.endswith("List") else res.kind

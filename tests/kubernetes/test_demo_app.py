@@ -65,6 +65,7 @@ def test_findings_carry_file_and_line(demo) -> None:  # type: ignore[no-untyped-
     [cart_buffer] = [f for f in findings if f.check == "kubernetes.hpa.buffer" and f.subject == CART]
     assert cart_buffer.location == f"{shown}/cart-service/all.yaml:15"
     assert cart_buffer.evidence["targets"] == {"cpu": 85}
+    assert cart_buffer.evidence["template"] == "cart/templates/deployment.yaml"  # Helm's "# Source:"
     assert cart_buffer.items == ["cost.autoscaling_buffer", "roadmap.p3.autoscaling"]
     pointer = cart_buffer.evidence["pointer"]
     index = int(pointer.rsplit("/", 1)[1])

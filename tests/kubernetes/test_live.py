@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from scaleready import engine
-from scaleready.api import CollectError, Status, Target
+from scaleready.api import CollectError, Snapshot, Status, Target
 from tests.kubernetes.helpers import DEMO, run, snapshot_of, table
 from tests.support.k8s_api_server import FakeApiServer, crd, node
 
@@ -247,3 +247,19 @@ def test_through_the_engine(server: FakeApiServer) -> None:
     assert [f.status for f in mtls] == [Status.PASS]
     token = base64.b64encode(server.token.encode()).decode()
     assert server.token not in json.dumps(snap.to_json()) and token not in json.dumps(snap.to_json())
+
+
+def test_a_broken_or_slow_resource_does_not_sink_the_others() -> None:
+    import checks.kubernetes as k8s
+
+    with cluster(broken={"poddisruptionbudgets.policy"}, slow={"networkpolicies.networking.k8s.io": 2.5}) as srv:
+        target = Target("live", "kubernetes", {"kubeconfig": srv.write_kubeconfig()}, timeout=1)
+        data = k8s.collect_kubernetes.fn(target)
+    assert sorted(e["message"] for e in data["access_errors"]) == [
+        "cannot list networkpolicies.networking.k8s.io at cluster scope: timed out",
+        "cannot list poddisruptionbudgets.policy at cluster scope: HTTP 500 Internal Server Error",
+    ]
+    snap = Snapshot("live", "kubernetes", data=data)
+    [pdb] = run("kubernetes.pdb.present", snap, target)
+    assert pdb.status is Status.ERROR
+    assert {o.status for o in run("kubernetes.hpa.present", snap, target)} == {Status.PASS, Status.FAIL}

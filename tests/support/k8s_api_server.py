@@ -21,6 +21,7 @@ import os
 import ssl
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -99,14 +100,18 @@ class FakeApiServer:
 
     ``forbidden`` names resources the identity may not list, as ``plural.group`` (everywhere),
     ``plural.group@cluster`` (at cluster scope only) or ``plural.group@namespace`` (only there).
+    ``broken`` resources answer 500, ``slow`` ones wait that many seconds first.
     ``requests`` records every (method, path).
     """
 
     def __init__(self, objects: Iterable[dict[str, Any]], *, token: str = "test-token",
-                 forbidden: Iterable[str] = (), tls: bool = True, git_version: str = "v1.30.2") -> None:
+                 forbidden: Iterable[str] = (), tls: bool = True, git_version: str = "v1.30.2",
+                 broken: Iterable[str] = (), slow: dict[str, float] | None = None) -> None:
         self.objects = [json.loads(json.dumps(o)) for o in objects]
         self.token = token
         self.forbidden = set(forbidden)
+        self.broken = set(broken)
+        self.slow = dict(slow or {})
         self.tls = tls
         self.git_version = git_version
         self.requests: list[tuple[str, str]] = []
@@ -178,7 +183,11 @@ class FakeApiServer:
                 self.end_headers()
                 self.wfile.write(raw)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                return  # a client that timed out and hung up is expected, not news
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         if self.tls:
             cert, key, self.ca_pem = _self_signed(self._tmp)
@@ -283,6 +292,11 @@ class FakeApiServer:
             return 404, _status(404, "NotFound", f'{res.plural} "{rest[1]}" not found',
                                 {"name": rest[1], "group": group, "kind": res.plural})
         qualified = f"{res.plural}.{group}" if group else res.plural
+        if qualified in self.slow:
+            time.sleep(self.slow[qualified])
+        if qualified in self.broken:
+            return 500, _status(500, "InternalError", f"Internal error occurred: etcdserver: request timed out "
+                                f"listing {qualified}", {"group": group, "kind": res.plural})
         where = f"{qualified}@{namespace}" if namespace else f"{qualified}@cluster"
         if qualified in self.forbidden or where in self.forbidden:
             scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"

@@ -8,5 +8,7 @@ st.set_page_config(page_title="scaleready", page_icon=":material/speed:", layout
 
 pages = [
     st.Page("pages/scorecard.py", title="Scorecard", icon=":material/speed:", default=True),
+    st.Page("pages/roadmap.py", title="Roadmap & checklist", icon=":material/checklist:"),
+    st.Page("pages/runs.py", title="Runs & reports", icon=":material/history:"),
 ]
 st.navigation(pages).run()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scaleready import __version__
 from scaleready.api import Finding, Snapshot
@@ -25,6 +27,7 @@ from scaleready.scoring import score
 from scaleready.store import Store
 
 BUILTIN_FRAMEWORK = "scaling-guide"
+T = TypeVar("T")
 
 
 def resolve_framework(ref: str | None, base_dir: Path | None = None) -> Framework:
@@ -63,6 +66,16 @@ async def _collect(config: Config, selected: list[ConfiguredTarget], registry: R
     return snapshots
 
 
+def _run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, also from code that already runs an event loop (notebooks, Playwright)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scaleready-run") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def execute(
     config: Config,
     *,
@@ -77,7 +90,7 @@ def execute(
     framework = framework or resolve_framework(config.framework, base_dir)
     selected = config.select(environment)
     started = datetime.now(UTC)
-    snapshots = asyncio.run(_collect(config, selected, registry))
+    snapshots = _run_blocking(_collect(config, selected, registry))
     policy = Policy(config.policy.severity, [*config.policy.waivers, *_store_waivers(store)])
     findings: list[Finding] = []
     for configured, snapshot in zip(selected, snapshots, strict=True):

@@ -106,3 +106,42 @@ def run_label(summary: Any) -> str:
 
 def failing(run: RunResult) -> int:
     return sum(1 for f in run.findings if f.status == Status.FAIL and not f.waived)
+
+
+def checklist_frame(framework: Any, run: RunResult | None, states: dict[str, Any]) -> pd.DataFrame:
+    """Every framework item with its current verdict, evidence source and manual tick (who, when, why)."""
+    scored = {i.id: i for a in run.score.areas for i in a.items} if run else {}
+    rows = []
+    for item in framework.items:
+        verdict = scored.get(item.id)
+        tick = states.get(item.id)
+        rows.append({
+            "phase": item.phase,
+            "section": item.section,
+            "item": item.id,
+            "title": item.title,
+            "kind": item.kind,
+            "status": "n/a" if tick is not None and tick.state == "not_applicable"
+            else (verdict.status if verdict else "unknown"),
+            "decided by": verdict.source if verdict else "none",
+            "tick": tick.state if tick else "",
+            "ticked by": tick.actor if tick else "",
+            "ticked at": f"{tick.at:%Y-%m-%d %H:%M}" if tick else "",
+            "note": tick.note if tick else "",
+            "checks": ", ".join(item.checks),
+        })
+    return pd.DataFrame(rows)
+
+
+def phase_figure(run: RunResult) -> go.Figure:
+    """Roadmap phases as stacked progress bars: done vs still open, per phase."""
+    phases = run.score.phases
+    labels = [f"Phase {p.number}: {p.title}" for p in phases]
+    fig = go.Figure()
+    fig.add_bar(y=labels, x=[p.done for p in phases], name="done", orientation="h", marker_color="#2e7d32")
+    fig.add_bar(y=labels, x=[p.total - p.done for p in phases], name="open", orientation="h",
+                marker_color="#e0e0e0")
+    fig.update_layout(barmode="stack", height=80 + 45 * len(phases), yaxis={"autorange": "reversed"},
+                      margin={"l": 10, "r": 10, "t": 10, "b": 30}, legend={"orientation": "h"},
+                      xaxis={"title": "items", "dtick": 1})
+    return fig

@@ -26,9 +26,15 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def dashboard_url(tmp_path: Path) -> Iterator[str]:
+def store_url(tmp_path: Path) -> str:
+    """The private SQLite store the dashboard under test reads."""
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def dashboard_url(store_url: str) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "SCALEREADY_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    env = {**os.environ, "SCALEREADY_DATABASE_URL": store_url}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from scaleready.cli import main; main()", "dashboard", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,

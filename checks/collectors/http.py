@@ -22,6 +22,7 @@ import hmac
 import json
 import re
 import secrets
+import ssl
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -387,6 +388,16 @@ async def _section(snapshot: Snapshot, name: str, probe: Any, budget: _Budget) -
         snapshot.errors[name] = _reason(exc)
 
 
+def _tls(verify: bool | str) -> bool | ssl.SSLContext:
+    """``verify_tls``: true/false, or the path of a CA bundle to trust (e.g. an internal CA)."""
+    if isinstance(verify, bool):
+        return verify
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise CollectError(f"verify_tls: cannot load CA file {verify!r}: {exc}") from None
+
+
 @collector("http", options=HttpOptions)
 async def collect(target: Target) -> Snapshot:
     """Observe an HTTP API (read-only), plus JWT/SQL-injection/rate-limit probes when active."""
@@ -402,7 +413,7 @@ async def collect(target: Target) -> Snapshot:
                                "rate_limit": opts.rate_limit.model_dump()}
     timeout = httpx.Timeout(min(10.0, max(1.0, target.timeout / 3)))
     limits = httpx.Limits(max_connections=BURST_CONCURRENCY, max_keepalive_connections=BURST_CONCURRENCY)
-    async with httpx.AsyncClient(base_url=opts.url, headers=opts.headers, verify=opts.verify_tls,
+    async with httpx.AsyncClient(base_url=opts.url, headers=opts.headers, verify=_tls(opts.verify_tls),
                                  timeout=timeout, limits=limits, follow_redirects=False,
                                  trust_env=False) as client:
         await _section(snapshot, "health", _health(client, opts), budget)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
 import sqlite3
@@ -20,11 +21,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import jwt
 import uvicorn
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -53,6 +58,7 @@ class Behaviour:
     parameterised_sql: bool = True
     problem_json: bool = True
     security_headers: bool = True
+    hsts: bool = True  # sent over HTTPS only
     full_metrics: bool = True
     delay_s: float = 0.0  # added to GET /
     protected_hits: list[str] = field(default_factory=list)
@@ -115,6 +121,8 @@ def make_app(b: Behaviour) -> FastAPI:
         if b.security_headers:
             response.headers["X-Content-Type-Options"] = "nosniff"
             response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+        if b.hsts and request.url.scheme == "https":
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         else:
             response.headers["X-Powered-By"] = "Express 4.17.1"
         return response
@@ -169,9 +177,29 @@ def make_app(b: Behaviour) -> FastAPI:
     return app
 
 
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1/localhost and its key, written as PEM files."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
 @contextmanager
-def serve(b: Behaviour) -> Iterator[str]:
-    """Serve the app on 127.0.0.1:<free port>; yields the base URL; stops on exit."""
+def serve(b: Behaviour, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """Serve the app on 127.0.0.1:<free port> (HTTPS with ``tls`` = (cert, key)); yields the base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # uvicorn does not set TCP_NODELAY on a socket it is handed; without it Nagle + delayed ACK add ~40 ms to
@@ -179,7 +207,9 @@ def serve(b: Behaviour) -> Iterator[str]:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(make_app(b), log_level="warning", access_log=False, lifespan="off"))
+    ssl_files = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}
+    server = uvicorn.Server(uvicorn.Config(make_app(b), log_level="warning", access_log=False, lifespan="off",
+                                           **ssl_files))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -188,7 +218,7 @@ def serve(b: Behaviour) -> Iterator[str]:
     if not server.started:
         raise RuntimeError("test server did not start")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

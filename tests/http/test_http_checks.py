@@ -11,7 +11,7 @@ import checks.http as http_checks
 from scaleready import engine
 from scaleready.api import Finding, Status, Target
 from scaleready.plugins import Registry
-from tests.http.server import PRIVATE_PEM, PUBLIC_PEM, Behaviour, free_port, serve, valid_token
+from tests.http.server import PRIVATE_PEM, PUBLIC_PEM, Behaviour, free_port, self_signed, serve, valid_token
 
 ACTIVE_OFF = "active probes are off for this target; set active: true"
 ALL_CHECKS = {"http.health", "http.latency", "http.problem_json", "http.metrics_endpoint",
@@ -195,3 +195,20 @@ def test_probes_stay_within_the_target_timeout(registry):
     assert {f.check for f in findings} == ALL_CHECKS
     rl = by_check(findings, "http.rate_limit")
     assert rl.status == Status.SKIP and "before the limit of 1000 could be exceeded" in rl.message
+
+
+def test_https_target_with_own_ca_and_hsts(registry, tmp_path):
+    cert, key = self_signed(tmp_path)
+    with serve(Behaviour(), tls=(cert, key)) as url:
+        trusting = {"url": url, "samples": 2, "verify_tls": str(cert)}
+        _, findings = run_target(registry, Target("tls", "http", trusting, timeout=10))
+        hsts = next(f for f in findings if f.subject == "Strict-Transport-Security")
+        assert hsts.status == Status.PASS
+        assert by_check(findings, "http.health").status == Status.PASS
+        snapshot, findings = run_target(registry, Target("tls", "http", {"url": url}, timeout=10))
+        assert "cannot reach https://127.0.0.1:" in snapshot.error and "CERTIFICATE_VERIFY_FAILED" in snapshot.error
+        assert all(f.status == Status.ERROR for f in findings)
+    with serve(Behaviour(hsts=False), tls=(cert, key)) as url:
+        _, findings = run_target(registry, Target("tls", "http", {"url": url, "samples": 2, "verify_tls": False}))
+        hsts = next(f for f in findings if f.subject == "Strict-Transport-Security")
+        assert hsts.status == Status.FAIL

@@ -1,0 +1,321 @@
+"""The analytic engine: closed forms for every tier and node, answering in milliseconds.
+
+Per data type, the Zipf popularity gives each key its read rate λ_i and write rate μ_i.
+L1 (per instance, rate λ_i/I) and L2 (rate of the L1 misses, λ_i·(1 - h1_i), treated as Poisson)
+use `closedform.hit_ratio`; size-limited tiers get Che's characteristic time by bisection on the
+expected occupancy. The DB nodes are M/M/c queues (Erlang C), Redis an M/M/1 queue, and the
+request latency quantiles come from the mixture of the paths (L1 hit, L2 hit, DB on node k)
+built from those closed-form laws (the mixture's quantiles are read from a fixed-seed sample
+of it, the only numerical step).
+
+Keys are evaluated at ~1,500 log-spaced ranks; sums over all N keys use precomputed
+interpolation weights, exact for N ≤ 3,000 and within 0.01 points of the full sum beyond.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .closedform import (
+    _ttl_life,
+    che_time,
+    hit_ratio,
+    mean_life,
+    own_stream_hits,
+    superposed_gap,
+    superposed_occupancy,
+)
+from .model import Lag, Scenario, ServiceTime
+from .queueing import erlang_c, sample_service
+from .result import HitRatios, LatencyMs, NodeLoad, SimulationResult, StaleReads, TypeStats, judge, node_names
+from .workload import zipf_pmf
+
+__all__ = ["run_analytic"]
+
+_EXACT_UP_TO = 3_000
+_SAMPLES = 1_500
+_LATENCY_SAMPLES = 200_000
+
+
+@dataclass
+class _Ranks:
+    """Evaluation ranks of one data type and the weights that turn them into sums over all keys."""
+
+    p: np.ndarray       # popularity at each evaluation rank
+    count: np.ndarray   # Σ_i weight (number of keys a rank stands for)
+    mass: np.ndarray    # Σ_i p_i·weight (read share a rank stands for)
+
+
+@functools.lru_cache(maxsize=64)
+def _ranks(n: int, s: float) -> _Ranks:
+    pmf = zipf_pmf(n, s)
+    if n <= _EXACT_UP_TO:
+        return _Ranks(pmf, np.ones(n), pmf.copy())
+    r = np.unique(np.concatenate([np.arange(1, 101), np.round(np.geomspace(1, n, _SAMPLES))])).astype(np.int64)
+    x = np.log(r.astype(np.float64))
+    allx = np.log(np.arange(1, n + 1, dtype=np.float64))
+    k = np.clip(np.searchsorted(x, allx, side="right") - 1, 0, r.size - 2)
+    frac = (allx - x[k]) / (x[k + 1] - x[k])
+    count = np.bincount(k, 1 - frac, r.size) + np.bincount(k + 1, frac, r.size)
+    mass = np.bincount(k, pmf * (1 - frac), r.size) + np.bincount(k + 1, pmf * frac, r.size)
+    return _Ranks(pmf[r - 1], count, mass)
+
+
+def _lag_survival(rate: np.ndarray, lag: Lag) -> np.ndarray:
+    """E[e^{-rate·D}] for the replica lag D."""
+    m = lag.mean_ms / 1000.0
+    if m == 0:
+        return np.ones_like(rate)
+    if lag.dist == "const":
+        return np.exp(-rate * m)
+    if lag.dist == "exp":
+        return 1.0 / (1.0 + rate * m)
+    sigma2 = math.log1p(lag.cv**2)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    d = np.exp(math.log(m) - sigma2 / 2 + math.sqrt(sigma2) * nodes)
+    return (np.exp(-np.outer(rate, d)) * weights).sum(axis=1) / weights.sum()
+
+
+def _wait_sample(rng: np.random.Generator, size: int, servers: int, rate: float, law: ServiceTime) -> np.ndarray:
+    """M/M/c waiting times: 0 w.p. 1 - C, else Exp(c·mu - lambda); inf when overloaded."""
+    mean = law.mean_ms / 1000.0
+    if rate <= 0 or mean <= 0 or size == 0:
+        return np.zeros(size)
+    offered = rate * mean
+    if offered >= servers:
+        return np.full(size, math.inf)
+    pw = erlang_c(servers, offered)
+    waits = rng.exponential(1.0 / (servers / mean - rate), size)
+    waits[rng.random(size) >= pw] = 0.0
+    return waits
+
+
+def _mean_wait(servers: int, rate: float, mean_s: float) -> float:
+    offered = rate * mean_s
+    if rate <= 0 or mean_s <= 0:
+        return 0.0
+    if offered >= servers:
+        return math.inf
+    return erlang_c(servers, offered) / (servers / mean_s - rate)
+
+
+def _latency(values: np.ndarray) -> LatencyMs:
+    ms = values * 1000.0
+    p50, p95, p99 = np.quantile(ms, [0.5, 0.95, 0.99], method="inverted_cdf")
+    return LatencyMs(mean=float(ms.mean()), p50=float(p50), p95=float(p95), p99=float(p99))
+
+
+def run_analytic(sc: Scenario) -> SimulationResult:
+    """Answer a scenario with the closed forms."""
+    started = time.perf_counter()
+    names = sc.type_names
+    shares = sc.type_read_shares()
+    n_inst = sc.app.instances
+    inv = sc.invalidation.enabled
+    l1_inv_share = {"none": 0.0, "local": 1.0 / n_inst, "all": 1.0}[sc.invalidation.l1] if inv else 0.0
+
+    ranks, lam, mu, ttl2, nbytes = {}, {}, {}, {}, {}
+    for name in names:
+        dt = sc.data_types[name]
+        rk = _ranks(dt.keys, dt.zipf)
+        ranks[name] = rk
+        lam[name] = sc.read_rate * shares[name] * rk.p
+        mu[name] = dt.writes_per_s * (rk.p if dt.write_skew == "same" else np.full(rk.p.size, 1.0 / dt.keys))
+        ttl2[name] = dt.l2_ttl_s
+        nbytes[name] = float(dt.value_bytes)
+    total_keys = sum(sc.data_types[n].keys for n in names)
+    total_bytes = sum(sc.data_types[n].keys * nbytes[n] for n in names)
+
+    # L1: per instance, Che time shared by all types in the instance's entry budget
+    h1 = {n: np.zeros(ranks[n].p.size) for n in names}
+    tc1 = math.inf
+    if sc.l1.enabled:
+        def l1_hits(tc: float) -> dict[str, np.ndarray]:
+            return {n: hit_ratio(lam[n] / n_inst, mu[n] * l1_inv_share, sc.l1.ttl_s, tc) for n in names}
+        if sc.l1.max_entries < total_keys:
+            tc1 = che_time(lambda tc: sum(float(ranks[n].count @ h) for n, h in l1_hits(tc).items()),
+                           sc.l1.max_entries, hi=sc.l1.ttl_s)
+        h1 = l1_hits(tc1)
+
+    # L2: shared, fed by the L1 misses, Che time over the byte budget
+    lam2 = {n: lam[n] * (1 - h1[n]) for n in names}
+    mu2 = {n: mu[n] if inv else np.zeros_like(mu[n]) for n in names}
+    h2 = {n: np.zeros(ranks[n].p.size) for n in names}
+    tc2 = math.inf
+    if sc.l2.enabled:
+        l1_life = {n: mean_life(lam[n] / n_inst, mu[n] * l1_inv_share, sc.l1.ttl_s, tc1) if sc.l1.enabled
+                   else np.zeros_like(lam[n]) for n in names}
+
+        def l2_life(tc: float) -> dict[str, np.ndarray]:
+            gap = {n: superposed_gap(lam[n] / n_inst, l1_life[n], n_inst, tc) if math.isfinite(tc) else None
+                   for n in names}
+            return {n: mean_life(lam2[n], mu2[n], ttl2[n], tc, gap[n]) for n in names}
+
+        ttl_occ = {n: hit_ratio(lam2[n], mu2[n], ttl2[n]) for n in names}
+
+        def l2_occupancy(tc: float) -> float:
+            # with L1 in front: an entry is held while some instance looked it up within t_C
+            # (LRU) and since its fill less than a TTL ago; without L1 the Poisson form is exact
+            total = 0.0
+            for n, lf in l2_life(tc).items():
+                if sc.l1.enabled and math.isfinite(tc):
+                    occ = np.minimum(superposed_occupancy(lam[n] / n_inst, l1_life[n], n_inst, tc), ttl_occ[n])
+                else:
+                    occ = lam2[n] * lf / (1 + lam2[n] * lf)
+                total += nbytes[n] * float(ranks[n].count @ occ)
+            return total
+        if sc.l2.memory_bytes < total_bytes:
+            tc2 = che_time(l2_occupancy, sc.l2.memory_bytes, hi=max(ttl2.values()))
+        life2 = l2_life(tc2)
+        for n in names:
+            h2[n] = _l2_hit(sc, lam[n], lam2[n], mu2[n], ttl2[n], tc2, l1_life[n], life2[n])
+    # staleness (see module docstring of closedform for the cycle argument)
+    reps = sc.db.replicas
+    by_type: dict[str, TypeStats] = {}
+    tot = {"reads": 0.0, "l1": 0.0, "l2look": 0.0, "l2": 0.0, "db": 0.0, "s1": 0.0, "s2": 0.0, "sdb": 0.0}
+    for n in names:
+        rk, share = ranks[n], shares[n]
+        s_db = 1 - _lag_survival(mu[n], sc.db.lag) if reps else np.zeros_like(mu[n])
+        inv_end2 = -np.expm1(-mu2[n] * ttl2[n])
+        s_after_inv = 1 - _lag_survival(lam2[n], sc.db.lag) if reps else np.zeros_like(mu[n])
+        s_fill2 = inv_end2 * s_after_inv + (1 - inv_end2) * s_db
+        age2 = _vlife(mu[n], ttl2[n]) / _vlife(mu2[n], ttl2[n])
+        s_l2 = 1 - (1 - s_fill2) * age2 if sc.l2.enabled else np.zeros_like(mu[n])
+        s_fill1 = h2[n] * s_l2 + (1 - h2[n]) * s_fill2
+        age1 = _vlife(mu[n], sc.l1.ttl_s) / _vlife(mu[n] * l1_inv_share, sc.l1.ttl_s)
+        s_l1 = 1 - (1 - s_fill1) * age1
+        m1 = 1 - h1[n]
+        l1_share = float(rk.mass @ h1[n])
+        look = float(rk.mass @ m1)
+        l2_share = float(rk.mass @ (m1 * h2[n]))
+        db_share = float(rk.mass @ (m1 * (1 - h2[n])))
+        st1 = float(rk.mass @ (h1[n] * s_l1))
+        st2 = float(rk.mass @ (m1 * h2[n] * s_l2))
+        stdb = float(rk.mass @ (m1 * (1 - h2[n]) * s_fill2))
+        reads = sc.read_rate * share
+        by_type[n] = TypeStats(
+            reads_per_s=reads,
+            hit_ratio=HitRatios(l1=l1_share, l2=l2_share / look if look > 0 else 0.0, overall=1 - db_share),
+            db_reads_per_s=reads * db_share,
+            stale_read_probability=st1 + st2 + stdb,
+        )
+        for k, v in (("reads", reads), ("l1", reads * l1_share), ("l2look", reads * look),
+                     ("l2", reads * l2_share), ("db", reads * db_share), ("s1", reads * st1),
+                     ("s2", reads * st2), ("sdb", reads * stdb)):
+            tot[k] += v
+
+    writes = sum(sc.data_types[n].writes_per_s for n in names)
+    reads = tot["reads"]
+    hit = HitRatios(l1=tot["l1"] / reads, l2=tot["l2"] / tot["l2look"] if tot["l2look"] > 0 else 0.0,
+                    overall=1 - tot["db"] / reads)
+
+    # nodes
+    servers = sc.db.servers(n_inst)
+    db_reads = tot["db"]
+    node_rates = []
+    for i, (nm, role) in enumerate(node_names(reps)):
+        r = (db_reads / reps if i > 0 else 0.0) if reps else db_reads
+        w = writes if i == 0 else 0.0
+        node_rates.append((nm, role, r, w))
+    nodes: list[NodeLoad] = []
+    node_mean_s = []
+    for nm, role, r, w in node_rates:
+        busy = r * sc.db.read.mean_ms / 1000 + w * sc.db.write.mean_ms / 1000
+        mean_s = busy / (r + w) if r + w > 0 else sc.db.read.mean_ms / 1000
+        node_mean_s.append(mean_s)
+        wait = _mean_wait(servers, r + w, mean_s)
+        nodes.append(NodeLoad(name=nm, role=role, queries_per_s=r + w, reads_per_s=r, writes_per_s=w,
+                              servers=servers, utilisation=busy / servers,
+                              cpu=busy * sc.db.cpu_fraction / sc.db.cores_per_node,
+                              mean_wait_ms=wait * 1000 if math.isfinite(wait) else 1e12))
+    l2_rate = (tot["l2look"] + db_reads + (writes if inv else 0.0)) if sc.l2.enabled else 0.0
+    l2_mean = sc.l2.service.mean_ms / 1000
+    l2_node = None
+    if sc.l2.enabled:
+        w2 = _mean_wait(1, l2_rate, l2_mean)
+        l2_node = NodeLoad(name="redis", role="l2", queries_per_s=l2_rate, servers=1, utilisation=l2_rate * l2_mean,
+                           cpu=l2_rate * l2_mean, mean_wait_ms=w2 * 1000 if math.isfinite(w2) else 1e12)
+
+    # latency: mixture over the paths, each from its closed-form laws
+    rng = np.random.default_rng(sc.seed + 104729)
+    size = _LATENCY_SAMPLES
+    lat = sample_service(rng, sc.app.service, size)
+    if sc.app.workers:
+        lat += _wait_sample(rng, size, sc.app.workers, sc.read_rate / n_inst, sc.app.service)
+    u = rng.random(size)
+    p_l1, p_l2 = tot["l1"] / reads, tot["l2"] / reads
+    miss1 = u >= p_l1
+    to_db = u >= p_l1 + p_l2
+    redis_law = sc.l2.service
+    if sc.l2.enabled:
+        lat[miss1] += sc.l2.rtt_ms / 1000 + _wait_sample(rng, int(miss1.sum()), 1, l2_rate, redis_law) \
+            + sample_service(rng, redis_law, int(miss1.sum()))
+    n_db = int(to_db.sum())
+    node_of = rng.integers(1, reps + 1, n_db) if reps else np.zeros(n_db, dtype=np.int64)
+    db_part = np.empty(n_db)
+    for i, (_nm, _role, r, w) in enumerate(node_rates):
+        sel = node_of == i
+        k = int(sel.sum())
+        law = ServiceTime(mean_ms=node_mean_s[i] * 1000, dist="exp")
+        db_part[sel] = _wait_sample(rng, k, servers, r + w, law) + sample_service(rng, sc.db.read, k)
+    db_part += sc.db.rtt_ms / 1000
+    if sc.l2.enabled:
+        db_part += sc.l2.rtt_ms / 1000 + _wait_sample(rng, n_db, 1, l2_rate, redis_law) \
+            + sample_service(rng, redis_law, n_db)
+    lat[to_db] += db_part
+    latency = _latency(lat)
+
+    write_latency = None
+    if writes > 0:
+        wl = sample_service(rng, sc.app.service, size) + sc.db.rtt_ms / 1000 \
+            + _wait_sample(rng, size, servers, node_rates[0][2] + writes,
+                           ServiceTime(mean_ms=node_mean_s[0] * 1000)) + sample_service(rng, sc.db.write, size)
+        if inv and sc.l2.enabled:
+            wl += sc.l2.rtt_ms / 1000 + _wait_sample(rng, size, 1, l2_rate, redis_law) \
+                + sample_service(rng, redis_law, size)
+        write_latency = _latency(wl)
+
+    stale = StaleReads(total=(tot["s1"] + tot["s2"] + tot["sdb"]) / reads, from_l1=tot["s1"] / reads,
+                       from_l2=tot["s2"] / reads, from_db=tot["sdb"] / reads)
+    notes = [f"L1 Che time: {'none (fits)' if math.isinf(tc1) else f'{tc1:.3g} s'}; "
+             f"L2 Che time: {'none (fits)' if math.isinf(tc2) else f'{tc2:.3g} s'}",
+             "DB nodes as M/M/c (Erlang C) with exponential service of the same mean"]
+    return SimulationResult(
+        engine="analytic", scenario=sc.name, reads_per_s=reads, writes_per_s=writes, simulated_requests=0,
+        hit_ratio=hit, by_type=by_type, db_nodes=nodes, db_queries_per_s=db_reads + writes, l2_node=l2_node,
+        latency_ms=latency, write_latency_ms=write_latency, stale_read_probability=stale,
+        verdict=judge(sc, hit.overall, latency.p99, nodes), runtime_s=time.perf_counter() - started, notes=notes,
+    )
+
+
+def _l2_hit(sc: Scenario, lam: np.ndarray, lam2: np.ndarray, mu2: np.ndarray, ttl2: float, tc2: float,
+            life1: np.ndarray, life2: np.ndarray) -> np.ndarray:
+    """L2 hit ratio per key when its lookups are I instances' L1-miss streams (not Poisson).
+
+    TTL part: counted from a miss of instance j, the other I-1 instances' misses arrive at their
+    mean rate while j's own next miss waits at least its L1 entry's life, so the lookups within
+    the TTL number m = (I-1)/I·r·E[L] + own(T). Size limit: each next lookup must follow within
+    t_C, which fails with the superposed-stream probability g (Fricker-Robert-Roberts' form of
+    Che for non-Poisson streams); with independent gaps E[H] = (1-g)/g·(1 - e^{-g·m}), which is
+    m without eviction and (1-g)/g, i.e. hit = 1 - g, without TTL.
+    """
+    if not sc.l1.enabled:
+        x = lam2 * life2
+        return x / (1 + x)
+    n_inst = sc.app.instances
+    life_ttl = mean_life(lam2, mu2, ttl2, math.inf)
+    m = (n_inst - 1) / n_inst * lam2 * life_ttl + own_stream_hits(lam / n_inst, life1, mu2, ttl2)
+    if math.isfinite(tc2):
+        g = superposed_gap(lam / n_inst, life1, n_inst, tc2)
+        safe = np.where(g > 1e-12, g, 1.0)
+        m = np.where(g > 1e-12, (1 - g) / safe * -np.expm1(m * np.log1p(-np.minimum(g, 1 - 1e-12))), m)
+    return m / (1 + m)
+
+
+def _vlife(mu: np.ndarray, ttl: float) -> np.ndarray:
+    return np.array([_ttl_life(float(m), float(ttl)) for m in np.broadcast_to(mu, np.shape(mu))])

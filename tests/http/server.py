@@ -121,10 +121,10 @@ def make_app(b: Behaviour) -> FastAPI:
         if b.security_headers:
             response.headers["X-Content-Type-Options"] = "nosniff"
             response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-        if b.hsts and request.url.scheme == "https":
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         else:
             response.headers["X-Powered-By"] = "Express 4.17.1"
+        if b.hsts and request.url.scheme == "https":
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         return response
 
     @app.exception_handler(StarletteHTTPException)

@@ -158,3 +158,27 @@ def test_valid_options() -> None:
     live = KubernetesOptions.model_validate({"context": "prod", "namespaces": ["shop"]})
     assert live.namespaces == ["shop"] and not live.in_cluster
     assert KubernetesOptions.model_validate({"in_cluster": True}).in_cluster
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: [1, 2, {c: d}]\n",
+    "x: &a {k: v}\ny: *a\n",
+    "base: &b {a: 1}\nd:\n  <<: *b\n  c: 2\n",
+    "v: 0x1F\nw: 1_000\nf: 1.5\nt: 2001-12-14\nb: yes\nn: ~\ns: '01'\no: 012\n",
+    "- 1\n- -2\n- +3\n- on\n- Off\n- NULL\n- ''\n- 'null'\n- 1e3\n- .inf\n",
+    "k: !!binary aGVsbG8=\n",
+    "{1: a, 2.5: b, null: c}\n",
+    "port: '8080'\nreplicas: 3\nenabled: true\nnote: |\n  multi\n  line\n",
+])
+def test_fast_builder_agrees_with_pyyaml(text: str) -> None:
+    import yaml
+
+    assert _manifests._compose(text)[1] == yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+def test_constructs_pyyaml_rejects_are_load_errors(tmp_path: Path) -> None:
+    text = "? [a, b]\n: c\n---\nkind: X\nvalue: !custom x\n---\n" + DEPLOY.format(name="ok")
+    path = write(tmp_path, "odd.yaml", text)
+    loaded = _manifests.load([str(path)])
+    assert [o["metadata"]["name"] for o in loaded.objects] == ["ok"]
+    assert [e["line"] for e in loaded.errors] == [1, 5]

@@ -135,6 +135,15 @@ def _linkerd(view: View) -> tuple[bool, list[str]]:
         policy = ns["metadata"]["annotations"].get("config.linkerd.io/default-inbound-policy", "")
         if policy == "all-authenticated":
             strong.append(f"Namespace/{ns['metadata']['name']} default-inbound-policy all-authenticated")
+    for obj in view.of(*WORKLOADS):
+        if template_annotations(obj).get("config.linkerd.io/default-inbound-policy") == "all-authenticated":
+            strong.append(f"{namespace_of(obj)}/{obj['kind']}/{obj['metadata']['name']} default-inbound-policy "
+                          "all-authenticated")
+    for cm in view.of("ConfigMap"):  # the control plane's cluster-wide default (linkerd-config)
+        values = (cm.get("data") or {}).get("values")
+        if cm["metadata"]["name"] == "linkerd-config" and isinstance(values, str) and re.search(
+                r"defaultInboundPolicy:\s*['\"]?all-authenticated", values):
+            strong.append(f"{namespace_of(cm)}/ConfigMap/linkerd-config defaultInboundPolicy all-authenticated")
     for pol in view.of("AuthorizationPolicy", group="policy.linkerd.io"):
         refs = (pol.get("spec") or {}).get("requiredAuthenticationRefs") or []
         if any(r.get("kind") == "MeshTLSAuthentication" for r in refs if isinstance(r, dict)):
@@ -149,8 +158,8 @@ def mtls(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     mesh = [p for p in wide if namespace_of(p) == ISTIO_ROOT_NAMESPACE and _mode(p) == "STRICT"]
     strict_ns = {namespace_of(p) for p in wide if _mode(p) == "STRICT"}
     weak = [p for p in peers if _mode(p) in ("PERMISSIVE", "DISABLE") or any(
-        str((v or {}).get("mode", "")).upper() in ("PERMISSIVE", "DISABLE")
-        for v in ((p.get("spec") or {}).get("portLevelMtls") or {}).values())]
+        str(v.get("mode", "")).upper() in ("PERMISSIVE", "DISABLE")
+        for v in ((p.get("spec") or {}).get("portLevelMtls") or {}).values() if isinstance(v, dict))]
     weak_names = [f"{namespace_of(p)}/PeerAuthentication/{p['metadata']['name']}" for p in weak]
     apps = view.namespaces()
     if mesh and not weak:

@@ -237,6 +237,14 @@ def namespace(name: str, **annotations: str) -> dict[str, Any]:
     ([namespace("linkerd"), obj("policy.linkerd.io/v1alpha1", "AuthorizationPolicy", "web", spec={
         "requiredAuthenticationRefs": [{"kind": "MeshTLSAuthentication", "name": "mesh"}]})], P),
     ([namespace("linkerd")], W),
+    ([namespace("linkerd"), obj("v1", "ConfigMap", "linkerd-config", "linkerd", data={
+        "values": "proxy:\n  defaultInboundPolicy: all-authenticated\n"})], P),
+    ([namespace("linkerd"), obj("v1", "ConfigMap", "linkerd-config", "linkerd", data={
+        "values": "proxy:\n  defaultInboundPolicy: all-unauthenticated\n"})], W),
+    ([namespace("linkerd"), deployment("api", template_meta={"annotations": {
+        "config.linkerd.io/default-inbound-policy": "all-authenticated"}})], P),
+    ([peer("STRICT"), {**peer("STRICT", ns="shop"), "spec": {"mtls": {"mode": "STRICT"},
+                                                             "portLevelMtls": {"8080": {"mode": "DISABLE"}}}}], W),
     ([obj("security.istio.io/v1", "AuthorizationPolicy", "web", spec={"requiredAuthenticationRefs": [
         {"kind": "MeshTLSAuthentication"}]})], F),  # Istio's AuthorizationPolicy is not Linkerd's
     ([], F),

@@ -12,6 +12,7 @@ Secrets are never listed.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -69,7 +70,8 @@ def make_client(kubeconfig: str | None, context: str | None, in_cluster: bool) -
         if in_cluster:
             config.load_incluster_config(client_configuration=cfg)
         else:
-            config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=cfg,
+            path = os.path.expanduser(kubeconfig) if kubeconfig else None  # None: $KUBECONFIG or ~/.kube/config
+            config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
                                     persist_config=False)
     except (ConfigException, OSError, ValueError, TypeError) as exc:
         where = "in-cluster config" if in_cluster else f"kubeconfig {kubeconfig or '~/.kube/config'}"

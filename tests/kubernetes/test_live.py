@@ -220,6 +220,16 @@ def test_kubeconfig_problems(server: FakeApiServer, tmp_path: Path) -> None:
         snapshot_of({"kubeconfig": server.write_kubeconfig(), "context": "prod"})
     snap, _ = snapshot_of({"kubeconfig": server.write_kubeconfig(), "context": "fake-cluster"})
     assert snap.data["objects"]
+    # No kubeconfig key: $KUBECONFIG (then ~/.kube/config), as kubectl does; "~" is expanded.
+    home = tmp_path / "home"
+    server.write_kubeconfig(str(tmp_path / "kc"))
+    (home / ".kube").mkdir(parents=True)
+    (home / ".kube" / "config").write_text((tmp_path / "kc").read_text())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("KUBECONFIG", str(tmp_path / "kc"))
+        assert snapshot_of({"context": "fake-cluster"})[0].data["objects"]
+        assert snapshot_of({"kubeconfig": "~/.kube/config"})[0].data["objects"]
 
 
 def test_in_cluster_mode(server: FakeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

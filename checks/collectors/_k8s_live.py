@@ -126,6 +126,8 @@ class LiveReader:
             token = (body.get("metadata") or {}).get("continue") or None
             if not token:
                 break
+        else:
+            raise Unreachable(self.host, f"more than {MAX_PAGES} pages of {self.page_size}; not read to the end")
         return items, api_version, kind
 
     def start(self) -> dict[str, Any]:

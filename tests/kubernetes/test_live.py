@@ -273,3 +273,15 @@ def test_a_broken_or_slow_resource_does_not_sink_the_others() -> None:
     [pdb] = run("kubernetes.pdb.present", snap, target)
     assert pdb.status is Status.ERROR
     assert {o.status for o in run("kubernetes.hpa.present", snap, target)} == {Status.PASS, Status.FAIL}
+
+
+def test_a_list_too_long_to_page_through_is_recorded_not_truncated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from checks.collectors import _k8s_live
+
+    monkeypatch.setattr(_k8s_live, "MAX_PAGES", 2)
+    with cluster() as srv:
+        snap, target = live(srv, page_size=1)
+    errors = {e["kind"]: e["message"] for e in snap.data["access_errors"]}
+    assert errors["Deployment"] == ("cannot list deployments.apps at cluster scope: more than 2 pages of 1; "
+                                    "not read to the end")
+    assert Status.ERROR in {o.status for o in run("kubernetes.replicas.min", snap, target)}

@@ -38,13 +38,33 @@ _SECRET_VALUE = [
     (re.compile(r"\b(sk|rk)_live_[A-Za-z0-9]{16,}"), "a Stripe live key"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "a JWT"),
 ]
-_PLACEHOLDER = re.compile(r"^(\$\{[^}]*\}|\$\([^)]*\)|<[^>]*>|\{\{.*\}\}|%\(.*\)s|\*+|x+|-)$", re.IGNORECASE)
+# ${VAR}, $(VAR), $VAR, <placeholder>, {{ template }}, %(name)s, ****, xxxx, -
+_PLACEHOLDER = re.compile(r"^(\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_]\w*|<[^>]*>|\{\{.*\}\}|%\(.*\)s|\*+|x+|-)$",
+                          re.IGNORECASE)
 _BOOL_OR_NUMBER = re.compile(r"^(true|false|yes|no|on|off|null|none|[-+]?\d+(\.\d+)?[a-z]{0,3})$", re.IGNORECASE)
 
 
 def is_sensitive_name(name: str) -> bool:
     """True when a key name says it holds a credential (not a setting about one)."""
     return bool(_SENSITIVE_NAME.search(name)) and not _SETTING_SUFFIX.search(name)
+
+
+_CONFIG_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][\w.\-]*)\s*[:=]\s*(.*?)\s*$")
+
+
+def _embedded(text: str) -> str | None:
+    """A credential inside a config file held as one value (properties, YAML, .env)."""
+    for line in text.splitlines()[:2000]:
+        match = _CONFIG_LINE.match(line)
+        if match and not line.lstrip().startswith("#"):
+            key, value = match.group(1), match.group(2).strip("'\"")
+            if is_sensitive_name(key.rsplit(".", 1)[-1]) and _literal(value):
+                return f"embedded {key} looks like a credential"
+    return None
+
+
+def _literal(text: str) -> bool:
+    return len(text) >= 4 and not _PLACEHOLDER.match(text) and not _BOOL_OR_NUMBER.match(text)
 
 
 def secret_reason(name: str, value: Any) -> str | None:
@@ -57,7 +77,9 @@ def secret_reason(name: str, value: Any) -> str | None:
     for pattern, what in _SECRET_VALUE:
         if pattern.search(text):
             return f"value looks like {what}"
-    if is_sensitive_name(name) and len(text) >= 4 and not _BOOL_OR_NUMBER.match(text):
+    if "\n" in text:
+        return _embedded(text)
+    if is_sensitive_name(name) and _literal(text):
         return "key name looks like a credential"
     return None
 

@@ -60,6 +60,12 @@ def statuses(check: str, objects: list[dict[str, Any]], **sections: Any) -> list
     ("SECRET_ENABLED", "true", False),
     ("DATABASE_URL", "postgresql://db:5432/app", False),
     ("LOG_LEVEL", "debug", False),
+    ("entrypoint.sh", "#!/bin/sh\nTOKEN=$VAULT_TOKEN\nexec app\n", False),
+    ("application.properties", "server.port=8080\nspring.datasource.password=s3cr3t-pw\n", True),
+    ("config.yaml", "db:\n  host: db\n  password: \"hunter22\"\n", True),
+    (".env", "export API_KEY=abcd-1234-efgh\nDEBUG=false\n", True),
+    ("application.properties", "spring.datasource.password=${DB_PASSWORD}\ntoken.ttl=3600\n", False),
+    ("config.yaml", "# password: hunter22\nauth:\n  token_endpoint: https://idp/token\n", False),
 ])
 def test_secret_detection(name: str, value: str, secret: bool) -> None:
     assert (secret_reason(name, value) is not None) is secret

@@ -38,6 +38,7 @@ SETTINGS = (
 )
 MAX_TABLES = 5000
 MAX_INDEXES = 10000
+MAX_CITED = 100  # indexes given an exact size and their CREATE INDEX text (the suspects first)
 NEEDS_STATS_ROLE = (
     "role {user!r} cannot read other sessions' statistics: grant it pg_monitor (or pg_read_all_stats)"
 )
@@ -138,43 +139,63 @@ SELECT current_setting('server_version_num')::int AS version_num, version() AS v
          WHERE datname = current_database()) AS stats_reset_epoch
 """
 
+# Statistics come straight from the pg_stat_get_* functions over pg_class: the pg_stat_*_tables
+# views GROUP BY and so compute every column for every table, several times slower at 1,000s of
+# tables. Exact sizes (pg_relation_size, a file stat each) and index definitions are fetched
+# only where a check may cite them; elsewhere relpages (as of the last VACUUM/ANALYZE) is used.
+USER_REL = ("n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast' "
+            "AND n.nspname !~ '^pg_temp'")
+
 TABLES_SQL = f"""
-SELECT t.relid::bigint AS oid, t.schemaname AS schema, t.relname AS name, t.seq_scan, t.seq_tup_read,
-       t.idx_scan, t.n_live_tup, t.n_dead_tup, c.reltuples::bigint AS reltuples,
-       pg_relation_size(t.relid) AS bytes,
-       io.heap_blks_hit, io.heap_blks_read, io.idx_blks_hit, io.idx_blks_read
-FROM pg_stat_user_tables t
-JOIN pg_class c ON c.oid = t.relid
-LEFT JOIN pg_statio_user_tables io ON io.relid = t.relid
-ORDER BY pg_relation_size(t.relid) DESC, t.relid
+SELECT c.oid::bigint AS oid, n.nspname AS schema, c.relname AS name,
+       pg_stat_get_numscans(c.oid) AS seq_scan, pg_stat_get_tuples_returned(c.oid) AS seq_tup_read,
+       pg_stat_get_live_tuples(c.oid) AS n_live_tup, pg_stat_get_dead_tuples(c.oid) AS n_dead_tup,
+       c.reltuples::bigint AS reltuples,
+       CASE WHEN greatest(pg_stat_get_live_tuples(c.oid), c.reltuples) >= 1000 THEN pg_relation_size(c.oid)
+            ELSE c.relpages::bigint * current_setting('block_size')::int END AS bytes,
+       pg_stat_get_blocks_hit(c.oid) AS heap_blks_hit,
+       pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid) AS heap_blks_read
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm') AND {USER_REL}
+ORDER BY bytes DESC, c.oid
 LIMIT {MAX_TABLES}
 """
 
 INDEXES_SQL = f"""
-SELECT i.indexrelid::bigint AS oid, s.schemaname AS schema, s.relname AS "table", s.indexrelname AS name,
+SELECT i.indexrelid::bigint AS oid, n.nspname AS schema, t.relname AS "table", c.relname AS name,
        i.indrelid::bigint AS table_oid, i.indkey::text AS key, i.indclass::text AS opclass,
        i.indcollation::text AS collation, coalesce(pg_get_expr(i.indexprs, i.indrelid), '') AS exprs,
        coalesce(pg_get_expr(i.indpred, i.indrelid), '') AS pred, am.amname AS method,
        i.indisunique AS is_unique, i.indisprimary AS is_primary, i.indisvalid AS is_valid,
        i.indisready AS is_ready, (con.conindid IS NOT NULL) AS backs_constraint,
-       s.idx_scan, s.idx_tup_read, pg_relation_size(i.indexrelid) AS bytes,
-       pg_get_indexdef(i.indexrelid) AS definition
+       pg_stat_get_numscans(i.indexrelid) AS idx_scan,
+       c.relpages::bigint * current_setting('block_size')::int AS bytes
 FROM pg_index i
-JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
 JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_am am ON am.oid = c.relam
 LEFT JOIN (SELECT DISTINCT conindid FROM pg_constraint WHERE conindid <> 0) con ON con.conindid = i.indexrelid
-ORDER BY i.indexrelid
+WHERE {USER_REL}
 LIMIT {MAX_INDEXES}
 """
+CITE_SQL = """
+SELECT indexrelid::bigint AS oid, pg_relation_size(indexrelid) AS bytes, pg_get_indexdef(indexrelid) AS definition
+FROM pg_index WHERE indexrelid = ANY(%s::oid[])
+"""
 
-IO_SQL = """
-SELECT coalesce(sum(heap_blks_hit), 0)::bigint AS heap_hit, coalesce(sum(heap_blks_read), 0)::bigint AS heap_read,
-       coalesce(sum(idx_blks_hit), 0)::bigint AS idx_hit, coalesce(sum(idx_blks_read), 0)::bigint AS idx_read,
+IO_SQL = f"""
+SELECT coalesce(sum(pg_stat_get_blocks_hit(c.oid)) FILTER (WHERE c.relkind IN ('r', 'm')), 0)::bigint AS heap_hit,
+       coalesce(sum(pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid))
+                FILTER (WHERE c.relkind IN ('r', 'm')), 0)::bigint AS heap_read,
+       coalesce(sum(pg_stat_get_blocks_hit(c.oid)) FILTER (WHERE c.relkind = 'i'), 0)::bigint AS idx_hit,
+       coalesce(sum(pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid))
+                FILTER (WHERE c.relkind = 'i'), 0)::bigint AS idx_read,
        (SELECT blks_hit FROM pg_stat_database WHERE datname = current_database()) AS db_hit,
-       (SELECT blks_read FROM pg_stat_database WHERE datname = current_database()) AS db_read,
-       (SELECT count(*) FROM pg_stat_user_tables) AS tables
-FROM pg_statio_user_tables
+       (SELECT blks_read FROM pg_stat_database WHERE datname = current_database()) AS db_read
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm', 'i') AND {USER_REL}
 """
 
 ACTIVITY_SQL = """
@@ -193,9 +214,10 @@ SELECT datname AS database, age(datfrozenxid)::bigint AS xid_age, mxid_age(datmi
 FROM pg_database WHERE datallowconn ORDER BY 2 DESC
 """
 WRAP_TABLES_SQL = """
-SELECT c.oid::regclass::text AS "table", age(c.relfrozenxid)::bigint AS xid_age
-FROM pg_class c WHERE c.relkind IN ('r', 'm', 't') AND c.relfrozenxid <> '0'::xid
-ORDER BY age(c.relfrozenxid) DESC LIMIT 5
+SELECT oldest.oid::regclass::text AS "table", oldest.xid_age
+FROM (SELECT c.oid, age(c.relfrozenxid)::bigint AS xid_age FROM pg_class c
+      WHERE c.relkind IN ('r', 'm', 't') AND c.relfrozenxid <> '0'::xid
+      ORDER BY 2 DESC LIMIT 5) oldest
 """
 
 SEQUENCES_SQL = """
@@ -250,6 +272,39 @@ def lsn_to_int(lsn: str | None) -> int | None:
         return None
     hi, _, lo = lsn.partition("/")
     return (int(hi, 16) << 32) + int(lo, 16)
+
+
+async def _cite_indexes(s: _Session, indexes: list[dict[str, Any]]) -> None:
+    """Exact size and CREATE INDEX text for the indexes a check may cite (at most MAX_CITED).
+
+    Suspects are invalid, never-scanned non-unique, or sharing a leading column with another
+    index of the same table; the biggest first. Everything else keeps the relpages estimate.
+    """
+    lead: dict[tuple[int, str], int] = {}
+    for ix in indexes:
+        ix["definition"] = None
+        key = (ix["table_oid"], ix["key"].split(" ", 1)[0])
+        lead[key] = lead.get(key, 0) + 1
+    suspects = [ix for ix in indexes if not ix["is_valid"] or (ix["idx_scan"] == 0 and not ix["is_unique"])
+                or lead[(ix["table_oid"], ix["key"].split(" ", 1)[0])] > 1]
+    suspects.sort(key=lambda ix: -(ix["bytes"] or 0))
+    chosen = {ix["oid"]: ix for ix in suspects[:MAX_CITED]}
+    if not chosen:
+        return
+    for row in await s.rows(CITE_SQL, (list(chosen),)):
+        chosen[row["oid"]].update(bytes=row["bytes"], definition=row["definition"])
+
+
+def _index_scans_per_table(data: dict[str, Any]) -> None:
+    """Each table's idx_scan (the sum over its indexes, None without any), as pg_stat_user_tables has it."""
+    if "tables" not in data:
+        return
+    per_table: dict[int, int] = {}
+    for ix in data.get("indexes") or []:
+        per_table[ix["table_oid"]] = per_table.get(ix["table_oid"], 0) + (ix.get("idx_scan") or 0)
+    known = "indexes" in data
+    for table in data["tables"]:
+        table["idx_scan"] = per_table.get(table["oid"]) if known else None
 
 
 async def _settings(s: _Session) -> dict[str, Any]:
@@ -326,6 +381,10 @@ async def _collect_primary(dsn: str, opts: PostgresOptions, timeout: float) -> t
         await s.section("role_settings", _role_settings(s))
         await s.section("tables", s.rows(TABLES_SQL))
         await s.section("indexes", s.rows(INDEXES_SQL))
+        _index_scans_per_table(s.data)
+        if "indexes" in s.data:
+            await s.section("index_details", _cite_indexes(s, s.data["indexes"]))
+            s.data.pop("index_details", None)
         await s.section("io", s.one(IO_SQL))
         await s.section("activity", _needs_stats(s, ACTIVITY_SQL, server))
         await s.section("statements", _statements(s, server))

@@ -137,9 +137,10 @@ CUSTOM: tuple[Resource, ...] = (
     Resource("OpenTelemetryCollector", "opentelemetry.io", ("v1beta1", "v1alpha1"),
              "opentelemetrycollectors", custom=True),
     Resource("Instrumentation", "opentelemetry.io", ("v1alpha1",), "instrumentations", custom=True),
-    Resource("PodChaos", "chaos-mesh.org", ("v1alpha1",), "podchaos", custom=True),
-    Resource("NetworkChaos", "chaos-mesh.org", ("v1alpha1",), "networkchaos", custom=True),
+    *(Resource(kind, "chaos-mesh.org", ("v1alpha1",), kind.lower(), custom=True)
+      for kind in ("PodChaos", "NetworkChaos", "StressChaos", "IOChaos", "TimeChaos", "HTTPChaos", "DNSChaos")),
     Resource("Schedule", "chaos-mesh.org", ("v1alpha1",), "schedules", custom=True),
+    Resource("Workflow", "chaos-mesh.org", ("v1alpha1",), "workflows", custom=True),
     Resource("ChaosEngine", "litmuschaos.io", ("v1alpha1",), "chaosengines", custom=True),
     Resource("ChaosSchedule", "litmuschaos.io", ("v1alpha1",), "chaosschedules", custom=True),
 )

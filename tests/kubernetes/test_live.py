@@ -285,3 +285,18 @@ def test_a_list_too_long_to_page_through_is_recorded_not_truncated(monkeypatch: 
     assert errors["Deployment"] == ("cannot list deployments.apps at cluster scope: more than 2 pages of 1; "
                                     "not read to the end")
     assert Status.ERROR in {o.status for o in run("kubernetes.replicas.min", snap, target)}
+
+
+def test_chaos_experiments_of_any_chaos_mesh_kind_are_found() -> None:
+    chaos_crds = [crd("chaos-mesh.org", kind, kind.lower(), ["v1alpha1"]) for kind in ("PodChaos", "StressChaos")]
+    stress = {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "StressChaos",
+              "metadata": {"name": "cpu-burn", "namespace": "shop"},
+              "spec": {"mode": "one", "stressors": {"cpu": {"workers": 1}}}}
+    with cluster(extra=[*chaos_crds, stress]) as srv:
+        snap, target = live(srv)
+    [outcome] = run("kubernetes.chaos", snap, target)
+    assert (outcome.status, outcome.evidence["experiments"]) == (Status.PASS, ["shop/StressChaos/cpu-burn"])
+    with cluster(extra=chaos_crds) as srv:
+        snap, target = live(srv)
+    [outcome] = run("kubernetes.chaos", snap, target)
+    assert outcome.status is Status.WARN and "chaos-mesh.org" in outcome.message

@@ -18,6 +18,7 @@ read is recorded in ``errors`` with a one-line reason, so only the checks needin
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any, Literal
 
 import psycopg
@@ -266,6 +267,14 @@ FROM pg_stat_wal_receiver
 """
 
 
+_PASSWORD_LITERAL = re.compile(r"(?i)(password\s*=?\s*)('(?:[^']|'')*'|\S+)")
+
+
+def scrub_query(text: str | None) -> str | None:
+    """Mask literal passwords in query text (ALTER ROLE ... PASSWORD '...', dblink conninfo)."""
+    return _PASSWORD_LITERAL.sub(lambda m: m.group(1) + "'***'", text) if text else text
+
+
 def lsn_to_int(lsn: str | None) -> int | None:
     """'16/B374D848' -> byte position, the same arithmetic as pg_wal_lsn_diff."""
     if not lsn:
@@ -329,7 +338,11 @@ async def _role_settings(s: _Session) -> list[dict[str, Any]]:
 async def _needs_stats(s: _Session, sql: str, server: dict[str, Any]) -> list[dict[str, Any]]:
     if not (server.get("read_all_stats") or server.get("superuser")):
         raise CollectError(NEEDS_STATS_ROLE.format(user=server.get("user")))
-    return await s.rows(sql)
+    rows = await s.rows(sql)
+    for row in rows:
+        if "query" in row:
+            row["query"] = scrub_query(row["query"])
+    return rows
 
 
 async def _statements(s: _Session, server: dict[str, Any]) -> dict[str, Any]:

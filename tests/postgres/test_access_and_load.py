@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 
 import psycopg
@@ -141,3 +142,27 @@ def test_session_is_read_only_with_timeouts() -> None:
             await conn.close()
 
     assert asyncio.run(probe()) == ("on", "1234ms", "ok")
+
+
+def test_password_literals_in_running_queries_are_masked(replica_pair: ReplicaPair) -> None:
+    conn = psycopg.connect(replica_pair.primary_dsn, autocommit=True)
+    worker = threading.Thread(
+        target=lambda: conn.execute("SELECT pg_sleep(3) /* ALTER ROLE x PASSWORD 'hunter2-zz-91' */"), daemon=True)
+    worker.start()
+    try:
+        wait_until(lambda: scalar(replica_pair.primary_dsn, "SELECT count(*) FROM pg_stat_activity "
+                                  "WHERE query LIKE 'SELECT pg_sleep(3)%'") == 1)
+        snap, findings = run({"dsn": replica_pair.primary_dsn, "long_running_seconds": 0.1})
+    finally:
+        worker.join(10)
+        conn.close()
+    assert any("PASSWORD '***'" in (s["query"] or "") for s in snap.data["activity"])
+    assert "hunter2-zz-91" not in all_text(snap, findings)
+
+
+def test_standby_as_primary_dsn_is_an_error(replica_pair: ReplicaPair) -> None:
+    snap, findings = run({"dsn": replica_pair.replica_dsn})
+    assert snap.data["replication"]["role"] == "standby"
+    for check in ("postgres.replication.replicas", "postgres.replication.lag"):
+        f = one(findings, check)
+        assert f.status == Status.ERROR and "standby" in f.message

@@ -21,17 +21,17 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from checks.collectors import _k8s_live, _manifests
-from scaleready.api import CollectError, Target, TargetOptions, collector
+from scaleready.api import CollectError, ConfigPath, Target, TargetOptions, collector
 
 
 class KubernetesOptions(TargetOptions):
     """Target keys of kind ``kubernetes``."""
 
-    kubeconfig: str | None = None
+    kubeconfig: ConfigPath | None = None  # relative paths are read from the config file's folder
     context: str | None = None
     in_cluster: bool = False
     namespaces: list[str] | None = None
-    manifests: list[str] | None = None
+    manifests: list[ConfigPath] | None = None
     exclude_namespaces: list[str] | None = Field(
         default=None, description="namespaces the per-workload checks ignore (default: kube-system, "
         "kube-public, kube-node-lease)")

@@ -182,3 +182,17 @@ def test_constructs_pyyaml_rejects_are_load_errors(tmp_path: Path) -> None:
     loaded = _manifests.load([str(path)])
     assert [o["metadata"]["name"] for o in loaded.objects] == ["ok"]
     assert [e["line"] for e in loaded.errors] == [1, 5]
+
+
+def test_config_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scaleready.config import parse_config
+
+    write(tmp_path, "repo/deploy/web.yaml", DEPLOY.format(name="web"))
+    text = "targets:\n  - name: m\n    kind: kubernetes\n    manifests: [deploy/, 'deploy/*.yaml']\n"
+    config = parse_config(text, tmp_path / "repo" / "scaleready.yaml")
+    [configured] = config.targets
+    target = getattr(configured, "target", configured)
+    monkeypatch.chdir(tmp_path)  # run from elsewhere: the paths still resolve
+    data = collect_kubernetes.fn(target)
+    assert [o["metadata"]["name"] for o in data["objects"]] == ["web"]
+    assert data["objects"][0]["file"] == "repo/deploy/web.yaml"

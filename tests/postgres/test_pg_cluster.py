@@ -36,3 +36,19 @@ def test_single_cluster_closes() -> None:
     assert not node.running
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(node.dsn, connect_timeout=2)
+
+
+def test_taken_port_moves_to_a_free_one() -> None:
+    import socket
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        node = start_primary(settings={"port": taken})
+        try:
+            assert node.port != taken
+            with node.connect() as conn:
+                assert conn.execute("SHOW port").fetchone() == (str(node.port),)
+        finally:
+            node.close()

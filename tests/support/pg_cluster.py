@@ -109,10 +109,20 @@ class PgCluster:
         kwargs.setdefault("connect_timeout", 5)
         return psycopg.connect(self.dsn_for(dbname), **kwargs)
 
-    def start(self) -> None:
-        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.log_file),
-                      "-w", "-t", "60", "start"])
-        self.running = True
+    def start(self, attempts: int = 3) -> None:
+        """pg_ctl start; if another process grabbed our free port meanwhile, move to a new one."""
+        for attempt in range(attempts):
+            try:
+                _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.log_file),
+                              "-w", "-t", "60", "start"])
+                self.running = True
+                return
+            except RuntimeError:
+                if attempt == attempts - 1 or "could not bind" not in self.log_tail(4000):
+                    raise
+                self.port = free_port()
+                with (self.datadir / "postgresql.conf").open("a") as fh:
+                    fh.write(f"port = {self.port}  # previous port was taken\n")
 
     def stop(self, mode: str = "fast") -> None:
         if not self.running:

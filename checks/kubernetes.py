@@ -41,14 +41,14 @@ def load(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
 
 
 @check("kubernetes.replicas.min", kind=KIND, title="Workloads run at least 2 replicas",
-       severity=Severity.DANGER, items=["roadmap.p3.autoscaling"], section="8",
+       severity=Severity.DANGER, items=["principles.horizontal_stateless"], section="1.1",
        remediation="Set spec.replicas (or the HPA's minReplicas) to 2 or more.")
 def replicas_min(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     return workload.replicas_min(snapshot, target)
 
 
 @check("kubernetes.hpa.present", kind=KIND, title="Workloads have a HorizontalPodAutoscaler",
-       severity=Severity.WARNING, items=["roadmap.p3.autoscaling"], section="8",
+       severity=Severity.WARNING, items=["principles.horizontal_stateless", "roadmap.p3.autoscaling"], section="8",
        remediation="Add an autoscaling/v2 HorizontalPodAutoscaler targeting the workload.")
 def hpa_present(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     return workload.hpa_present(snapshot, target)
@@ -62,7 +62,7 @@ def hpa_buffer(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
 
 
 @check("kubernetes.pdb.present", kind=KIND, title="Workloads have a PodDisruptionBudget that allows drains",
-       severity=Severity.WARNING, section="8",
+       items=["principles.design_for_failure"], severity=Severity.WARNING, section="1.1",
        remediation="Add a policy/v1 PodDisruptionBudget with maxUnavailable: 1 (not 0, and minAvailable "
                    "below the replica count).")
 def pdb_present(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
@@ -78,21 +78,21 @@ def resources_requests(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
 
 
 @check("kubernetes.resources.limits", kind=KIND, title="Containers have memory (and cpu) limits",
-       severity=Severity.WARNING, section="9.1",
+       items=["principles.design_for_failure"], severity=Severity.WARNING, section="1.1",
        remediation="Set resources.limits.memory on every container (cpu limits optional).")
 def resources_limits(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     return workload.resources_limits(snapshot, target)
 
 
 @check("kubernetes.probes.readiness", kind=KIND, title="Containers have a readiness probe",
-       severity=Severity.DANGER, items=["deploy.gitops"], section="5.1",
+       severity=Severity.DANGER, items=["principles.design_for_failure"], section="1.1",
        remediation="Add a readinessProbe so traffic and `kubectl rollout status` wait for ready pods.")
 def probes_readiness(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     return workload.probes_readiness(snapshot, target)
 
 
 @check("kubernetes.probes.liveness", kind=KIND, title="Containers have a liveness probe distinct from readiness",
-       severity=Severity.WARNING, section="8",
+       items=["principles.design_for_failure"], severity=Severity.WARNING, section="1.1",
        remediation="Add a cheap livenessProbe (process alive) separate from the readinessProbe "
                    "(dependencies ready).")
 def probes_liveness(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
@@ -100,7 +100,7 @@ def probes_liveness(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
 
 
 @check("kubernetes.spread", kind=KIND, title="Replicas are spread across nodes or zones",
-       severity=Severity.WARNING, items=["roadmap.p4.regional_failover"], section="8",
+       severity=Severity.WARNING, items=["principles.design_for_failure"], section="1.1",
        remediation="Add topologySpreadConstraints on topology.kubernetes.io/zone (or pod anti-affinity).")
 def spread(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     return workload.spread(snapshot, target)
@@ -123,7 +123,7 @@ def mtls(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
 
 
 @check("kubernetes.network_policy.default_deny", kind=KIND, title="Namespaces deny ingress by default",
-       severity=Severity.WARNING, section="7.1",
+       items=["security.mtls"], severity=Severity.WARNING, section="7.1",
        remediation="Add a NetworkPolicy with podSelector: {} and policyTypes: [Ingress] in every application "
                    "namespace, then allow the flows you need.")
 def network_policy_default_deny(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:

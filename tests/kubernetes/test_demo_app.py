@@ -90,3 +90,14 @@ def test_through_the_engine_and_the_entry_point() -> None:
     ids = {f.check for f in findings}
     assert {"kubernetes.canary", "kubernetes.mtls", "kubernetes.regions", "kubernetes.spread"} <= ids
     assert not [f for f in findings if f.status is Status.ERROR]
+
+
+def test_check_items_agree_with_the_framework() -> None:
+    """A check's items and the framework's item -> checks mapping say the same thing, both ways."""
+    from scaleready.framework import load_framework
+    from tests.kubernetes.helpers import CHECKS
+
+    framework = load_framework()
+    from_framework = {(item.id, c) for item in framework.items for c in item.checks if c.startswith("kubernetes.")}
+    from_checks = {(i, check.id) for check in CHECKS.values() for i in check.items}
+    assert from_checks == from_framework

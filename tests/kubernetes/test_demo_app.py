@@ -101,3 +101,19 @@ def test_check_items_agree_with_the_framework() -> None:
     from_framework = {(item.id, c) for item in framework.items for c in item.checks if c.startswith("kubernetes.")}
     from_checks = {(i, check.id) for check in CHECKS.values() for i in check.items}
     assert from_checks == from_framework
+
+
+def test_thresholds_match_the_framework_params() -> None:
+    from checks import _k8s_cluster, _k8s_workload
+    from checks._k8s_cluster import duration_seconds
+    from scaleready.framework import load_framework
+
+    params = {item.id: item.params for item in load_framework().items}
+    canary = params["deploy.canary"]
+    assert canary["error_rate"] == _k8s_cluster.CANARY_MAX_ERROR_RATE
+    assert canary["latency_ms"] == _k8s_cluster.CANARY_MAX_LATENCY_MS
+    assert canary["threshold"] == _k8s_cluster.CANARY_MAX_THRESHOLD
+    assert duration_seconds(canary["interval"]) == _k8s_cluster.CANARY_MAX_INTERVAL_S
+    buffer = params["cost.autoscaling_buffer"]
+    assert buffer["max_target_utilization_percent"] == _k8s_workload.BUFFER_MAX_UTILISATION
+    assert buffer["buffer_percent"] == 100 - _k8s_workload.BUFFER_MAX_UTILISATION

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 MARKER_KEY = "__redacted__"
+MAX_KEPT_VALUE = 64 * 1024  # larger ConfigMap values (dashboards, bundles) are summarised, not stored
 
 # Key names that say "this is a credential". Suffix words such as _TTL, _LENGTH or _FILE
 # mean the value is a setting about the secret, not the secret itself.
@@ -54,7 +55,7 @@ _CONFIG_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][\w.\-]*)\s*[:=]\s*(.*?)
 
 def _embedded(text: str) -> str | None:
     """A credential inside a config file held as one value (properties, YAML, .env)."""
-    for line in text.splitlines()[:2000]:
+    for line in text.splitlines():
         match = _CONFIG_LINE.match(line)
         if match and not line.lstrip().startswith("#"):
             key, value = match.group(1), match.group(2).strip("'\"")
@@ -146,7 +147,12 @@ def _redact_mapping(values: Any, salt: str, *, always: bool) -> Any:
     for key, value in values.items():
         text = value if isinstance(value, str) else str(value)
         reason = "value of a Secret object" if always else secret_reason(str(key), text)
-        out[key] = marker(text, reason, f"{salt}/{key}") if reason else value
+        if reason:
+            out[key] = marker(text, reason, f"{salt}/{key}")
+        elif len(text) > MAX_KEPT_VALUE:  # scanned in full above, but not worth storing
+            out[key] = {"__omitted__": True, "length": len(text), "fingerprint": fingerprint(text, salt)}
+        else:
+            out[key] = value
     return out
 
 

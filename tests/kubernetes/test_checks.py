@@ -346,3 +346,15 @@ def test_missing_evidence_and_failed_collection_become_error_findings() -> None:
     assert findings and {f.status for f in findings} == {E}
     failed = Snapshot("t", "kubernetes", error="cannot reach the Kubernetes API server at https://x: timed out")
     assert {f.status for f in engine.evaluate(failed, target)} == {E}
+
+
+def test_large_configmap_values_are_scanned_in_full_but_not_stored() -> None:
+    dashboard = '{"panels": [' + ",".join(['{"title": "p"}'] * 8000) + "]}"
+    leaky = "x: 1\n" * 20000 + "db_password: s3cr3t-value\n"
+    cm = obj("v1", "ConfigMap", "big", data={"dashboard.json": dashboard, "app.yaml": leaky, "small": "ok"})
+    snap, target = objects_snapshot([cm])
+    stored = snap.data["objects"][0]["data"]
+    assert stored["small"] == "ok"
+    assert stored["dashboard.json"]["__omitted__"] and stored["dashboard.json"]["length"] == len(dashboard)
+    assert stored["app.yaml"]["__redacted__"] and "db_password" in stored["app.yaml"]["reason"]
+    assert [o.status for o in run("kubernetes.secrets.plaintext", snap, target)] == [F]

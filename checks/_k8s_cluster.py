@@ -12,7 +12,16 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from checks._k8s_model import WORKLOADS, View, as_int, containers, group_of, namespace_of, template_annotations
+from checks._k8s_model import (
+    WORKLOADS,
+    View,
+    as_int,
+    containers,
+    group_of,
+    namespace_of,
+    template_annotations,
+    template_labels,
+)
 from checks._k8s_secrets import markers_in, pod_spec
 from scaleready.api import Outcome, Snapshot, Target, errored, failed, passed, skipped, warned
 
@@ -151,6 +160,31 @@ def _linkerd(view: View) -> tuple[bool, list[str]]:
     return present or bool(strong), strong
 
 
+def _outside_istio(view: View, apps: list[str]) -> list[str]:
+    """Application namespaces whose Namespace object shows they are not in the Istio mesh.
+
+    Meshed: label ``istio-injection=enabled``, a revision label ``istio.io/rev``, or ambient
+    mode; or every workload in it opts in with ``sidecar.istio.io/inject: "true"``. A namespace
+    with no Namespace object in the evidence (manifests often omit it) is not judged.
+    """
+    namespaces = {o["metadata"]["name"]: o["metadata"] for o in view.of("Namespace")}
+    opted_in: dict[str, list[bool]] = defaultdict(list)
+    for obj in view.workloads():
+        flags = {**template_labels(obj), **template_annotations(obj)}
+        opted_in[namespace_of(obj)].append(str(flags.get("sidecar.istio.io/inject", "")).lower() == "true")
+    outside = []
+    for ns in apps:
+        meta = namespaces.get(ns)
+        if meta is None:
+            continue
+        labels = meta.get("labels") or {}
+        meshed = (labels.get("istio-injection") == "enabled" or "istio.io/rev" in labels
+                  or labels.get("istio.io/dataplane-mode") == "ambient")
+        if not meshed and not (opted_in.get(ns) and all(opted_in[ns])):
+            outside.append(ns)
+    return outside
+
+
 def mtls(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     view = View(snapshot, target)
     peers = view.of("PeerAuthentication", group="security.istio.io")
@@ -162,14 +196,18 @@ def mtls(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
         for v in ((p.get("spec") or {}).get("portLevelMtls") or {}).values() if isinstance(v, dict))]
     weak_names = [f"{namespace_of(p)}/PeerAuthentication/{p['metadata']['name']}" for p in weak]
     apps = view.namespaces()
-    if mesh and not weak:
+    outside = _outside_istio(view, apps)
+    if mesh and not weak and not outside:
         yield view.outcome(passed, "Istio PeerAuthentication STRICT mesh-wide", mesh[0])
         return
     if mesh:
-        yield view.outcome(warned, f"STRICT mesh-wide, but overridden by {', '.join(weak_names)}", mesh[0],
-                           overrides=weak_names)
+        why = ([f"overridden by {', '.join(weak_names)}"] if weak else []) + (
+            [f"namespace(s) {', '.join(outside)} not in the mesh (no istio-injection label): their pods get no "
+             "sidecar and talk plaintext"] if outside else [])
+        yield view.outcome(warned, "STRICT mesh-wide, but " + "; ".join(why), mesh[0], overrides=weak_names,
+                           not_meshed=outside)
         return
-    if apps and all(ns in strict_ns for ns in apps) and not weak:
+    if apps and all(ns in strict_ns for ns in apps) and not weak and not outside:
         yield passed(f"Istio PeerAuthentication STRICT in every application namespace ({', '.join(apps)})",
                      namespaces=apps)
         return

@@ -243,6 +243,11 @@ def namespace(name: str, **annotations: str) -> dict[str, Any]:
     ([namespace("linkerd"), obj("policy.linkerd.io/v1alpha1", "AuthorizationPolicy", "web", spec={
         "requiredAuthenticationRefs": [{"kind": "MeshTLSAuthentication", "name": "mesh"}]})], P),
     ([namespace("linkerd")], W),
+    ([peer("STRICT"), {**namespace("shop"), "metadata": {"name": "shop", "labels": {}}}], W),  # not injected
+    ([peer("STRICT"), {**namespace("shop"), "metadata": {"name": "shop", "labels": {"istio.io/rev": "1-22"}}}],
+     P),
+    ([peer("STRICT"), {**namespace("shop"), "metadata": {"name": "shop", "labels": {
+        "istio.io/dataplane-mode": "ambient"}}}], P),
     ([namespace("linkerd"), obj("v1", "ConfigMap", "linkerd-config", "linkerd", data={
         "values": "proxy:\n  defaultInboundPolicy: all-authenticated\n"})], P),
     ([namespace("linkerd"), obj("v1", "ConfigMap", "linkerd-config", "linkerd", data={
@@ -257,6 +262,15 @@ def namespace(name: str, **annotations: str) -> dict[str, Any]:
 ])
 def test_mtls(objects: list[dict[str, Any]], expected: Status) -> None:
     assert statuses("kubernetes.mtls", [deployment(), *objects]) == [expected]
+
+
+def test_mtls_workloads_may_opt_in_one_by_one() -> None:
+    shop = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    opted = deployment(template_meta={"labels": {"app": "web", "sidecar.istio.io/inject": "true"}})
+    assert statuses("kubernetes.mtls", [opted, shop, peer("STRICT")]) == [P]
+    snap, target = objects_snapshot([opted, deployment("batch"), shop, peer("STRICT")])
+    [outcome] = run("kubernetes.mtls", snap, target)
+    assert outcome.status is W and outcome.evidence["not_meshed"] == ["shop"]
 
 
 def test_mtls_forbidden_without_other_evidence_is_an_error() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checks import _k8s_cluster as cluster
+from checks import _k8s_mesh as mesh
 from checks import _k8s_workload as workload
 from checks.collectors.kubernetes import KubernetesOptions, collect_kubernetes
 from scaleready.api import Outcome, Severity, Snapshot, Target, check, errored, passed
@@ -119,7 +120,7 @@ def canary(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
        remediation="Apply an Istio PeerAuthentication with mtls.mode STRICT in istio-system, or mesh with "
                    "Linkerd and require MeshTLSAuthentication in AuthorizationPolicies.")
 def mtls(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
-    return cluster.mtls(snapshot, target)
+    return mesh.mtls(snapshot, target)
 
 
 @check("kubernetes.network_policy.default_deny", kind=KIND, title="Namespaces deny ingress by default",

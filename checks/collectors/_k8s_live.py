@@ -97,10 +97,8 @@ class LiveReader:
 
     # -- requests ----------------------------------------------------------------------------
     def _json(self, call: Callable[..., Any], **kwargs: Any) -> dict[str, Any]:
-        try:
+        try:  # an ApiException (an HTTP error status) passes through to the caller
             resp = call(_preload_content=False, _request_timeout=self.timeout, **kwargs)
-        except ApiException:
-            raise
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _reach_error(exc, self.host) from None
         try:
@@ -110,9 +108,12 @@ class LiveReader:
         finally:
             resp.release_conn()  # unread-by-default responses keep their connection otherwise
         try:
-            return json.loads(raw)
+            body = json.loads(raw)
         except ValueError:
-            raise Unreachable(self.host, "the answer is not JSON") from None
+            body = None
+        if not isinstance(body, dict):
+            raise Unreachable(self.host, "the answer is not a JSON object")
+        return body
 
     def _pages(self, call: Callable[..., Any], **kwargs: Any) -> tuple[list[dict[str, Any]], str, str]:
         """All items of a list call, following ``continue``; plus the list's apiVersion and kind."""

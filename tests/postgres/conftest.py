@@ -1,4 +1,4 @@
-"""Fixtures for the postgres collector/check tests: the shared server and a real replica pair.
+"""Fixtures for the postgres collector/check tests: a real primary + streaming replica pair.
 
 The replica pair (a primary with ``pg_stat_statements`` preloaded and a streaming standby) is
 session-scoped: starting it costs a couple of seconds, and its finalizer always shuts both
@@ -6,8 +6,6 @@ postmasters down (tests/support/pg_cluster.py also registers them with atexit).
 """
 
 from __future__ import annotations
-
-import pytest
 
 from tests.support.pg_cluster import pair_fixture
 
@@ -18,8 +16,3 @@ replica_pair = pair_fixture(
     hba_lines=["host all pwuser 127.0.0.1/32 scram-sha-256"],
 )
 
-
-@pytest.fixture(scope="session")
-def shared_dsn() -> str:
-    """The machine's shared server (trust auth); tests create their own uniquely named objects."""
-    return "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -20,6 +20,8 @@ API::
     pair.close()                       # stops both, removes the temp dir; idempotent
 
     single = start_primary()           # one cluster, no standby: PgCluster(dsn, port, datadir)
+    single.dsn_for("shop", user="app", password="pw")   # a DSN for another database/role
+    with single.connect("postgres") as conn: ...         # autocommit psycopg connection as postgres
     single.close()
 
 Options for both starters: ``settings`` (extra ``postgresql.conf`` lines as a dict, e.g.

@@ -26,179 +26,180 @@ __all__ = ["SERVED_DB", "SERVED_L1", "SERVED_L2", "SERVED_WRITE", "CacheOutcome"
 
 SERVED_L1, SERVED_L2, SERVED_DB, SERVED_WRITE = 0, 1, 2, 3
 
-# rows of TierState.link
+# columns of a slot record in ``rec``
 _LPREV, _LNEXT, _IPREV, _INEXT, _KEY, _VER = 0, 1, 2, 3, 4, 5
-# rows of TierState.heads
-_LHEAD, _LTAIL, _IHEAD, _ITAIL = 0, 1, 2, 3
 
 
 @dataclass
 class TierState:
-    """Arrays of one cache tier (see module docstring); built by `TierState.new`."""
+    """Arrays of all cache partitions: L1 of each instance (0..I-1) and L2 (partition I).
+
+    Partition p owns slots ``base[p] .. base[p] + per-partition slots``; ``lhd[p]`` is its LRU
+    list (head = most recent, tail = next victim) and ``ihd[p * n_types + d]`` the insertion
+    (= expiry) list of data type d.
+    """
 
     slot_of: np.ndarray   # int32[parts * n_keys]: slot holding (part, key) or -1
-    link: np.ndarray      # int32[slots, 6]
-    exp: np.ndarray       # float64[slots]: expiry time
-    weight: np.ndarray    # float64[slots]
-    heads: np.ndarray     # int32[parts * n_types, 4]
-    free: np.ndarray      # int32[slots]: per-partition free stacks
-    ftop: np.ndarray      # int64[parts]
+    rec: np.ndarray       # int64[slots, 6]: list links, key, version
+    fexp: np.ndarray      # float64[slots]: expiry time
+    fw: np.ndarray        # float64[slots]: weight (entries or bytes)
+    lhd: np.ndarray       # int64[parts, 2]: LRU head, tail
+    ihd: np.ndarray       # int64[parts * n_types, 2]: insertion list head, tail
     used: np.ndarray      # float64[parts]
     cap: np.ndarray       # float64[parts]
+    ftop: np.ndarray      # int64[parts]: free slots left
+    base: np.ndarray      # int64[parts]: first slot of the partition
     evictions: np.ndarray  # int64[parts]
+    free: np.ndarray      # int32[slots]: per-partition free stacks
 
     @classmethod
-    def new(cls, parts: int, n_keys: int, n_types: int, slots_per_part: int, capacity: float) -> TierState:
-        slots = parts * slots_per_part
-        if parts * n_keys > 2_000_000_000 or slots > 2_000_000_000:
+    def new(cls, n_inst: int, n_keys: int, n_types: int, l1_slots: int, l1_cap: float, l2_slots: int,
+            l2_cap: float) -> TierState:
+        parts = n_inst + 1
+        if parts * n_keys > 2_000_000_000:
             raise ValueError("cache tier too large to simulate (instances x keys > 2e9)")
+        per = np.array([l1_slots] * n_inst + [l2_slots], dtype=np.int64)
+        base = np.concatenate([[0], np.cumsum(per)[:-1]]).astype(np.int64)
+        slots = int(per.sum())
         free = np.empty(slots, dtype=np.int32)
         for p in range(parts):  # each partition's stack lists its own slot range
-            base = p * slots_per_part
-            free[base: base + slots_per_part] = np.arange(base + slots_per_part - 1, base - 1, -1, dtype=np.int32)
+            b, m = int(base[p]), int(per[p])
+            free[b: b + m] = np.arange(b + m - 1, b - 1, -1, dtype=np.int32)
         return cls(
             slot_of=np.full(parts * n_keys, -1, dtype=np.int32),
-            link=np.full((slots, 6), -1, dtype=np.int32),
-            exp=np.zeros(slots),
-            weight=np.zeros(slots),
-            heads=np.full((parts * max(n_types, 1), 4), -1, dtype=np.int32),
-            free=free,
-            ftop=np.full(parts, slots_per_part, dtype=np.int64),
+            rec=np.full((max(slots, 1), 6), -1, dtype=np.int64),
+            fexp=np.zeros(max(slots, 1)),
+            fw=np.zeros(max(slots, 1)),
+            lhd=np.full((parts, 2), -1, dtype=np.int64),
+            ihd=np.full((parts * max(n_types, 1), 2), -1, dtype=np.int64),
             used=np.zeros(parts),
-            cap=np.full(parts, float(capacity)),
+            cap=np.array([float(l1_cap)] * n_inst + [float(l2_cap)]),
+            ftop=per.copy(),
+            base=base,
             evictions=np.zeros(parts, dtype=np.int64),
+            free=free,
         )
-
-    def arrays(self) -> tuple:
-        return (self.slot_of, self.link, self.exp, self.weight, self.heads, self.free, self.ftop,
-                self.used, self.cap, self.evictions)
-
-    @property
-    def slots_per_part(self) -> int:
-        return int(self.free.size // self.ftop.size)
-
-
-@numba.njit(cache=True, inline="always")
-def _unlink(link, heads, rp, rn, rh, rt, h, s):
-    p = link[s, rp]
-    n = link[s, rn]
-    if p >= 0:
-        link[p, rn] = n
-    else:
-        heads[h, rh] = n
-    if n >= 0:
-        link[n, rp] = p
-    else:
-        heads[h, rt] = p
-    link[s, rp] = -1
-    link[s, rn] = -1
-
-
-@numba.njit(cache=True, inline="always")
-def _push_front(link, heads, rp, rn, rh, rt, h, s):
-    n = heads[h, rh]
-    link[s, rp] = -1
-    link[s, rn] = n
-    if n >= 0:
-        link[n, rp] = s
-    else:
-        heads[h, rt] = s
-    heads[h, rh] = s
-
-
-@numba.njit(cache=True, inline="always")
-def _push_back(link, heads, rp, rn, rh, rt, h, s):
-    p = heads[h, rt]
-    link[s, rn] = -1
-    link[s, rp] = p
-    if p >= 0:
-        link[p, rn] = s
-    else:
-        heads[h, rh] = s
-    heads[h, rt] = s
-
-
-@numba.njit(cache=True, inline="always")
-def _remove(tier, part, s, key_type, n_keys, n_types, spp):
-    slot_of, link, _exp, weight, heads, free, ftop, used, _cap, _ev = tier
-    key = link[s, _KEY]
-    _unlink(link, heads, _LPREV, _LNEXT, _LHEAD, _LTAIL, part, s)
-    _unlink(link, heads, _IPREV, _INEXT, _IHEAD, _ITAIL, part * n_types + key_type[key], s)
-    slot_of[part * n_keys + key] = -1
-    used[part] -= weight[s]
-    free[part * spp + ftop[part]] = s
-    ftop[part] += 1
-
-
-@numba.njit(cache=True, inline="always")
-def _expire(tier, part, now, key_type, n_keys, n_types, spp):
-    exp = tier[2]
-    heads = tier[4]
-    for d in range(n_types):
-        h = part * n_types + d
-        s = heads[h, _IHEAD]
-        while s >= 0 and exp[s] <= now:
-            _remove(tier, part, s, key_type, n_keys, n_types, spp)
-            s = heads[h, _IHEAD]
-
-
-@numba.njit(cache=True, inline="always")
-def _lookup(tier, part, key, now, key_type, n_keys, n_types, spp):
-    """Version of the live cached copy (moved to the LRU front), or -1 on a miss."""
-    slot_of, link, exp, _w, heads, _f, _ft, _u, _c, _ev = tier
-    s = slot_of[part * n_keys + key]
-    if s < 0:
-        return -1
-    if exp[s] <= now:
-        _remove(tier, part, s, key_type, n_keys, n_types, spp)
-        return -1
-    _unlink(link, heads, _LPREV, _LNEXT, _LHEAD, _LTAIL, part, s)
-    _push_front(link, heads, _LPREV, _LNEXT, _LHEAD, _LTAIL, part, s)
-    return link[s, _VER]
-
-
-@numba.njit(cache=True, inline="always")
-def _insert(tier, part, key, expires, ver, w, key_type, n_keys, n_types, spp):
-    slot_of, link, exp, weight, heads, free, ftop, used, cap, evictions = tier
-    if w > cap[part]:
-        return
-    s = slot_of[part * n_keys + key]
-    if s >= 0:
-        _remove(tier, part, s, key_type, n_keys, n_types, spp)
-    while used[part] + w > cap[part] or ftop[part] == 0:
-        victim = heads[part, _LTAIL]
-        if victim < 0:
-            return
-        _remove(tier, part, victim, key_type, n_keys, n_types, spp)
-        evictions[part] += 1
-    ftop[part] -= 1
-    s = free[part * spp + ftop[part]]
-    slot_of[part * n_keys + key] = s
-    link[s, _KEY] = key
-    link[s, _VER] = ver
-    exp[s] = expires
-    weight[s] = w
-    used[part] += w
-    _push_front(link, heads, _LPREV, _LNEXT, _LHEAD, _LTAIL, part, s)
-    _push_back(link, heads, _IPREV, _INEXT, _IHEAD, _ITAIL, part * n_types + key_type[key], s)
-
-
-@numba.njit(cache=True, inline="always")
-def _invalidate(tier, part, key, key_type, n_keys, n_types, spp):
-    s = tier[0][part * n_keys + key]
-    if s >= 0:
-        _remove(tier, part, s, key_type, n_keys, n_types, spp)
 
 
 @numba.njit(cache=True)
-def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl,
-            l1, l1_spp, l2, l2_spp, n_inst, use_l1, use_l2, inv_l2, inv_l1_mode, replicas,
+def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl, n_inst, use_l1, use_l2, inv_l2,
+            inv_l1_mode, replicas, slot_of, rec, fexp, fw, lhd, ihd, used, cap, ftop, base, evictions, free,
             served, stale, node):
+    """Size-limited tiers. The helpers are closures: numba inlines them with no per-call cost."""
     n = t.size
     n_keys = key_type.size
     n_types = l2_ttl.size
-    versions = np.zeros(n_keys, dtype=np.int32)
-    last_write = np.full(n_keys, -1e300)
+    l2p = n_inst
+
+    def remove(p, s):
+        k = rec[s, _KEY]
+        a = rec[s, _LPREV]
+        b = rec[s, _LNEXT]
+        if a >= 0:
+            rec[a, _LNEXT] = b
+        else:
+            lhd[p, 0] = b
+        if b >= 0:
+            rec[b, _LPREV] = a
+        else:
+            lhd[p, 1] = a
+        h = p * n_types + key_type[k]
+        a = rec[s, _IPREV]
+        b = rec[s, _INEXT]
+        if a >= 0:
+            rec[a, _INEXT] = b
+        else:
+            ihd[h, 0] = b
+        if b >= 0:
+            rec[b, _IPREV] = a
+        else:
+            ihd[h, 1] = a
+        slot_of[p * n_keys + k] = -1
+        used[p] -= fw[s]
+        free[base[p] + ftop[p]] = s
+        ftop[p] += 1
+
+    def expire(p, now):
+        for d in range(n_types):
+            h = p * n_types + d
+            s = ihd[h, 0]
+            while s >= 0 and fexp[s] <= now:
+                remove(p, s)
+                s = ihd[h, 0]
+
+    def lookup(p, k, now):
+        """Version of the live copy (moved to the LRU front), or -1 on a miss."""
+        s = slot_of[p * n_keys + k]
+        if s < 0:
+            return -1
+        if fexp[s] <= now:
+            remove(p, s)
+            return -1
+        head = lhd[p, 0]
+        if head != s:  # not already the most recent: a has a predecessor
+            a = rec[s, _LPREV]
+            b = rec[s, _LNEXT]
+            rec[a, _LNEXT] = b
+            if b >= 0:
+                rec[b, _LPREV] = a
+            else:
+                lhd[p, 1] = a
+            rec[s, _LPREV] = -1
+            rec[s, _LNEXT] = head
+            rec[head, _LPREV] = s
+            lhd[p, 0] = s
+        return rec[s, _VER]
+
+    def insert(p, k, expires, ver, w):
+        if w > cap[p]:
+            return
+        s = slot_of[p * n_keys + k]
+        if s >= 0:
+            remove(p, s)
+        while used[p] + w > cap[p] or ftop[p] == 0:
+            victim = lhd[p, 1]
+            if victim < 0:
+                return
+            remove(p, victim)
+            evictions[p] += 1
+        ftop[p] -= 1
+        s = free[base[p] + ftop[p]]
+        slot_of[p * n_keys + k] = s
+        rec[s, _KEY] = k
+        rec[s, _VER] = ver
+        fexp[s] = expires
+        fw[s] = w
+        used[p] += w
+        head = lhd[p, 0]
+        rec[s, _LPREV] = -1
+        rec[s, _LNEXT] = head
+        if head >= 0:
+            rec[head, _LPREV] = s
+        else:
+            lhd[p, 1] = s
+        lhd[p, 0] = s
+        h = p * n_types + key_type[k]
+        tail = ihd[h, 1]
+        rec[s, _INEXT] = -1
+        rec[s, _IPREV] = tail
+        if tail >= 0:
+            rec[tail, _INEXT] = s
+        else:
+            ihd[h, 0] = s
+        ihd[h, 1] = s
+
+    def invalidate(p, k):
+        s = slot_of[p * n_keys + k]
+        if s >= 0:
+            remove(p, s)
+
+    any_write = False
+    for i in range(n):
+        if op[i] == 1:
+            any_write = True
+            break
+    versions = np.zeros(n_keys if any_write else 1, dtype=np.int32)
+    last_write = np.full(n_keys if any_write else 1, -1e300)
     rr = 0
     for i in range(n):
         k = key[i]
@@ -209,31 +210,31 @@ def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl,
             served[i] = SERVED_WRITE
             node[i] = 0
             if inv_l2 and use_l2:
-                _invalidate(l2, 0, k, key_type, n_keys, n_types, l2_spp)
+                invalidate(l2p, k)
             if use_l1:
                 if inv_l1_mode == 1:
-                    _invalidate(l1, inst[i], k, key_type, n_keys, n_types, l1_spp)
+                    invalidate(inst[i], k)
                 elif inv_l1_mode == 2:
                     for p in range(n_inst):
-                        _invalidate(l1, p, k, key_type, n_keys, n_types, l1_spp)
+                        invalidate(p, k)
             continue
-        current = versions[k]
+        current = versions[k] if any_write else 0
         p1 = inst[i]
         if use_l1:
-            _expire(l1, p1, now, key_type, n_keys, n_types, l1_spp)
-            v = _lookup(l1, p1, k, now, key_type, n_keys, n_types, l1_spp)
+            expire(p1, now)
+            v = lookup(p1, k, now)
             if v >= 0:
                 served[i] = SERVED_L1
                 stale[i] = v < current
                 continue
         if use_l2:
-            _expire(l2, 0, now, key_type, n_keys, n_types, l2_spp)
-            v = _lookup(l2, 0, k, now, key_type, n_keys, n_types, l2_spp)
+            expire(l2p, now)
+            v = lookup(l2p, k, now)
             if v >= 0:
                 served[i] = SERVED_L2
                 stale[i] = v < current
                 if use_l1:
-                    _insert(l1, p1, k, now + l1_ttl, v, 1.0, key_type, n_keys, n_types, l1_spp)
+                    insert(p1, k, now + l1_ttl, v, 1.0)
                 continue
         # database read: a replica (round robin) that may not have replayed the last write yet
         if replicas > 0:
@@ -248,9 +249,9 @@ def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl,
         served[i] = SERVED_DB
         stale[i] = v < current
         if use_l2:
-            _insert(l2, 0, k, now + l2_ttl[key_type[k]], v, key_bytes[k], key_type, n_keys, n_types, l2_spp)
+            insert(l2p, k, now + l2_ttl[key_type[k]], v, key_bytes[k])
         if use_l1:
-            _insert(l1, p1, k, now + l1_ttl, v, 1.0, key_type, n_keys, n_types, l1_spp)
+            insert(p1, k, now + l1_ttl, v, 1.0)
 
 
 @numba.njit(cache=True)
@@ -398,10 +399,9 @@ def run_cache(t: np.ndarray, op: np.ndarray, key: np.ndarray, inst: np.ndarray, 
         _kernel_ttl(t, op, key, inst, lag, key_type, l2_ttl, float(l1_ttl), n_inst, use_l1, use_l2,
                     invalidate_l2 and use_l2, mode, replicas, served, stale, node)
         return CacheOutcome(served, stale, node, 0, 0)
-    l1_spp = int(min(l1_entries, n_keys)) if use_l1 else 1
-    l1 = TierState.new(n_inst if use_l1 else 1, n_keys if use_l1 else 1, n_types, l1_spp, l1_entries)
-    l2_spp = n_keys if use_l2 else 1
-    l2 = TierState.new(1, n_keys if use_l2 else 1, n_types, l2_spp, l2_bytes)
-    _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, float(l1_ttl), l1.arrays(), l1_spp,
-            l2.arrays(), l2_spp, n_inst, use_l1, use_l2, invalidate_l2, mode, replicas, served, stale, node)
-    return CacheOutcome(served, stale, node, int(l1.evictions.sum()), int(l2.evictions.sum()))
+    st = TierState.new(n_inst, n_keys, n_types, int(min(l1_entries, n_keys)) if use_l1 else 0, l1_entries,
+                       n_keys if use_l2 else 0, l2_bytes)
+    _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, float(l1_ttl), n_inst, use_l1, use_l2,
+            invalidate_l2, mode, replicas, st.slot_of, st.rec, st.fexp, st.fw, st.lhd, st.ihd, st.used, st.cap,
+            st.ftop, st.base, st.evictions, st.free, served, stale, node)
+    return CacheOutcome(served, stale, node, int(st.evictions[:n_inst].sum()), int(st.evictions[n_inst]))

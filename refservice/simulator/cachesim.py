@@ -40,7 +40,7 @@ class TierState:
     """
 
     slot_of: np.ndarray   # int32[parts * n_keys]: slot holding (part, key) or -1
-    rec: np.ndarray       # int64[slots, 6]: list links, key, version
+    rec: np.ndarray       # int32[slots, 6]: list links, key, version
     fexp: np.ndarray      # float64[slots]: expiry time
     fw: np.ndarray        # float64[slots]: weight (entries or bytes)
     lhd: np.ndarray       # int64[parts, 2]: LRU head, tail
@@ -67,7 +67,7 @@ class TierState:
             free[b: b + m] = np.arange(b + m - 1, b - 1, -1, dtype=np.int32)
         return cls(
             slot_of=np.full(parts * n_keys, -1, dtype=np.int32),
-            rec=np.full((max(slots, 1), 6), -1, dtype=np.int64),
+            rec=np.full((max(slots, 1), 6), -1, dtype=np.int32),
             fexp=np.zeros(max(slots, 1)),
             fw=np.zeros(max(slots, 1)),
             lhd=np.full((parts, 2), -1, dtype=np.int64),
@@ -85,11 +85,21 @@ class TierState:
 def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl, n_inst, use_l1, use_l2, inv_l2,
             inv_l1_mode, replicas, slot_of, rec, fexp, fw, lhd, ihd, used, cap, ftop, base, evictions, free,
             served, stale, node):
-    """Size-limited tiers. The helpers are closures: numba inlines them with no per-call cost."""
+    """Size-limited tiers. The helpers are closures: numba inlines them with no per-call cost.
+
+    A tier whose TTLs are all longer than the trace never expires anything, so it skips the
+    insertion lists (``timed[p]`` false) — a pure LRU then costs what LRU costs.
+    """
     n = t.size
     n_keys = key_type.size
     n_types = l2_ttl.size
     l2p = n_inst
+    span = t[n - 1] - t[0] if n > 0 else 0.0
+    l1_timed = l1_ttl <= span
+    l2_timed = False
+    for d in range(n_types):
+        if l2_ttl[d] <= span:
+            l2_timed = True
 
     def remove(p, s):
         k = rec[s, _KEY]
@@ -103,23 +113,26 @@ def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl, n_inst, 
             rec[b, _LPREV] = a
         else:
             lhd[p, 1] = a
-        h = p * n_types + key_type[k]
-        a = rec[s, _IPREV]
-        b = rec[s, _INEXT]
-        if a >= 0:
-            rec[a, _INEXT] = b
-        else:
-            ihd[h, 0] = b
-        if b >= 0:
-            rec[b, _IPREV] = a
-        else:
-            ihd[h, 1] = a
+        if l2_timed if p == l2p else l1_timed:
+            h = p * n_types + key_type[k]
+            a = rec[s, _IPREV]
+            b = rec[s, _INEXT]
+            if a >= 0:
+                rec[a, _INEXT] = b
+            else:
+                ihd[h, 0] = b
+            if b >= 0:
+                rec[b, _IPREV] = a
+            else:
+                ihd[h, 1] = a
         slot_of[p * n_keys + k] = -1
         used[p] -= fw[s]
         free[base[p] + ftop[p]] = s
         ftop[p] += 1
 
     def expire(p, now):
+        if not (l2_timed if p == l2p else l1_timed):
+            return
         for d in range(n_types):
             h = p * n_types + d
             s = ihd[h, 0]
@@ -178,15 +191,16 @@ def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl, n_inst, 
         else:
             lhd[p, 1] = s
         lhd[p, 0] = s
-        h = p * n_types + key_type[k]
-        tail = ihd[h, 1]
-        rec[s, _INEXT] = -1
-        rec[s, _IPREV] = tail
-        if tail >= 0:
-            rec[tail, _INEXT] = s
-        else:
-            ihd[h, 0] = s
-        ihd[h, 1] = s
+        if l2_timed if p == l2p else l1_timed:
+            h = p * n_types + key_type[k]
+            tail = ihd[h, 1]
+            rec[s, _INEXT] = -1
+            rec[s, _IPREV] = tail
+            if tail >= 0:
+                rec[tail, _INEXT] = s
+            else:
+                ihd[h, 0] = s
+            ihd[h, 1] = s
 
     def invalidate(p, k):
         s = slot_of[p * n_keys + k]

@@ -91,3 +91,16 @@ def test_write_invalidates_and_replica_lag_serves_old_version():
                     replicas=1)
     assert out.served.tolist() == [SERVED_DB, 3, SERVED_DB, SERVED_L2, 3]
     assert out.stale.tolist() == [False, False, True, True, False]
+
+
+@pytest.mark.parametrize("l1_ttl,l2_ttl", [(1e6, 1e6), (0.5, 1e6), (1e6, 7.0)])
+def test_untimed_tiers_skip_expiry_and_still_match(l1_ttl, l2_ttl):
+    """TTLs longer than the trace switch the expiry lists off; decisions must not change."""
+    t, op, key, ins, lag, key_type, key_bytes = _trace(seed=11)
+    kw = dict(l1_ttl=l1_ttl, l1_entries=8, l2_bytes=5_000.0, n_inst=3, invalidate_l1="local", replicas=1)
+    ttl = np.array([l2_ttl, l2_ttl])
+    out = run_cache(t, op, key, ins, lag, key_type, key_bytes, ttl, **kw)
+    served, stale, node_ = run_reference(t, op, key, ins, lag, key_type, key_bytes, ttl, **kw)
+    assert np.array_equal(out.served, served) and np.array_equal(out.stale, stale)
+    assert np.array_equal(out.node, node_)
+    assert out.l1_evictions > 0 and out.l2_evictions > 0

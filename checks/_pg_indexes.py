@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from checks._pg_common import human_bytes, human_seconds, opt, pct
@@ -31,9 +32,10 @@ def _name(row: dict[str, Any], key: str = "name") -> str:
        remediation="Find the filtering columns of the queries on this table (pg_stat_statements, "
                    "EXPLAIN) and CREATE INDEX CONCURRENTLY on them.")
 def missing(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
-    """Large tables whose reads are mostly full sequential scans: an index is probably missing."""
+    """Large tables whose reads (on the primary and every replica) are mostly full sequential scans."""
     threshold = int(opt(target, "large_table_rows"))
     tables = snapshot.section("tables")
+    reads = _replica_reads(snapshot)
     large = 0
     found = False
     for i, t in enumerate(tables):
@@ -41,40 +43,62 @@ def missing(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
         if rows < threshold:
             continue
         large += 1
-        seq, idx = t.get("seq_scan") or 0, t.get("idx_scan") or 0
+        rep = reads.tables.get(str(t["oid"]), {})
+        rep_seq, rep_tup = rep.get("seq_scan", 0), rep.get("seq_tup_read", 0)
+        seq = (t.get("seq_scan") or 0) + rep_seq
+        idx = (t.get("idx_scan") or 0) + reads.index_scans_of_table.get(t["oid"], 0)
         if seq < MIN_SEQ_SCANS:
             continue
         share = seq / (seq + idx)
-        per_scan = (t.get("seq_tup_read") or 0) / seq
+        per_scan = ((t.get("seq_tup_read") or 0) + rep_tup) / seq
         if share < SEQ_SHARE or per_scan < threshold / 2:
             continue
         found = True
+        where = f" (primary {t.get('seq_scan') or 0:,}, replicas {rep_seq:,})" if reads.replicas else ""
         yield failed(
             f"{_name(t)} ({rows:,} rows, {human_bytes(t.get('bytes'))}) was read by {seq:,} sequential "
-            f"scans reading {per_scan:,.0f} rows each on average, against {idx:,} index scans "
+            f"scans{where} reading {per_scan:,.0f} rows each on average, against {idx:,} index scans "
             f"({pct(share)} sequential)",
             subject=f"{_name(t)}", pointer=f"/tables/{i}",
-            seq_scan=seq, idx_scan=t.get("idx_scan"), seq_tup_read=t.get("seq_tup_read"),
+            seq_scan=seq, primary_seq_scan=t.get("seq_scan") or 0, replica_seq_scan=rep_seq,
+            idx_scan=idx, seq_tup_read=(t.get("seq_tup_read") or 0) + rep_tup,
             avg_rows_per_seq_scan=round(per_scan), seq_scan_share=round(share, 4), rows=rows,
-            bytes=t.get("bytes"), threshold_rows=threshold,
+            bytes=t.get("bytes"), threshold_rows=threshold, replicas_counted=reads.replicas,
         )
     if not found:
         yield passed(f"no table of {threshold:,}+ rows is read mostly by sequential scans "
                      f"({large} large table(s) of {len(tables)} checked)",
-                     large_tables=large, tables=len(tables), threshold_rows=threshold)
+                     large_tables=large, tables=len(tables), threshold_rows=threshold,
+                     replicas_counted=reads.replicas)
 
 
-def _replica_scans(snapshot: Snapshot) -> tuple[dict[str, int], list[str]]:
-    totals: dict[str, int] = defaultdict(int)
-    used: list[str] = []
+@dataclass
+class _ReplicaReads:
+    """Scans served by the readable replicas, summed over all of them."""
+
+    index_scans: dict[str, int] = field(default_factory=dict)  # index oid -> idx_scan
+    tables: dict[str, dict[str, int]] = field(default_factory=dict)  # table oid -> seq_scan, seq_tup_read
+    index_scans_of_table: dict[int, int] = field(default_factory=dict)  # table oid -> idx_scan
+    replicas: list[str] = field(default_factory=list)
+
+
+def _replica_reads(snapshot: Snapshot) -> _ReplicaReads:
+    reads = _ReplicaReads()
+    table_of = {str(ix["oid"]): ix["table_oid"] for ix in snapshot.data.get("indexes") or []}
     for rep in snapshot.data.get("replicas") or []:
-        scans = rep.get("index_scans")
-        if rep.get("error") or not scans:
+        if rep.get("error") or "index_scans" not in rep:
             continue
-        used.append(rep.get("dsn", "?"))
-        for oid, n in scans.items():
-            totals[oid] += n or 0
-    return totals, used
+        reads.replicas.append(rep.get("dsn", "?"))
+        for oid, n in (rep.get("index_scans") or {}).items():
+            reads.index_scans[oid] = reads.index_scans.get(oid, 0) + (n or 0)
+            if oid in table_of:
+                tbl = table_of[oid]
+                reads.index_scans_of_table[tbl] = reads.index_scans_of_table.get(tbl, 0) + (n or 0)
+        for oid, scans in (rep.get("table_scans") or {}).items():
+            acc = reads.tables.setdefault(oid, {"seq_scan": 0, "seq_tup_read": 0})
+            acc["seq_scan"] += scans.get("seq_scan") or 0
+            acc["seq_tup_read"] += scans.get("seq_tup_read") or 0
+    return reads
 
 
 @check("postgres.indexes.unused", kind="postgres", title="No index is left unused",
@@ -87,7 +111,8 @@ def unused(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     server = snapshot.section("server")
     since = server.get("stats_reset_epoch") or server.get("started_epoch")
     window = (server.get("now_epoch") or time.time()) - since if since else None
-    replica_scans, replicas = _replica_scans(snapshot)
+    reads = _replica_reads(snapshot)
+    replica_scans, replicas = reads.index_scans, reads.replicas
     found = 0
     for i, ix in enumerate(indexes):
         if ix.get("is_unique") or ix.get("is_primary") or ix.get("backs_constraint") or not ix.get("is_valid"):

@@ -155,3 +155,16 @@ SELECT status, sender_host, sender_port,
        extract(epoch FROM now() - last_msg_receipt_time)::float8 AS last_msg_age_s
 FROM pg_stat_wal_receiver
 """
+
+# On a replica: which user indexes and tables it scanned itself (zero rows left out).
+REPLICA_INDEX_SCANS_SQL = f"""
+SELECT c.oid::bigint AS oid, pg_stat_get_numscans(c.oid) AS idx_scan
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'i' AND {USER_REL} AND pg_stat_get_numscans(c.oid) > 0
+"""
+REPLICA_TABLE_SCANS_SQL = f"""
+SELECT c.oid::bigint AS oid, pg_stat_get_numscans(c.oid) AS seq_scan,
+       pg_stat_get_tuples_returned(c.oid) AS seq_tup_read
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm') AND {USER_REL} AND pg_stat_get_numscans(c.oid) > 0
+"""

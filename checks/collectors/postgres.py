@@ -33,6 +33,8 @@ from checks._pg_sql import (
     INDEXES_SQL,
     IO_SQL,
     MAX_CITED,
+    REPLICA_INDEX_SCANS_SQL,
+    REPLICA_TABLE_SCANS_SQL,
     SENDERS_SQL,
     SEQUENCES_SQL,
     SERVER_SQL,
@@ -283,7 +285,8 @@ async def _collect_primary(dsn: str, opts: PostgresOptions, timeout: float) -> t
 
 
 async def collect_replica(dsn: str, opts: PostgresOptions, timeout: float) -> dict[str, Any]:
-    """What one replica says about itself: recovery state, received/replayed WAL, index usage."""
+    """What one replica says about itself: recovery state, received/replayed WAL, and the scans it
+    served (reads routed to replicas never show in the primary's statistics)."""
     entry: dict[str, Any] = {"dsn": safe_dsn(dsn)}
     try:
         conn = await connect(dsn, timeout=timeout, statement_timeout_ms=opts.statement_timeout_ms)
@@ -294,12 +297,14 @@ async def collect_replica(dsn: str, opts: PostgresOptions, timeout: float) -> di
         s = _Session(conn)
         await s.section("standby", s.one(STANDBY_SQL))
         await s.section("wal_receiver", s.rows(WAL_RECEIVER_SQL))
-        await s.section("index_scans", s.rows(
-            "SELECT indexrelid::bigint AS oid, idx_scan FROM pg_stat_user_indexes"))
+        await s.section("index_scans", s.rows(REPLICA_INDEX_SCANS_SQL))
+        await s.section("table_scans", s.rows(REPLICA_TABLE_SCANS_SQL))
         entry.update(s.data.pop("standby", {}))
         receivers = s.data.get("wal_receiver")
         entry["wal_receiver"] = receivers[0] if receivers else None
         entry["index_scans"] = {str(r["oid"]): r["idx_scan"] for r in s.data.get("index_scans", [])}
+        entry["table_scans"] = {str(r["oid"]): {"seq_scan": r["seq_scan"], "seq_tup_read": r["seq_tup_read"]}
+                                for r in s.data.get("table_scans", [])}
         if s.errors:
             entry["errors"] = s.errors
         if "standby" in s.errors:

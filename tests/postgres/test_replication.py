@@ -147,3 +147,24 @@ def test_index_used_only_on_replica_is_not_unused(pair: ReplicaPair) -> None:
     assert "public.items_a_idx" not in unused
     assert unused["public.items_b_idx"].status == Status.WARN
     assert unused["public.items_b_idx"].evidence["replicas_counted"]
+
+
+def test_sequential_scans_served_by_the_replica_convict_a_missing_index(pair: ReplicaPair) -> None:
+    with scratch_database(pair.primary_dsn) as dsn:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE events (id int, kind int)")
+            conn.execute("INSERT INTO events SELECT g, g % 50 FROM generate_series(1, 15000) g")
+        wait_until(lambda: caught_up(pair))
+        rdsn = dsn_with_db(pair.replica_dsn, dsn.rsplit("/", 1)[1])
+        with psycopg.connect(rdsn, autocommit=True) as rconn:  # reads routed to the replica
+            for _ in range(12):
+                rconn.execute("SELECT count(*) FROM events WHERE kind = 3").fetchone()
+        wait_until(lambda: (scalar(rdsn, "SELECT seq_scan FROM pg_stat_user_tables "
+                                   "WHERE relname = 'events'") or 0) >= 12)
+        _, alone = run({"dsn": dsn, "large_table_rows": 10000})
+        _, with_replica = run({"dsn": dsn, "replicas": [rdsn], "large_table_rows": 10000})
+    assert not [f for f in alone if f.check == "postgres.indexes.missing" and f.subject == "public.events"]
+    f = one(with_replica, "postgres.indexes.missing", "public.events")
+    assert f.status == Status.FAIL
+    assert f.evidence["replica_seq_scan"] >= 12 and f.evidence["primary_seq_scan"] == 0
+    assert f"replicas {f.evidence['replica_seq_scan']:,}" in f.message

@@ -40,6 +40,7 @@ def ttl_policy(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
         no_ttl = [k["key"] for k in keys if k["ttl_s"] is None]
         too_long = [{"key": k["key"], "ttl_s": k["ttl_s"]} for k in keys
                     if k["ttl_s"] is not None and k["ttl_s"] > rule + 1]
+        stuck_bytes = sum(k.get("bytes") or 0 for k in keys if k["ttl_s"] is None)
         longest = max((k["ttl_s"] for k in keys if k["ttl_s"] is not None), default=None)
         if no_ttl or too_long:
             parts = []
@@ -50,6 +51,7 @@ def ttl_policy(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
             yield failed(f"{pattern} ({sample['data_type'].replace('_', ' ')}, rule {_show(rule)}): of "
                          f"{len(keys)} sampled keys, " + " and ".join(parts), **common,
                          observed_max_ttl_s=longest, no_ttl=no_ttl[:LISTED], no_ttl_count=len(no_ttl),
+                         no_ttl_bytes=stuck_bytes,
                          ttl_too_long=too_long[:LISTED], ttl_too_long_count=len(too_long),
                          recommended=f"TTL <= {rule}s")
         else:

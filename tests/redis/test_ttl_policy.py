@@ -41,6 +41,7 @@ def test_right_and_wrong_ttls(shared_db: redis.Redis, prefix: str) -> None:
     product = one(findings, "redis.ttl_policy", f"{prefix}:product:*")
     assert product.status == Status.FAIL
     assert product.evidence["no_ttl"] == [f"{prefix}:product:2"]
+    assert product.evidence["no_ttl_bytes"] > 0  # MEMORY USAGE of the keys that never expire
     assert [k["key"] for k in product.evidence["ttl_too_long"]] == [f"{prefix}:product:3"]
     assert product.evidence["rule_ttl_s"] == 3600 and product.evidence["observed_max_ttl_s"] > 3600
 

@@ -360,18 +360,24 @@ def _l1_never_full(t, op, inst, n_inst: int, ttl: float, entries: int, n_keys: i
 
 def _l2_never_full(t, op, key, key_type, key_bytes, l2_ttl, capacity: float) -> bool:
     """Upper bound of L2 bytes: per type, min(keys, reads in any TTL window) x value size."""
+    n_types = l2_ttl.size
     reads = op == 0
     rtype = key_type[key[reads]]
+    keys_per_type = np.bincount(key_type, minlength=n_types)
+    bytes_per_type = np.bincount(key_type, weights=key_bytes, minlength=n_types) / np.maximum(keys_per_type, 1)
+    reads_per_type = np.bincount(rtype, minlength=n_types)
+    if float((np.minimum(keys_per_type, reads_per_type) * bytes_per_type).sum()) <= capacity:
+        return True
+    span = float(t[-1] - t[0]) if t.size else 0.0
+    if bool(np.all(l2_ttl >= span)):
+        return False
     rt = t[reads]
     bound = 0.0
-    for d in range(l2_ttl.size):
-        n_keys_d = int((key_type == d).sum())
-        if n_keys_d == 0:
-            continue
+    for d in range(n_types):
         td = rt[rtype == d]
         window = int((np.searchsorted(td, td + l2_ttl[d], side="left") - np.arange(td.size)).max()) \
             if td.size else 0
-        bound += min(n_keys_d, window) * float(key_bytes[key_type == d][0])
+        bound += min(int(keys_per_type[d]), window) * float(bytes_per_type[d])
     return bound <= capacity
 
 

@@ -6,7 +6,8 @@ never a write; redis-py's CLIENT SETINFO handshake is switched off too. Every co
 through `ReadOnlyRedis`, which refuses anything else before it reaches the socket.
 
 The hit ratio is measured as a *delta*: INFO stats is read twice, ``hit_window_seconds`` apart,
-so the result describes current traffic rather than everything since the last restart.
+after the key sampling (PTTL/TYPE count as hits), so the result describes the application's
+current traffic rather than everything since the last restart or the collector's own reads.
 
 Key samples per pattern are bounded (``sample_keys`` keys, at most ``max_scan_calls`` SCAN
 calls of ``scan_count``). Key names of user sessions are bearer secrets, so they are masked.
@@ -220,7 +221,6 @@ async def collect(target: Target) -> Snapshot:
             raise CollectError(f"authentication failed for {where}: {' '.join(str(exc).split())}") from None
         except (RedisError, OSError) as exc:
             raise CollectError(f"cannot connect to {where}: {_reason(exc)}") from None
-        started = time.monotonic()
         db = client.connection_pool.connection_kwargs.get("db", 0)
         data["server"] = {**_pick(info, SERVER_KEYS), "url": where, "db": db}
         data["memory"] = _pick(info, MEMORY_KEYS)
@@ -237,13 +237,17 @@ async def collect(target: Target) -> Snapshot:
         await _section(data, errors, "keys", keys())
         window = min(opts.hit_window_seconds, target.timeout / 3)
         if window > 0:
-            await asyncio.sleep(max(0.0, window - (time.monotonic() - started)))
 
             async def hits() -> dict[str, Any]:
+                # The window opens only now: PTTL and TYPE on sampled keys count as keyspace hits,
+                # so the sampling above must not fall inside it.
+                before = await r.call("INFO", "stats")
+                started = time.monotonic()
+                await asyncio.sleep(window)
                 after = await r.call("INFO", "stats")
                 return {"window_s": round(time.monotonic() - started, 3),
-                        "hits": after["keyspace_hits"] - info["keyspace_hits"],
-                        "misses": after["keyspace_misses"] - info["keyspace_misses"]}
+                        "hits": after["keyspace_hits"] - before["keyspace_hits"],
+                        "misses": after["keyspace_misses"] - before["keyspace_misses"]}
 
             await _section(data, errors, "hit_window", hits())
         else:

@@ -214,3 +214,15 @@ def test_guard_refuses_writes_and_keys(own_redis: Start) -> None:
 
     assert asyncio.run(attempt()) == ["SET", "KEYS", "FLUSHDB", "CONFIG", "EXPIRE", "SLOWLOG", "batch"]
     assert server.client().dbsize() == 0
+
+
+def test_own_sampling_does_not_count_in_the_hit_window(own_redis: Start) -> None:
+    server = own_redis()
+    c = server.client()
+    for i in range(100):
+        c.set(f"product:{i}", "x", ex=3600)
+    before = c.info("stats")["keyspace_hits"]
+    snap, _ = run({"url": server.url, "hit_window_seconds": 0.3})
+    assert len(snap.data["keys"]["product:*"]["keys"]) == 100
+    assert c.info("stats")["keyspace_hits"] - before >= 100  # PTTL/TYPE really are counted as hits...
+    assert snap.data["hit_window"]["hits"] == 0  # ...but not inside the measured window

@@ -1,69 +1,29 @@
 """The analytic engine: closed forms for every tier and node, answering in milliseconds.
 
-Per data type, the Zipf popularity gives each key its read rate λ_i and write rate μ_i.
-L1 (per instance, rate λ_i/I) and L2 (rate of the L1 misses, λ_i·(1 - h1_i), treated as Poisson)
-use `closedform.hit_ratio`; size-limited tiers get Che's characteristic time by bisection on the
-expected occupancy. The DB nodes are M/M/c queues (Erlang C), Redis an M/M/1 queue, and the
-request latency quantiles come from the mixture of the paths (L1 hit, L2 hit, DB on node k)
-built from those closed-form laws (the mixture's quantiles are read from a fixed-seed sample
-of it, the only numerical step).
-
-Keys are evaluated at ~1,500 log-spaced ranks; sums over all N keys use precomputed
-interpolation weights, exact for N ≤ 3,000 and within 0.01 points of the full sum beyond.
+Hit ratios come from `tiers.solve_tiers` (TTL/Che closed forms per key). Staleness follows the
+cycle argument of `closedform` (a copy filled right after an invalidation may come from a
+lagging replica and then lives a whole TTL). The DB nodes are M/M/c queues (Erlang C), Redis an
+M/M/1 queue, and the request latency quantiles come from the mixture of the paths (L1 hit, L2
+hit, DB on node k) built from those closed-form laws; the mixture's quantiles are read from a
+fixed-seed sample of it, the only numerical step.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
-from .closedform import (
-    _ttl_life,
-    che_time,
-    hit_ratio,
-    mean_life,
-    own_stream_hits,
-    superposed_gap,
-    superposed_occupancy,
-)
+from .closedform import _ttl_life
 from .model import Lag, Scenario, ServiceTime
 from .queueing import erlang_c, sample_service
 from .result import HitRatios, LatencyMs, NodeLoad, SimulationResult, StaleReads, TypeStats, judge, node_names
-from .workload import zipf_pmf
+from .tiers import solve_tiers
 
 __all__ = ["run_analytic"]
 
-_EXACT_UP_TO = 3_000
-_SAMPLES = 1_500
 _LATENCY_SAMPLES = 200_000
-
-
-@dataclass
-class _Ranks:
-    """Evaluation ranks of one data type and the weights that turn them into sums over all keys."""
-
-    p: np.ndarray       # popularity at each evaluation rank
-    count: np.ndarray   # Σ_i weight (number of keys a rank stands for)
-    mass: np.ndarray    # Σ_i p_i·weight (read share a rank stands for)
-
-
-@functools.lru_cache(maxsize=64)
-def _ranks(n: int, s: float) -> _Ranks:
-    pmf = zipf_pmf(n, s)
-    if n <= _EXACT_UP_TO:
-        return _Ranks(pmf, np.ones(n), pmf.copy())
-    r = np.unique(np.concatenate([np.arange(1, 101), np.round(np.geomspace(1, n, _SAMPLES))])).astype(np.int64)
-    x = np.log(r.astype(np.float64))
-    allx = np.log(np.arange(1, n + 1, dtype=np.float64))
-    k = np.clip(np.searchsorted(x, allx, side="right") - 1, 0, r.size - 2)
-    frac = (allx - x[k]) / (x[k + 1] - x[k])
-    count = np.bincount(k, 1 - frac, r.size) + np.bincount(k + 1, frac, r.size)
-    mass = np.bincount(k, pmf * (1 - frac), r.size) + np.bincount(k + 1, pmf * frac, r.size)
-    return _Ranks(pmf[r - 1], count, mass)
 
 
 def _lag_survival(rate: np.ndarray, lag: Lag) -> np.ndarray:
@@ -113,67 +73,12 @@ def _latency(values: np.ndarray) -> LatencyMs:
 def run_analytic(sc: Scenario) -> SimulationResult:
     """Answer a scenario with the closed forms."""
     started = time.perf_counter()
-    names = sc.type_names
-    shares = sc.type_read_shares()
+    sol = solve_tiers(sc)
+    names, shares, ranks = sol.names, sol.shares, sol.ranks
+    lam2, mu, mu2, ttl2, h1, h2 = sol.lam2, sol.mu, sol.mu2, sol.ttl2, sol.h1, sol.h2
+    tc1, tc2, l1_inv_share = sol.tc1, sol.tc2, sol.l1_inv_share
     n_inst = sc.app.instances
     inv = sc.invalidation.enabled
-    l1_inv_share = {"none": 0.0, "local": 1.0 / n_inst, "all": 1.0}[sc.invalidation.l1] if inv else 0.0
-
-    ranks, lam, mu, ttl2, nbytes = {}, {}, {}, {}, {}
-    for name in names:
-        dt = sc.data_types[name]
-        rk = _ranks(dt.keys, dt.zipf)
-        ranks[name] = rk
-        lam[name] = sc.read_rate * shares[name] * rk.p
-        mu[name] = dt.writes_per_s * (rk.p if dt.write_skew == "same" else np.full(rk.p.size, 1.0 / dt.keys))
-        ttl2[name] = dt.l2_ttl_s
-        nbytes[name] = float(dt.value_bytes)
-    total_keys = sum(sc.data_types[n].keys for n in names)
-    total_bytes = sum(sc.data_types[n].keys * nbytes[n] for n in names)
-
-    # L1: per instance, Che time shared by all types in the instance's entry budget
-    h1 = {n: np.zeros(ranks[n].p.size) for n in names}
-    tc1 = math.inf
-    if sc.l1.enabled:
-        def l1_hits(tc: float) -> dict[str, np.ndarray]:
-            return {n: hit_ratio(lam[n] / n_inst, mu[n] * l1_inv_share, sc.l1.ttl_s, tc) for n in names}
-        if sc.l1.max_entries < total_keys:
-            tc1 = che_time(lambda tc: sum(float(ranks[n].count @ h) for n, h in l1_hits(tc).items()),
-                           sc.l1.max_entries, hi=sc.l1.ttl_s)
-        h1 = l1_hits(tc1)
-
-    # L2: shared, fed by the L1 misses, Che time over the byte budget
-    lam2 = {n: lam[n] * (1 - h1[n]) for n in names}
-    mu2 = {n: mu[n] if inv else np.zeros_like(mu[n]) for n in names}
-    h2 = {n: np.zeros(ranks[n].p.size) for n in names}
-    tc2 = math.inf
-    if sc.l2.enabled:
-        l1_life = {n: mean_life(lam[n] / n_inst, mu[n] * l1_inv_share, sc.l1.ttl_s, tc1) if sc.l1.enabled
-                   else np.zeros_like(lam[n]) for n in names}
-
-        def l2_life(tc: float) -> dict[str, np.ndarray]:
-            gap = {n: superposed_gap(lam[n] / n_inst, l1_life[n], n_inst, tc) if math.isfinite(tc) else None
-                   for n in names}
-            return {n: mean_life(lam2[n], mu2[n], ttl2[n], tc, gap[n]) for n in names}
-
-        ttl_occ = {n: hit_ratio(lam2[n], mu2[n], ttl2[n]) for n in names}
-
-        def l2_occupancy(tc: float) -> float:
-            # with L1 in front: an entry is held while some instance looked it up within t_C
-            # (LRU) and since its fill less than a TTL ago; without L1 the Poisson form is exact
-            total = 0.0
-            for n, lf in l2_life(tc).items():
-                if sc.l1.enabled and math.isfinite(tc):
-                    occ = np.minimum(superposed_occupancy(lam[n] / n_inst, l1_life[n], n_inst, tc), ttl_occ[n])
-                else:
-                    occ = lam2[n] * lf / (1 + lam2[n] * lf)
-                total += nbytes[n] * float(ranks[n].count @ occ)
-            return total
-        if sc.l2.memory_bytes < total_bytes:
-            tc2 = che_time(l2_occupancy, sc.l2.memory_bytes, hi=max(ttl2.values()))
-        life2 = l2_life(tc2)
-        for n in names:
-            h2[n] = _l2_hit(sc, lam[n], lam2[n], mu2[n], ttl2[n], tc2, l1_life[n], life2[n])
     # staleness (see module docstring of closedform for the cycle argument)
     reps = sc.db.replicas
     by_type: dict[str, TypeStats] = {}
@@ -183,7 +88,7 @@ def run_analytic(sc: Scenario) -> SimulationResult:
         s_db = 1 - _lag_survival(mu[n], sc.db.lag) if reps else np.zeros_like(mu[n])
         inv_end2 = -np.expm1(-mu2[n] * ttl2[n])
         s_after_inv = 1 - _lag_survival(lam2[n], sc.db.lag) if reps else np.zeros_like(mu[n])
-        s_fill2 = inv_end2 * s_after_inv + (1 - inv_end2) * s_db
+        s_fill2 = inv_end2 * s_after_inv + (1 - inv_end2) * s_db if sc.l2.enabled else s_db
         age2 = _vlife(mu[n], ttl2[n]) / _vlife(mu2[n], ttl2[n])
         s_l2 = 1 - (1 - s_fill2) * age2 if sc.l2.enabled else np.zeros_like(mu[n])
         s_fill1 = h2[n] * s_l2 + (1 - h2[n]) * s_fill2
@@ -291,30 +196,6 @@ def run_analytic(sc: Scenario) -> SimulationResult:
         latency_ms=latency, write_latency_ms=write_latency, stale_read_probability=stale,
         verdict=judge(sc, hit.overall, latency.p99, nodes), runtime_s=time.perf_counter() - started, notes=notes,
     )
-
-
-def _l2_hit(sc: Scenario, lam: np.ndarray, lam2: np.ndarray, mu2: np.ndarray, ttl2: float, tc2: float,
-            life1: np.ndarray, life2: np.ndarray) -> np.ndarray:
-    """L2 hit ratio per key when its lookups are I instances' L1-miss streams (not Poisson).
-
-    TTL part: counted from a miss of instance j, the other I-1 instances' misses arrive at their
-    mean rate while j's own next miss waits at least its L1 entry's life, so the lookups within
-    the TTL number m = (I-1)/I·r·E[L] + own(T). Size limit: each next lookup must follow within
-    t_C, which fails with the superposed-stream probability g (Fricker-Robert-Roberts' form of
-    Che for non-Poisson streams); with independent gaps E[H] = (1-g)/g·(1 - e^{-g·m}), which is
-    m without eviction and (1-g)/g, i.e. hit = 1 - g, without TTL.
-    """
-    if not sc.l1.enabled:
-        x = lam2 * life2
-        return x / (1 + x)
-    n_inst = sc.app.instances
-    life_ttl = mean_life(lam2, mu2, ttl2, math.inf)
-    m = (n_inst - 1) / n_inst * lam2 * life_ttl + own_stream_hits(lam / n_inst, life1, mu2, ttl2)
-    if math.isfinite(tc2):
-        g = superposed_gap(lam / n_inst, life1, n_inst, tc2)
-        safe = np.where(g > 1e-12, g, 1.0)
-        m = np.where(g > 1e-12, (1 - g) / safe * -np.expm1(m * np.log1p(-np.minimum(g, 1 - 1e-12))), m)
-    return m / (1 + m)
 
 
 def _vlife(mu: np.ndarray, ttl: float) -> np.ndarray:

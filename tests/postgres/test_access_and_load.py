@@ -166,3 +166,16 @@ def test_standby_as_primary_dsn_is_an_error(replica_pair: ReplicaPair) -> None:
     for check in ("postgres.replication.replicas", "postgres.replication.lag"):
         f = one(findings, check)
         assert f.status == Status.ERROR and "standby" in f.message
+
+
+def test_silent_host_times_out_with_one_line() -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts TCP but never speaks: like a blackholed database
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        snap, findings = run({"dsn": f"postgresql://postgres@127.0.0.1:{port}/postgres"}, timeout=6)
+    assert snap.error and "\n" not in snap.error
+    assert "timeout" in snap.error or "timed out" in snap.error
+    assert {f.status for f in findings} == {Status.ERROR}

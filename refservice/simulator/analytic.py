@@ -87,7 +87,10 @@ def run_analytic(sc: Scenario) -> SimulationResult:
         rk, share = ranks[n], shares[n]
         s_db = 1 - _lag_survival(mu[n], sc.db.lag) if reps else np.zeros_like(mu[n])
         inv_end2 = -np.expm1(-mu2[n] * ttl2[n])
-        s_after_inv = 1 - _lag_survival(lam2[n], sc.db.lag) if reps else np.zeros_like(mu[n])
+        # the first L2 lookup after an invalidation: the usual L1 misses plus the reads of the
+        # instances whose L1 copy the write dropped (all of them, the writer's, or none)
+        first = lam2[n] + sol.lam[n] * h1[n] * l1_inv_share
+        s_after_inv = 1 - _lag_survival(first, sc.db.lag) if reps else np.zeros_like(mu[n])
         s_fill2 = inv_end2 * s_after_inv + (1 - inv_end2) * s_db if sc.l2.enabled else s_db
         age2 = _vlife(mu[n], ttl2[n]) / _vlife(mu2[n], ttl2[n])
         s_l2 = 1 - (1 - s_fill2) * age2 if sc.l2.enabled else np.zeros_like(mu[n])

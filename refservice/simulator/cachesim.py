@@ -84,7 +84,7 @@ class TierState:
 @numba.njit(cache=True)
 def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl, n_inst, use_l1, use_l2, inv_l2,
             inv_l1_mode, replicas, slot_of, rec, fexp, fw, lhd, ihd, used, cap, ftop, base, evictions, free,
-            served, stale, node):
+            warm_keys, warm_exp, served, stale, node):
     """Size-limited tiers. The helpers are closures: numba inlines them with no per-call cost.
 
     A tier whose TTLs are all longer than the trace never expires anything, so it skips the
@@ -214,6 +214,9 @@ def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl, n_inst, 
             break
     versions = np.zeros(n_keys if any_write else 1, dtype=np.int32)
     last_write = np.full(n_keys if any_write else 1, -1e300)
+    if use_l2:  # warm start: steady-state L2 contents, in expiry order
+        for j in range(warm_keys.size):
+            insert(l2p, warm_keys[j], warm_exp[j], 0, key_bytes[warm_keys[j]])
     rr = 0
     for i in range(n):
         k = key[i]
@@ -270,7 +273,7 @@ def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl, n_inst, 
 
 @numba.njit(cache=True)
 def _kernel_ttl(t, op, key, inst, lag, key_type, l2_ttl, l1_ttl, n_inst, use_l1, use_l2, inv_l2,
-                inv_l1_mode, replicas, served, stale, node):
+                inv_l1_mode, replicas, warm_keys, warm_exp, served, stale, node):
     """The same model as `_kernel` for tiers without size limits: plain expiry arrays, no lists."""
     n = t.size
     n_keys = key_type.size
@@ -280,6 +283,9 @@ def _kernel_ttl(t, op, key, inst, lag, key_type, l2_ttl, l1_ttl, n_inst, use_l1,
     l1_ver = np.zeros(n_inst * n_keys if use_l1 else 1, dtype=np.int32)
     l2_exp = np.full(n_keys, -1e300)
     l2_ver = np.zeros(n_keys, dtype=np.int32)
+    if use_l2:
+        for j in range(warm_keys.size):
+            l2_exp[warm_keys[j]] = warm_exp[j]
     rr = 0
     for i in range(n):
         k = key[i]
@@ -395,8 +401,12 @@ class CacheOutcome:
 def run_cache(t: np.ndarray, op: np.ndarray, key: np.ndarray, inst: np.ndarray, lag: np.ndarray,
               key_type: np.ndarray, key_bytes: np.ndarray, l2_ttl: np.ndarray, *, l1_ttl: float,
               l1_entries: int, l2_bytes: float, n_inst: int, use_l1: bool = True, use_l2: bool = True,
-              invalidate_l2: bool = True, invalidate_l1: str = "local", replicas: int = 0) -> CacheOutcome:
-    """Run the tiers over a trace. ``lag`` (seconds per event) is read only for replica reads."""
+              invalidate_l2: bool = True, invalidate_l1: str = "local", replicas: int = 0,
+              warm_keys: np.ndarray | None = None, warm_exp: np.ndarray | None = None) -> CacheOutcome:
+    """Run the tiers over a trace. ``lag`` (seconds per event) is read only for replica reads.
+
+    ``warm_keys``/``warm_exp``: L2 entries present at time 0 (fresh, version 0) and their expiry.
+    """
     n_keys = int(key_type.size)
     n_types = int(l2_ttl.size)
     if replicas > 0 and lag.size != t.size:
@@ -410,18 +420,24 @@ def run_cache(t: np.ndarray, op: np.ndarray, key: np.ndarray, inst: np.ndarray, 
     key_type = key_type.astype(np.int8)
     key_bytes = key_bytes.astype(np.float64)
     l2_ttl = l2_ttl.astype(np.float64)
+    if warm_keys is None or warm_exp is None or not use_l2:
+        warm_keys, warm_exp = np.empty(0, np.int64), np.empty(0)
+    order = np.argsort(warm_exp, kind="stable")
+    warm_keys = np.ascontiguousarray(np.asarray(warm_keys, dtype=np.int64)[order])
+    warm_exp = np.ascontiguousarray(np.asarray(warm_exp, dtype=np.float64)[order])
+    warm_bytes = float(key_bytes[warm_keys].sum()) if warm_keys.size else 0.0
     unbounded = (not use_l1 or _l1_never_full(t, op, inst, n_inst, l1_ttl, l1_entries, n_keys)) and (
         not use_l2 or l2_bytes >= key_bytes.sum()
-        or _l2_never_full(t, op, key, key_type, key_bytes, l2_ttl, l2_bytes))
+        or _l2_never_full(t, op, key, key_type, key_bytes, l2_ttl, l2_bytes - warm_bytes))
     if unbounded:
         if use_l1 and n_inst * n_keys > 2_000_000_000:
             raise ValueError("cache tier too large to simulate (instances x keys > 2e9)")
         _kernel_ttl(t, op, key, inst, lag, key_type, l2_ttl, float(l1_ttl), n_inst, use_l1, use_l2,
-                    invalidate_l2 and use_l2, mode, replicas, served, stale, node)
+                    invalidate_l2 and use_l2, mode, replicas, warm_keys, warm_exp, served, stale, node)
         return CacheOutcome(served, stale, node, 0, 0)
     st = TierState.new(n_inst, n_keys, n_types, int(min(l1_entries, n_keys)) if use_l1 else 0, l1_entries,
                        n_keys if use_l2 else 0, l2_bytes)
     _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, float(l1_ttl), n_inst, use_l1, use_l2,
             invalidate_l2, mode, replicas, st.slot_of, st.rec, st.fexp, st.fw, st.lhd, st.ihd, st.used, st.cap,
-            st.ftop, st.base, st.evictions, st.free, served, stale, node)
+            st.ftop, st.base, st.evictions, st.free, warm_keys, warm_exp, served, stale, node)
     return CacheOutcome(served, stale, node, int(st.evictions[:n_inst].sum()), int(st.evictions[n_inst]))

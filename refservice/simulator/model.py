@@ -155,6 +155,10 @@ class Scenario(_Model):
     requests_per_user_s: float = Field(gt=0)
     duration_s: float = Field(default=600.0, gt=0)
     warmup_s: float = Field(default=0.0, ge=0, description="leading time excluded from the statistics")
+    warm_start: bool = Field(
+        default=True,
+        description="trace engine: start with L2 in its steady state (as a running service) instead of empty",
+    )
     seed: int = 1
     data_types: dict[str, DataType]
     endpoints: list[Endpoint]

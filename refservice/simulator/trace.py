@@ -18,6 +18,7 @@ from .cachesim import SERVED_DB, SERVED_L1, SERVED_L2, SERVED_WRITE, run_cache
 from .model import Scenario
 from .queueing import fcfs_waits, sample_service
 from .result import HitRatios, LatencyMs, NodeLoad, SimulationResult, StaleReads, TypeStats, judge, node_names
+from .tiers import l2_hold_probability, solve_tiers
 from .workload import READ, build_trace
 
 __all__ = ["run_trace"]
@@ -48,6 +49,20 @@ def _lag_sample(rng: np.random.Generator, sc: Scenario, size: int) -> np.ndarray
     return rng.lognormal(math.log(m) - s2 / 2, math.sqrt(s2), size)
 
 
+def _warm_l2(sc: Scenario, space, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """L2 contents at time 0: each key held with its steady-state probability (closed form),
+    with a remaining TTL uniform over the type's TTL, as in a cache that has been running."""
+    sol = solve_tiers(sc)
+    keys, exp = [], []
+    for d, name in enumerate(space.names):
+        dt = sc.data_types[name]
+        hold = l2_hold_probability(sol, name, dt.keys)
+        idx = np.flatnonzero(rng.random(dt.keys) < hold)
+        keys.append(idx + space.offsets[d])
+        exp.append(rng.random(idx.size) * dt.l2_ttl_s)
+    return np.concatenate(keys), np.concatenate(exp)
+
+
 def run_trace(sc: Scenario) -> SimulationResult:
     """Simulate a scenario event by event."""
     started = time.perf_counter()
@@ -59,10 +74,12 @@ def run_trace(sc: Scenario) -> SimulationResult:
     lag = _lag_sample(rng, sc, n) if reps else np.zeros(0)
     l2_ttl = np.array([sc.data_types[nm].l2_ttl_s for nm in space.names])
     inv = sc.invalidation.enabled
+    warm_keys, warm_exp = _warm_l2(sc, space, rng) if sc.warm_start and sc.l2.enabled else (None, None)
     out = run_cache(tr.t, tr.op, tr.key, tr.inst, lag, space.key_type, space.key_bytes, l2_ttl,
                     l1_ttl=sc.l1.ttl_s, l1_entries=sc.l1.max_entries, l2_bytes=sc.l2.memory_bytes,
                     n_inst=sc.app.instances, use_l1=sc.l1.enabled, use_l2=sc.l2.enabled,
-                    invalidate_l2=inv, invalidate_l1=sc.invalidation.l1 if inv else "none", replicas=reps)
+                    invalidate_l2=inv, invalidate_l1=sc.invalidation.l1 if inv else "none", replicas=reps,
+                    warm_keys=warm_keys, warm_exp=warm_exp)
     del lag
     served, stale, node = out.served, out.stale, out.node
     window = sc.duration_s - sc.warmup_s
@@ -151,5 +168,7 @@ def run_trace(sc: Scenario) -> SimulationResult:
         l2_node=l2_node, latency_ms=read_lat, write_latency_ms=write_lat, stale_read_probability=stale_p,
         evictions={"l1": out.l1_evictions, "l2": out.l2_evictions},
         verdict=judge(sc, hit.overall, read_lat.p99, nodes), runtime_s=time.perf_counter() - started,
-        notes=[f"{n} events replayed; statistics after warm-up {sc.warmup_s:g} s"],
+        notes=[f"{n} events replayed; statistics after warm-up {sc.warmup_s:g} s",
+               "L2 started in its steady state (warm_start)" if sc.warm_start and sc.l2.enabled
+               else "caches started empty (cold start)"],
     )

@@ -137,7 +137,8 @@ def run_analytic(sc: Scenario) -> SimulationResult:
         mean_s = busy / (r + w) if r + w > 0 else sc.db.read.mean_ms / 1000
         node_mean_s.append(mean_s)
         wait = _mean_wait(servers, r + w, mean_s)
-        nodes.append(NodeLoad(name=nm, role=role, queries_per_s=r + w, reads_per_s=r, writes_per_s=w,
+        nodes.append(NodeLoad(name=nm, role=role, queries_per_s=r + w * sc.db.queries_per_write, reads_per_s=r,
+                              writes_per_s=w,
                               servers=servers, utilisation=busy / servers,
                               cpu=busy * sc.db.cpu_fraction / sc.db.cores_per_node,
                               mean_wait_ms=wait * 1000 if math.isfinite(wait) else 1e12))
@@ -152,7 +153,7 @@ def run_analytic(sc: Scenario) -> SimulationResult:
     # latency: mixture over the paths, each from its closed-form laws
     rng = np.random.default_rng(sc.seed + 104729)
     size = _LATENCY_SAMPLES
-    lat = sample_service(rng, sc.app.service, size)
+    lat = sample_service(rng, sc.app.service, size) + sc.app.rtt_ms / 1000
     if sc.app.workers:
         lat += _wait_sample(rng, size, sc.app.workers, sc.read_rate / n_inst, sc.app.service)
     u = rng.random(size)
@@ -180,7 +181,7 @@ def run_analytic(sc: Scenario) -> SimulationResult:
 
     write_latency = None
     if writes > 0:
-        wl = sample_service(rng, sc.app.service, size) + sc.db.rtt_ms / 1000 \
+        wl = sample_service(rng, sc.app.service, size) + (sc.app.rtt_ms + sc.db.rtt_ms) / 1000 \
             + _wait_sample(rng, size, servers, node_rates[0][2] + writes,
                            ServiceTime(mean_ms=node_mean_s[0] * 1000)) + sample_service(rng, sc.db.write, size)
         if inv and sc.l2.enabled:
@@ -195,7 +196,8 @@ def run_analytic(sc: Scenario) -> SimulationResult:
              "DB nodes as M/M/c (Erlang C) with exponential service of the same mean"]
     return SimulationResult(
         engine="analytic", scenario=sc.name, reads_per_s=reads, writes_per_s=writes, simulated_requests=0,
-        hit_ratio=hit, by_type=by_type, db_nodes=nodes, db_queries_per_s=db_reads + writes, l2_node=l2_node,
+        hit_ratio=hit, by_type=by_type, db_nodes=nodes, db_queries_per_s=db_reads + writes * sc.db.queries_per_write,
+        l2_node=l2_node,
         latency_ms=latency, write_latency_ms=write_latency, stale_read_probability=stale,
         verdict=judge(sc, hit.overall, latency.p99, nodes), runtime_s=time.perf_counter() - started, notes=notes,
     )

@@ -83,6 +83,7 @@ class App(_Model):
     instances: int = Field(default=4, ge=1, le=1000)
     service: ServiceTime = Field(default_factory=lambda: ServiceTime(mean_ms=1.0, dist="exp"))
     workers: int = Field(default=0, ge=0, description="concurrent requests per instance; 0 = unlimited")
+    rtt_ms: float = Field(default=0.0, ge=0, description="client <-> app network and protocol overhead (latency only)")
 
 
 class L1Cache(_Model):
@@ -124,6 +125,7 @@ class Database(_Model):
         default=1.0, gt=0, le=1, description="share of a query's service time that is CPU (for DB CPU %)"
     )
     rtt_ms: float = Field(default=0.3, ge=0)
+    queries_per_write: float = Field(default=1.0, ge=1, description="statements one write runs on the primary")
     lag: Lag = Field(default_factory=Lag)
 
     def servers(self, instances: int) -> int:

@@ -119,7 +119,7 @@ def run_trace(sc: Scenario) -> SimulationResult:
         for i in range(sc.app.instances):
             sel = np.flatnonzero(tr.inst == i)
             start[sel] += fcfs_waits(tr.t[sel], app_svc[sel], sc.app.workers)
-    latency = start - tr.t + app_svc
+    latency = start - tr.t + app_svc + sc.app.rtt_ms / 1000.0
     is_db = served == SERVED_DB
     is_write = served == SERVED_WRITE
     l2_rtt = sc.l2.rtt_ms / 1000.0
@@ -155,7 +155,9 @@ def run_trace(sc: Scenario) -> SimulationResult:
         w = in_win[jobs]
         busy = svc[w].sum()
         nodes.append(NodeLoad(
-            name=nm, role=role, queries_per_s=w.sum() / window, reads_per_s=(w & ~writes_here).sum() / window,
+            name=nm, role=role, queries_per_s=((w & ~writes_here).sum() + (w & writes_here).sum()
+                                               * sc.db.queries_per_write) / window,
+            reads_per_s=(w & ~writes_here).sum() / window,
             writes_per_s=(w & writes_here).sum() / window, servers=servers, utilisation=busy / (servers * window),
             cpu=busy * sc.db.cpu_fraction / (sc.db.cores_per_node * window),
             mean_wait_ms=float(waits[w].mean() * 1000) if w.any() else 0.0))

@@ -38,14 +38,15 @@ def _parse_grid(items: tuple[str, ...]) -> dict[str, list[Any]] | None:
 
 @click.command("simulate")
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--engine", type=click.Choice(["trace", "analytic", "both"]), default="trace", show_default=True,
-              help="trace-driven simulation, closed forms, or both side by side")
+@click.option("--engine", type=click.Choice(["trace", "analytic", "both"]), default=None,
+              help="trace-driven simulation, closed forms, or both side by side "
+                   "[default: trace; analytic for --sweep]")
 @click.option("--sweep", "do_sweep", is_flag=True, help="grid TTLs x replicas x instances and recommend the cheapest")
 @click.option("--grid", "grid_items", multiple=True, metavar="PATH=V1,V2",
               help="sweep axis, e.g. --grid db.replicas=0,1,2 (repeatable; default grid otherwise)")
 @click.option("--verify", is_flag=True, help="with --sweep: confirm the recommendation with the trace engine")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write JSON here")
-def simulate(scenario: Path, engine: str, do_sweep: bool, grid_items: tuple[str, ...], verify: bool,
+def simulate(scenario: Path, engine: str | None, do_sweep: bool, grid_items: tuple[str, ...], verify: bool,
              output: Path | None) -> None:
     """What-if: hit ratios, DB load, latency and staleness for a cache/replica SCENARIO (YAML/JSON)."""
     from . import simulate as run
@@ -56,10 +57,12 @@ def simulate(scenario: Path, engine: str, do_sweep: bool, grid_items: tuple[str,
         if do_sweep:
             eng = "trace" if engine == "trace" else "analytic"
             doc: dict[str, Any] = sweep(sc, grid=_parse_grid(grid_items), engine=eng, verify=verify).to_dict()
+        elif engine is None or engine == "trace":
+            doc = run(sc, "trace").to_dict()
         elif engine == "both":
             doc = {"analytic": run(sc, "analytic").to_dict(), "trace": run(sc, "trace").to_dict()}
         else:
-            doc = run(sc, engine).to_dict()  # type: ignore[arg-type]
+            doc = run(sc, "analytic").to_dict()
     except (ScenarioError, ValueError, MemoryError) as exc:
         click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)

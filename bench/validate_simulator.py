@@ -1,0 +1,353 @@
+"""Validate the simulator against the reference service under the open-loop load generator.
+
+Run: ``python bench/validate_simulator.py [--duration 60] [--keys 10000] [--quick]``
+Writes bench/results/simulator-validation.json and .md.
+
+Setup (all real, all on loopback): a throw-away PostgreSQL 15 primary with a streaming replica
+(tests/support/pg_cluster.py), Redis db 6 (FLUSHDB before every run), and the reference service
+(`refservice.app.create_app`) in its own process, one instance, L1 5 s, product TTL short enough
+that the run sees several L2 expiries. The load generator sends GET /products/{id} with Zipf(1.0)
+keys, Poisson arrivals, and PUT /products/{id} writes (which invalidate L2 and the local L1).
+
+Calibration (per database layout, from the reference service, never from the runs it predicts):
+a low-rate run gives the service's CPU time per request (from /proc) and its client overhead
+(low-load P50 minus the simulator's P50 without overhead) and the statements per write (from the
+service's own db_queries_total); direct timing gives the Redis round trip and the PostgreSQL
+primary-key read. The simulator then predicts each measured run from its workload alone, with
+the caches starting empty as the service does (warm_start off).
+
+Compared per run: hit ratio per tier (within 3 points), DB queries/s per node (within 10 %),
+P99 of the reads (within 1.25x). Background tasks of the service (outbox poller, replica probes)
+are switched off so that the DB counters hold only request traffic; read-your-writes pinning is
+off (ryw_window_s = 0) so reads follow the round-robin the simulator models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+from refservice.loadgen import LoadSpec, run  # noqa: E402
+from refservice.simulator import load_scenario, simulate  # noqa: E402
+
+REDIS_DB = 6
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+RESULTS = ROOT / "bench" / "results"
+L1_TTL = 5.0
+PRODUCT_TTL = 20
+TOL_HIT, TOL_QPS, TOL_P99 = 0.03, 0.10, 1.25
+
+SERVER = """
+import json, sys, uvicorn
+from refservice.app import create_app
+from refservice.settings import Settings
+settings = Settings(**json.loads(sys.argv[1]))
+uvicorn.run(create_app(settings, seed=int(sys.argv[2])), host="127.0.0.1", port=int(sys.argv[3]),
+            log_level="warning", access_log=False)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    """The reference service in its own process (so the load generator does not share its loop)."""
+
+    def __init__(self, primary: str, replicas: list[str], keys: int, prefix: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        settings = {"database_url": primary, "replica_urls": replicas, "redis_url": REDIS_URL,
+                    "rate_limit_enabled": False, "access_log": False, "run_background": False,
+                    "ryw_window_s": 0.0, "l1_ttl_s": L1_TTL, "ttl_product_s": PRODUCT_TTL, "key_prefix": prefix,
+                    "log_level": "WARNING"}
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVER, json.dumps(settings), str(keys), str(self.port)],
+                                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"service exited: {self.proc.stderr.read().decode()[-500:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError("service did not become ready in 300 s")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        text = httpx.get(self.url + "/metrics", timeout=10).text
+        out = {}
+        for fam in text_string_to_metric_families(text):
+            for s in fam.samples:
+                if s.name in ("cache_hits_total", "cache_misses_total", "db_queries_total"):
+                    out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def _flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def _delta(m0: dict, m1: dict, name: str, **labels: str) -> float:
+    total = 0.0
+    for (n, lab), v in m1.items():
+        if n == name and all(dict(lab).get(k) == val for k, val in labels.items()):
+            total += v - m0.get((n, lab), 0.0)
+    return total
+
+
+def redis_rtt_ms(n: int = 3000) -> float:
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    r.get("simval:warm")
+    t0 = time.perf_counter()
+    for i in range(n):
+        r.get(f"simval:missing:{i % 50}")
+    return (time.perf_counter() - t0) / n * 1000
+
+
+def pg_read_ms(dsn: str, keys: int, n: int = 3000) -> float:
+    import psycopg
+
+    async def go() -> float:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            rng = np.random.default_rng(3)
+            ids = rng.integers(1, keys + 1, n)
+            await conn.execute("SELECT * FROM products WHERE id = %s AND deleted_at IS NULL", (1,))
+            t0 = time.perf_counter()
+            for pid in ids:
+                cur = await conn.execute("SELECT * FROM products WHERE id = %s AND deleted_at IS NULL",
+                                         (int(pid),))
+                await cur.fetchone()
+            return (time.perf_counter() - t0) / n * 1000
+
+    return asyncio.run(go())
+
+
+@dataclass
+class Measured:
+    rate: float
+    duration: float
+    reads: int
+    writes: int
+    hit_l1: float
+    hit_l2: float
+    hit_overall: float
+    db_qps: dict[str, float]
+    p50: float
+    p99: float
+    cpu_per_request_ms: float
+    primary_statements_per_write: float
+    errors: int
+    achieved_rate: float
+
+
+def measure(svc: Service, *, rate: float, duration: float, keys: int, write_ratio: float, seed: int,
+            node_names: list[str]) -> Measured:
+    spec = LoadSpec(url=svc.url, rate=rate, duration_s=duration, distribution="poisson", mix="get_product=1",
+                    write_ratio=write_ratio, n_keys=keys, zipf_exponent=1.0, connections=64, seed=seed,
+                    drain_s=15)
+    m0, c0 = svc.metrics(), svc.cpu_seconds()
+    res = run(spec)
+    c1, m1 = svc.cpu_seconds(), svc.metrics()
+    reads = int(res["endpoints"]["get_product"]["count"])
+    writes = int(res["endpoints"].get("update_product", {}).get("count", 0))
+    l1h, l1m = _delta(m0, m1, "cache_hits_total", tier="l1"), _delta(m0, m1, "cache_misses_total", tier="l1")
+    l2h = _delta(m0, m1, "cache_hits_total", tier="l2")
+    # each write first looks its session up through the same cache: take those lookups out
+    session_lookups = max(0.0, l1h + l1m - reads)
+    session_misses = min(session_lookups, math.ceil(duration / L1_TTL) + 1) if session_lookups else 0.0
+    p_l1m = l1m - session_misses
+    p_l2h = l2h - session_misses
+    db = {nm: _delta(m0, m1, "db_queries_total", node=nm) for nm in node_names}
+    primary_reads = 0.0 if len(node_names) > 1 else p_l1m - p_l2h
+    lat = res["endpoints"]["get_product"]["latency_ms"]
+    return Measured(
+        rate=rate, duration=duration, reads=reads, writes=writes,
+        hit_l1=1 - p_l1m / reads, hit_l2=p_l2h / p_l1m if p_l1m else 0.0, hit_overall=1 - (p_l1m - p_l2h) / reads,
+        db_qps={k: v / duration for k, v in db.items()}, p50=float(lat["p50"]), p99=float(lat["p99"]),
+        cpu_per_request_ms=(c1 - c0) / max(1, reads + writes) * 1000,
+        primary_statements_per_write=(db["primary"] - primary_reads) / writes if writes else 1.0,
+        errors=int(res["errors"]), achieved_rate=float(res["achieved_rate"]),
+    )
+
+
+def scenario(*, rate: float, duration: float, keys: int, write_ratio: float, replicas: int, cal: dict[str, float],
+             seed: int) -> Any:
+    return load_scenario({
+        "name": f"refservice-{rate:g}rps-{replicas}rep", "users": rate * (1 - write_ratio), "requests_per_user_s": 1.0,
+        "duration_s": duration, "warmup_s": 0, "seed": seed, "warm_start": False,
+        "data_types": {"product": {"keys": keys, "zipf": 1.0, "l2_ttl_s": PRODUCT_TTL,
+                                   "writes_per_s": rate * write_ratio,
+                                   "write_skew": "same", "value_bytes": 400}},
+        "endpoints": [{"name": "GET /products/{id}", "weight": 1, "data_type": "product"}],
+        "app": {"instances": 1, "workers": 1, "rtt_ms": cal["app_rtt_ms"],
+                "service": {"mean_ms": cal["app_cpu_ms"], "dist": "exp"}},
+        "l1": {"ttl_s": L1_TTL, "max_entries": 10_000},
+        "l2": {"memory_bytes": 1e12, "rtt_ms": cal["redis_rtt_ms"], "service": {"mean_ms": 0.01, "dist": "exp"}},
+        "invalidation": {"enabled": True, "l1": "local"},
+        "db": {"replicas": replicas, "cores_per_node": 2, "pool_per_instance": 8, "rtt_ms": 0.0,
+               "read": {"mean_ms": cal["pg_read_ms"], "dist": "exp"},
+               "write": {"mean_ms": cal["pg_read_ms"] * cal["statements_per_write"], "dist": "exp"},
+               "queries_per_write": cal["statements_per_write"], "lag": {"mean_ms": 1.0, "dist": "exp"}},
+    })
+
+
+def calibrate(svc: Service, *, primary_dsn: str, keys: int, write_ratio: float, replicas: int, nodes: list[str],
+              duration: float) -> dict[str, float]:
+    low = measure(svc, rate=60.0, duration=duration, keys=keys, write_ratio=write_ratio, seed=99, node_names=nodes)
+    cal = {"app_cpu_ms": low.cpu_per_request_ms, "redis_rtt_ms": redis_rtt_ms(),
+           "pg_read_ms": pg_read_ms(primary_dsn, keys),
+           "statements_per_write": max(1.0, low.primary_statements_per_write), "app_rtt_ms": 0.0}
+    sim = simulate(scenario(rate=60.0, duration=duration, keys=keys, write_ratio=write_ratio, replicas=replicas,
+                            cal=cal, seed=99), engine="trace")
+    cal["app_rtt_ms"] = max(0.0, low.p50 - sim.latency_ms.p50)
+    cal["low_rate_p50_ms"] = low.p50
+    return cal
+
+
+def _row(config: str, m: Measured, sim: Any, nodes: list[str]) -> dict[str, Any]:
+    sim_qps = {n.name: n.queries_per_s for n in sim.db_nodes}
+    sim_names = {"primary": "primary", **{f"replica{i}": f"replica-{i}" for i in range(1, 9)}}
+    qps = {nm: {"measured": m.db_qps[nm], "simulated": sim_qps[sim_names[nm]]} for nm in nodes}
+    checks = {
+        "hit_l1": abs(sim.hit_ratio.l1 - m.hit_l1) <= TOL_HIT,
+        "hit_l2": abs(sim.hit_ratio.l2 - m.hit_l2) <= TOL_HIT,
+        "db_qps": all(abs(v["simulated"] - v["measured"]) <= TOL_QPS * v["measured"] for v in qps.values()
+                      if v["measured"] > 0),
+        "p99": 1 / TOL_P99 <= sim.latency_ms.p99 / m.p99 <= TOL_P99,
+    }
+    return {"config": config, "rate": m.rate, "achieved_rate": m.achieved_rate, "reads": m.reads, "writes": m.writes,
+            "errors": m.errors,
+            "hit_l1": {"measured": m.hit_l1, "simulated": sim.hit_ratio.l1},
+            "hit_l2": {"measured": m.hit_l2, "simulated": sim.hit_ratio.l2},
+            "hit_overall": {"measured": m.hit_overall, "simulated": sim.hit_ratio.overall},
+            "db_qps": qps, "p50_ms": {"measured": m.p50, "simulated": sim.latency_ms.p50},
+            "p99_ms": {"measured": m.p99, "simulated": sim.latency_ms.p99},
+            "cpu_per_request_ms": m.cpu_per_request_ms, "checks": checks, "passed": all(checks.values())}
+
+
+def _markdown(doc: dict[str, Any]) -> str:
+    lines = ["# Simulator vs reference service", "",
+             f"Generated {doc['generated']} by `python bench/validate_simulator.py` "
+             f"({doc['duration_s']:g} s per run, {doc['keys']:,} products, Zipf 1.0, write share "
+             f"{doc['write_ratio']:.0%}, L1 {L1_TTL:g} s, product L2 TTL {PRODUCT_TTL} s, one service instance).",
+             "Targets: hit ratio per tier within 3 points, DB queries/s per node within 10 %, P99 within 1.25x.", "",
+             "| config | rate req/s | L1 hit meas/sim | L2 hit meas/sim | DB q/s per node meas/sim | P99 ms meas/sim |"
+             " pass |", "|---|---|---|---|---|---|---|"]
+    for r in doc["runs"]:
+        qps = "; ".join(f"{k} {v['measured']:.1f}/{v['simulated']:.1f}" for k, v in r["db_qps"].items())
+        failed = [k for k, ok in r["checks"].items() if not ok]
+        lines.append(f"| {r['config']} | {r['rate']:g} (sent {r['achieved_rate']:.0f}) | "
+                     f"{r['hit_l1']['measured']:.3f}/{r['hit_l1']['simulated']:.3f} | "
+                     f"{r['hit_l2']['measured']:.3f}/{r['hit_l2']['simulated']:.3f} | {qps} | "
+                     f"{r['p99_ms']['measured']:.1f}/{r['p99_ms']['simulated']:.1f} | "
+                     f"{'yes' if r['passed'] else 'no: ' + ', '.join(failed)} |")
+    lines += ["", "Calibration (from the reference service, before the runs):", ""]
+    for name, cal in doc["calibration"].items():
+        lines.append(f"- {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in cal.items()))
+    lines += ["", "Notes:", *[f"- {n}" for n in doc["notes"]], ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--keys", type=int, default=10_000)
+    ap.add_argument("--write-ratio", type=float, default=0.02)
+    ap.add_argument("--loads", type=str, default="0.35,0.6", help="target utilisations of the service's CPU")
+    ap.add_argument("--quick", action="store_true", help="short runs, one load, no replica (smoke test)")
+    args = ap.parse_args()
+    from tests.support.pg_cluster import start_primary_with_replica
+
+    duration = 15.0 if args.quick else args.duration
+    loads = [0.35] if args.quick else [float(x) for x in args.loads.split(",")]
+    layouts = [("primary only", 0)] if args.quick else [("primary only", 0), ("primary + 1 replica", 1)]
+    pair = start_primary_with_replica()
+    runs, calibration = [], {}
+    notes = [f"host: {os.cpu_count()} cores shared with other work; load generator and service on the same host"]
+    try:
+        pair.wait_streaming(timeout=60)
+        for label, replicas in layouts:
+            nodes = ["primary"] + [f"replica{i}" for i in range(1, replicas + 1)]
+            reps = [pair.replica_dsn] if replicas else []
+
+            def fresh(tag: str, reps: list[str] = reps) -> Service:
+                _flush_redis()
+                return Service(pair.primary_dsn, reps, args.keys, prefix=f"simval:{tag}:")
+
+            svc = fresh(f"cal{replicas}")
+            try:
+                cal = calibrate(svc, primary_dsn=pair.primary_dsn, keys=args.keys, write_ratio=args.write_ratio,
+                                replicas=replicas, nodes=nodes, duration=min(duration, 20.0))
+            finally:
+                svc.stop()
+            calibration[label] = cal
+            capacity = 1000.0 / cal["app_cpu_ms"]
+            for util in loads:
+                rate = round(capacity * util / 10) * 10
+                svc = fresh(f"r{replicas}u{util}")
+                try:
+                    m = measure(svc, rate=rate, duration=duration, keys=args.keys, write_ratio=args.write_ratio,
+                                seed=7, node_names=nodes)
+                finally:
+                    svc.stop()
+                sc = scenario(rate=rate, duration=duration, keys=args.keys, write_ratio=args.write_ratio,
+                              replicas=replicas, cal=cal, seed=7)
+                sim = simulate(sc, engine="trace")
+                row = _row(label, m, sim, nodes)
+                row["analytic_note"] = "trace engine (cold start, same duration as the run)"
+                runs.append(row)
+                print(json.dumps({k: row[k] for k in ("config", "rate", "hit_l1", "hit_l2", "db_qps", "p99_ms",
+                                                       "passed")}), flush=True)
+    finally:
+        pair.close()
+    doc = {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "duration_s": duration,
+           "keys": args.keys, "write_ratio": args.write_ratio, "runs": runs, "calibration": calibration,
+           "notes": notes, "all_passed": all(r["passed"] for r in runs)}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "simulator-validation.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (RESULTS / "simulator-validation.md").write_text(_markdown(doc))
+    print(_markdown(doc))
+
+
+if __name__ == "__main__":
+    main()

@@ -15,7 +15,7 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "simulator"
 
 
 def test_shipped_examples_load():
-    files = sorted(DATA.glob("*.yaml")) + sorted(DATA.glob("*.json"))
+    files = sorted(DATA.glob("*.yaml")) + [f for f in sorted(DATA.glob("*.json")) if "schema" not in f.name]
     assert any(f.name == "100k-users.yaml" for f in files)
     for f in files:
         sc = load_scenario(f)
@@ -78,3 +78,18 @@ def test_with_changes_validates_and_rejects_unknown_paths():
 def test_zipf_exponent_zero_and_above_one_are_accepted():
     for s in (0.0, 0.5, 1.0, 1.7, 3.0):
         assert make(**{"data_types.product.zipf": s}).data_types["product"].zipf == s
+
+
+def test_shipped_json_schema_is_current():
+    """data/simulator/scenario.schema.json is what the model says (regenerate it after a change)."""
+    shipped = json.loads((DATA / "scenario.schema.json").read_text())
+    assert shipped == Scenario.model_json_schema()
+
+
+def test_examples_validate_against_the_json_schema():
+    import jsonschema
+    import yaml
+
+    schema = json.loads((DATA / "scenario.schema.json").read_text())
+    for f in sorted(DATA.glob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(f.read_text()), schema)

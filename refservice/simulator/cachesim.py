@@ -25,6 +25,8 @@ import numpy as np
 __all__ = ["SERVED_DB", "SERVED_L1", "SERVED_L2", "SERVED_WRITE", "CacheOutcome", "TierState", "run_cache"]
 
 SERVED_L1, SERVED_L2, SERVED_DB, SERVED_WRITE = 0, 1, 2, 3
+MAX_L1_CELLS = 250_000_000
+"""instances x keys beyond which per-instance L1 arrays would need several GB"""
 
 # columns of a slot record in ``rec``
 _LPREV, _LNEXT, _IPREV, _INEXT, _KEY, _VER = 0, 1, 2, 3, 4, 5
@@ -409,6 +411,9 @@ def run_cache(t: np.ndarray, op: np.ndarray, key: np.ndarray, inst: np.ndarray, 
     """
     n_keys = int(key_type.size)
     n_types = int(l2_ttl.size)
+    if use_l1 and n_inst * n_keys > MAX_L1_CELLS:
+        raise ValueError(f"{n_inst} instances x {n_keys:,} keys is too much per-instance L1 state for the trace "
+                         f"engine (limit {MAX_L1_CELLS:.1e}); use the analytic engine")
     if replicas > 0 and lag.size != t.size:
         raise ValueError("lag must have one value per event when replicas > 0")
     if lag.size == 0:

@@ -132,3 +132,15 @@ def test_warm_start_gives_steady_state_in_a_short_run():
     cold = simulate(make(**long_ttl, warm_start=False), "trace").hit_ratio.l2
     assert warm == pytest.approx(analytic, abs=0.01)
     assert cold < warm - 0.05
+
+
+def test_too_large_for_the_trace_engine_is_a_clear_error():
+    huge = make(**{"app.instances": 1000, "data_types.product.keys": 1_000_000, "duration_s": 1, "warmup_s": 0})
+    with pytest.raises(ValueError, match="analytic engine"):
+        simulate(huge, "trace")
+    assert simulate(huge, "analytic").reads_per_s == pytest.approx(2000)
+
+
+def test_tiny_runs_do_not_crash():
+    res = simulate(make(users=0.001, duration_s=1, warmup_s=0), "trace")
+    assert res.simulated_requests == 0 and res.hit_ratio.overall == 0.0

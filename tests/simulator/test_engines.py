@@ -144,3 +144,14 @@ def test_too_large_for_the_trace_engine_is_a_clear_error():
 def test_tiny_runs_do_not_crash():
     res = simulate(make(users=0.001, duration_s=1, warmup_s=0), "trace")
     assert res.simulated_requests == 0 and res.hit_ratio.overall == 0.0
+
+
+@pytest.mark.parametrize("dist", ["const", "lognormal"])
+def test_latency_engines_agree_for_other_service_laws(dist):
+    """M/D/c and M/G/c nodes: the analytic Allen-Cunneen correction follows the exact recursion."""
+    sc = make(**SHORT, **{"l1.enabled": False, "l2.enabled": False, "db.replicas": 0, "db.cores_per_node": 4,
+                          "db.read.mean_ms": 1.6, "db.read.dist": dist, "db.read.cv": 1.5,
+                          "app.service.mean_ms": 0.2})
+    a, t = simulate(sc, "analytic"), simulate(sc, "trace")
+    assert a.latency_ms.p99 == pytest.approx(t.latency_ms.p99, rel=0.15)
+    assert a.latency_ms.mean == pytest.approx(t.latency_ms.mean, rel=0.1)

@@ -57,23 +57,18 @@ def _ttl_life(mu: float, ttl: float) -> float:
 
 
 @numba.njit(cache=True)
-def _life_one(lam: float, mu: float, ttl: float, tc: float, gap: float) -> float:
-    """E[L]; ``gap`` = P(no read within t_C after a read), e^{-λ t_C} for Poisson reads."""
-    if tc >= ttl:
-        return _ttl_life(mu, ttl)
+def _q_grid(lam: float, tc: float, gap: float, span: float) -> np.ndarray:
+    """q(t) on the grid t = j·t_C/64, 0 <= t <= span (survival of the idle-gap eviction)."""
     m = _GRID_PER_TC
     dt = tc / m
-    span = min(ttl, _GRID_SPAN_TC * tc)
     n = int(span / dt)
     a = lam * gap
     q = np.empty(n + 1)
     for j in range(min(m, n + 1)):
         q[j] = 1.0
-    life = _ttl_life(mu, tc)  # [0, t_C): q = 1
     if n < m:
-        return life
+        return q
     q[m] = 1.0 - gap
-    prev = q[m] * math.exp(-mu * tc)
     for j in range(m + 1, n + 1):
         # q' = -a·q(t - t_C); at the jump q(t_C) the left end of the step takes the value after
         # the jump, the right end (t - t_C -> t_C from below) the value 1 before it
@@ -81,6 +76,29 @@ def _life_one(lam: float, mu: float, ttl: float, tc: float, gap: float) -> float
         q[j] = q[j - 1] - a * dt * 0.5 * (q[j - 1 - m] + back1)
         if q[j] < 0.0:
             q[j] = 0.0
+    return q
+
+
+@numba.njit(cache=True)
+def _tail_rate(lam: float, tc: float, gap: float) -> float:
+    a = lam * gap
+    return _theta(a, tc) if a * tc <= math.exp(-1.0) else 1.0 / tc
+
+
+@numba.njit(cache=True)
+def _life_one(lam: float, mu: float, ttl: float, tc: float, gap: float) -> float:
+    """E[L]; ``gap`` = P(no read within t_C after a read), e^{-λ t_C} for Poisson reads."""
+    if tc >= ttl:
+        return _ttl_life(mu, ttl)
+    m = _GRID_PER_TC
+    dt = tc / m
+    q = _q_grid(lam, tc, gap, min(ttl, _GRID_SPAN_TC * tc))
+    n = q.size - 1
+    life = _ttl_life(mu, tc)  # [0, t_C): q = 1
+    if n < m:
+        return life
+    prev = q[m] * math.exp(-mu * tc)
+    for j in range(m + 1, n + 1):
         cur = q[j] * math.exp(-mu * j * dt)
         life += 0.5 * dt * (prev + cur)
         prev = cur
@@ -88,12 +106,74 @@ def _life_one(lam: float, mu: float, ttl: float, tc: float, gap: float) -> float
     if t_end >= ttl - 1e-12 * ttl:
         return life
     # continue with the dominant mode q(t) ≈ q(t_end)·e^{-θ(t - t_end)}
-    th = _theta(a, tc) if a * tc <= math.exp(-1.0) else 1.0 / tc
-    r = th + mu
+    r = _tail_rate(lam, tc, gap) + mu
     rest = ttl - t_end
     if r * rest < 1e-12:
         return life + q[n] * math.exp(-mu * t_end) * rest
     return life + q[n] * math.exp(-mu * t_end) * (-math.expm1(-r * rest)) / r
+
+
+@numba.njit(cache=True)
+def _renewal_density(t: float, lam: float, life: float) -> float:
+    """Density of the k-th gap sums k·L + Gamma(k, λ), summed over k >= 1, at t."""
+    ex = life + 1.0 / lam
+    if t > 30.0 * ex:
+        return 1.0 / ex
+    u = 0.0
+    k = 1
+    while k * life < t and k <= 5000:
+        x = t - k * life
+        lp = k * math.log(lam) + (k - 1) * math.log(x) - lam * x - math.lgamma(k)
+        u += math.exp(lp)
+        if k > lam * x + 10.0 * math.sqrt(lam * x) + 10.0:
+            break
+        k += 1
+    return u
+
+
+@numba.njit(cache=True)
+def _own_hits_q(lam_i: np.ndarray, life: np.ndarray, mu: np.ndarray, ttl: float, tc: float, lam2: np.ndarray,
+                gap: np.ndarray) -> np.ndarray:
+    """∫_0^T q(t)·e^{-μt}·u(t) dt per key: own-instance lookups that find the entry alive."""
+    out = np.zeros(lam_i.size)
+    for i in range(lam_i.size):
+        if lam_i[i] <= 0:
+            continue
+        span = min(ttl, _GRID_SPAN_TC * tc)
+        q = _q_grid(lam2[i], tc, gap[i], span)
+        dt = tc / _GRID_PER_TC
+        n = q.size - 1
+        total = 0.0
+        prev = 0.0
+        for j in range(1, n + 1):
+            t = j * dt
+            cur = q[j] * math.exp(-mu[i] * t) * _renewal_density(t, lam_i[i], life[i])
+            total += 0.5 * dt * (prev + cur)
+            prev = cur
+        t_end = n * dt
+        if t_end < ttl:
+            r = _tail_rate(lam2[i], tc, gap[i]) + mu[i]
+            rest = ttl - t_end
+            tail = rest if r * rest < 1e-12 else -math.expm1(-r * rest) / r
+            total += q[n] * math.exp(-mu[i] * t_end) * tail / (life[i] + 1.0 / lam_i[i])
+        out[i] = total
+    return out
+
+
+def own_hits_alive(lam_inst: np.ndarray, life: np.ndarray, mu: np.ndarray, ttl: float, tc: float,
+                   lam2: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """Like `own_stream_hits`, counting only the own returns that find the entry not evicted.
+
+    The entry survives to t with q(t) (idle-gap eviction at t_C with the superposed stream's
+    gap probability); the instance's own returns come with the renewal density of L + Exp(λ).
+    """
+    f = np.ascontiguousarray
+    lam_inst = f(lam_inst, dtype=np.float64)
+    shape = lam_inst.shape
+    return _own_hits_q(lam_inst, f(np.broadcast_to(life, shape), dtype=np.float64),
+                       f(np.broadcast_to(mu, shape), dtype=np.float64), float(ttl), float(tc),
+                       f(np.broadcast_to(lam2, shape), dtype=np.float64), f(np.broadcast_to(gap, shape),
+                                                                             dtype=np.float64))
 
 
 @numba.njit(cache=True)

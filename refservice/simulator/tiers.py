@@ -22,6 +22,7 @@ from .closedform import (
     che_time,
     hit_ratio,
     mean_life,
+    own_hits_alive,
     own_stream_hits,
     superposed_gap,
     superposed_occupancy,
@@ -165,21 +166,20 @@ def _l2_hit(sc: Scenario, lam: np.ndarray, lam2: np.ndarray, mu2: np.ndarray, tt
             life1: np.ndarray, life2: np.ndarray) -> np.ndarray:
     """L2 hit ratio per key when its lookups are I instances' L1-miss streams (not Poisson).
 
-    TTL part: counted from a miss of instance j, the other I-1 instances' misses arrive at their
-    mean rate while j's own next miss waits at least its L1 entry's life, so the lookups within
-    the TTL number m = (I-1)/I·r·E[L] + own(T). Size limit: each next lookup must follow within
-    t_C, which fails with the superposed-stream probability g (Fricker-Robert-Roberts' form of
-    Che for non-Poisson streams); with independent gaps E[H] = (1-g)/g·(1 - e^{-g·m}), which is
-    m without eviction and (1-g)/g, i.e. hit = 1 - g, without TTL.
+    Counted from a miss of instance j: the other I-1 instances' lookups arrive at their mean rate
+    (I-1)/I·r and hit while the entry lives, E[L] (TTL, invalidation and, for a size-limited L2,
+    eviction after an idle gap of t_C judged with the superposed stream's gap probability);
+    j's own next lookups follow the renewal density of its L1 cycle (at least one L1 life apart)
+    and hit only if the entry is still alive then. E[H] = (I-1)/I·r·E[L] + own; hit = E[H]/(1+E[H]).
     """
     if not sc.l1.enabled:
         x = lam2 * life2
         return x / (1 + x)
     n_inst = sc.app.instances
-    life_ttl = mean_life(lam2, mu2, ttl2, math.inf)
-    m = (n_inst - 1) / n_inst * lam2 * life_ttl + own_stream_hits(lam / n_inst, life1, mu2, ttl2)
     if math.isfinite(tc2):
-        g = superposed_gap(lam / n_inst, life1, n_inst, tc2)
-        safe = np.where(g > 1e-12, g, 1.0)
-        m = np.where(g > 1e-12, (1 - g) / safe * -np.expm1(m * np.log1p(-np.minimum(g, 1 - 1e-12))), m)
-    return m / (1 + m)
+        gap = superposed_gap(lam / n_inst, life1, n_inst, tc2)
+        own = own_hits_alive(lam / n_inst, life1, mu2, ttl2, tc2, lam2, gap)
+    else:
+        own = own_stream_hits(lam / n_inst, life1, mu2, ttl2)
+    hits = (n_inst - 1) / n_inst * lam2 * life2 + own
+    return hits / (1 + hits)

@@ -122,43 +122,45 @@ class MemoryL2:
 
 
 class RedisL2:
-    """Redis as the shared tier: SET EX per-type TTL; a group is a Redis set of member keys."""
+    """Redis as the shared tier: SET EX per-type TTL; a group is a Redis set of member keys.
+
+    Uses the pipelined client of resp.py: one connection carries all concurrent requests.
+    """
 
     name = "redis"
 
     def __init__(self, url: str) -> None:
-        import redis.asyncio as aioredis
+        from refservice.resp import RespClient
 
-        self.client = aioredis.Redis.from_url(url, max_connections=64)
+        self.client = RespClient(url)
 
     async def get(self, key: str) -> bytes | None:
-        value = await self.client.get(key)
-        return value if value is None else bytes(value)
+        return await self.client.get(key)
 
     async def set(self, key: str, value: bytes, ttl_s: int, group: str | None = None) -> None:
         if group is None:
-            await self.client.set(key, value, ex=ttl_s)
+            await self.client.execute("SET", key, value, "EX", ttl_s)
             return
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(key, value, ex=ttl_s)
-            pipe.sadd(group, key)
-            pipe.expire(group, ttl_s)
-            await pipe.execute()
+        replies = await self.client.pipeline([("MULTI",), ("SET", key, value, "EX", ttl_s), ("SADD", group, key),
+                                              ("EXPIRE", group, ttl_s), ("EXEC",)])
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
 
     async def delete(self, *keys: str) -> None:
         if keys:
-            await self.client.delete(*keys)
+            await self.client.execute("DEL", *keys)
 
     async def invalidate_group(self, group: str) -> None:
-        members = await self.client.smembers(group)
-        await self.client.delete(group, *members)
+        members = await self.client.execute("SMEMBERS", group)
+        await self.client.execute("DEL", group, *members)
 
     async def ttl(self, key: str) -> float | None:
-        ms = await self.client.pttl(key)
+        ms = await self.client.execute("PTTL", key)
         return None if ms < 0 else ms / 1000.0
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
 
 
 class TieredCache:

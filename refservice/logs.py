@@ -40,6 +40,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str, separators=(",", ":"))
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+def access(logger: logging.Logger, rid: str, method: str, route: str, path: str, status: int,
+           duration_ms: float) -> None:
+    """One access-log line. The hot path: when the logger's only handler is our JSON handler, the
+    line is encoded directly (same fields as `JsonFormatter`), skipping LogRecord construction."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    handler = _fast_handler
+    if handler is None or logger.handlers or not logger.propagate or _root.handlers != [handler]:
+        logger.info("request", extra={"method": method, "route": route, "path": path, "status": status,
+                                      "duration_ms": duration_ms})
+        return
+    now = time.time()
+    line = _encode({"ts": round(now, 6), "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+                    + f".{int(now * 1000) % 1000:03d}Z", "level": "info", "logger": logger.name, "msg": "request",
+                    "request_id": rid, "method": method, "route": route, "path": path, "status": status,
+                    "duration_ms": duration_ms})
+    handler.stream.write(line + "\n")
+
+
+_fast_handler: logging.StreamHandler | None = None  # type: ignore[type-arg]
+_root = logging.getLogger("refservice")
+
+
 def configure(level: str = "INFO", stream: TextIO | None = None) -> logging.Handler:
     """Send the ``refservice`` loggers to ``stream`` (stderr) as JSON lines; returns the handler."""
     logger = logging.getLogger("refservice")
@@ -52,4 +78,6 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> logging.Hand
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+    global _fast_handler
+    _fast_handler = handler
     return handler

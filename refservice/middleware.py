@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from refservice.logs import request_id_var
+from refservice.logs import access, request_id_var
 from refservice.problems import problem_body
 
 log = logging.getLogger("refservice.access")
@@ -94,9 +94,8 @@ class ServiceMiddleware:
             if hist is None:
                 hist = self._hist[hkey] = service.metrics.latency.labels(method, template)
             hist.observe(elapsed)
-            if service.settings.access_log and log.isEnabledFor(logging.INFO):
-                log.info("request", extra={"method": method, "route": template, "path": path, "status": status,
-                                           "duration_ms": round(elapsed * 1000, 3)})
+            if service.settings.access_log:
+                access(log, rid, method, template, path, status, round(elapsed * 1000, 3))
             request_id_var.reset(token)
 
     async def _refuse(self, scope: Scope, method: str, path: str) -> tuple[int, bytes, list[Any]] | None:

@@ -81,8 +81,10 @@ async def authenticate(request: Request, svc: Service, role: str | None = None) 
 
 async def reader_session(request: Request, svc: Service) -> str | None:
     """The caller's session id when it sent a valid token (for read-your-writes routing only)."""
+    if not svc.router.replicas:
+        return None
     header = request.headers.get("authorization")
-    if not header or not svc.router.replicas:
+    if not header:
         return None
     try:
         return str(svc.tokens.verify(bearer_token(header))["sid"])

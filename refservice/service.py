@@ -69,7 +69,10 @@ class Service:
         self.fake_payment = FakePayment(settings.payment_failure_rate, settings.payment_latency_ms)
         self.payment = PaymentClient(self.fake_payment, settings.payment_url, settings.payment_timeout_s)
         self.tokens = TokenService(settings)
-        self.rate_limiter = (RateLimiter(settings.rate_limit, settings.redis_url, settings.key_prefix)
+        limiter_redis = settings.redis_url if settings.rate_limit_storage != "memory" else None
+        if settings.rate_limit_storage == "redis" and not settings.redis_url:
+            raise ValueError("rate_limit_storage 'redis' needs redis_url")
+        self.rate_limiter = (RateLimiter(settings.rate_limit, limiter_redis, settings.key_prefix)
                              if settings.rate_limit_enabled else None)
         self.switches = Switches(settings.read_only, settings.serve_stale, set(settings.disabled_features))
         self.apply_switches()
@@ -109,9 +112,8 @@ class Service:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:  # bounded: a client library that swallows a cancel must not hang shutdown
+            await asyncio.wait(self._tasks, timeout=3)
         self._tasks = []
         for closer in (self.payment.close, self.broker.close, self.l2.close, self.primary.close,
                        *[r.node.close for r in self.router.replicas]):

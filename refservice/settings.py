@@ -61,6 +61,7 @@ class Settings(BaseModel):
     # security (guide 7.1)
     rate_limit: str = "1000/minute"
     rate_limit_enabled: bool = True
+    rate_limit_storage: Literal["auto", "memory", "redis"] = "auto"  # auto: Redis when redis_url is set
     trust_forwarded_for: bool = False
     jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = "HS256"
     jwt_secret: str = Field(default_factory=lambda: os.environ.get("REFSERVICE_JWT_SECRET") or secrets.token_hex(32))

@@ -204,6 +204,28 @@ class TieredCache:
         self._miss["l2"].inc()
         return await self._fill(key, ttl_s, loader, self.prefix + group if group else None)
 
+    async def peek(self, name: str) -> bytes | None:
+        """A fresh copy from L1 or L2 without ever reading the database (None: not cached).
+
+        Hits count as usual; a miss is not counted here, because the caller then goes through
+        `get`, which counts it.
+        """
+        key = self.prefix + name
+        l1 = self.l1
+        if l1 is not None:
+            value = l1.get(key)
+            if value is not None:
+                self._hit["l1"].inc()
+                return value
+        if self.serve_stale:
+            return None
+        value = await self.l2.get(key)
+        if value is not None:
+            self._hit["l2"].inc()
+            if l1 is not None:
+                l1.set(key, value)
+        return value
+
     async def _get_stale(self, key: str) -> bytes:
         if self.l1 is not None:
             value = self.l1.get(key, allow_stale=True)

@@ -40,13 +40,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str, separators=(",", ":"))
 
 
-_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
+from json.encoder import encode_basestring_ascii as _q  # noqa: E402  (C-accelerated string quoting)
+
+_second = [0, ""]  # the last formatted second, reused by the lines of that second
+
+
+def _iso(now: float) -> str:
+    sec = int(now)
+    if sec != _second[0]:
+        _second[0], _second[1] = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    return f"{_second[1]}.{int(now * 1000) % 1000:03d}Z"
 
 
 def access(logger: logging.Logger, rid: str, method: str, route: str, path: str, status: int,
            duration_ms: float) -> None:
     """One access-log line. The hot path: when the logger's only handler is our JSON handler, the
-    line is encoded directly (same fields as `JsonFormatter`), skipping LogRecord construction."""
+    line is written directly with the fields `JsonFormatter` would give it, skipping the LogRecord
+    machinery (which costs more than an L1 cache hit)."""
     if not logger.isEnabledFor(logging.INFO):
         return
     handler = _fast_handler
@@ -55,11 +65,10 @@ def access(logger: logging.Logger, rid: str, method: str, route: str, path: str,
                                       "duration_ms": duration_ms})
         return
     now = time.time()
-    line = _encode({"ts": round(now, 6), "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
-                    + f".{int(now * 1000) % 1000:03d}Z", "level": "info", "logger": logger.name, "msg": "request",
-                    "request_id": rid, "method": method, "route": route, "path": path, "status": status,
-                    "duration_ms": duration_ms})
-    handler.stream.write(line + "\n")
+    handler.stream.write(
+        f'{{"ts":{now:.6f},"time":"{_iso(now)}","level":"info","logger":{_q(logger.name)},"msg":"request",'
+        f'"request_id":{_q(rid)},"method":{_q(method)},"route":{_q(route)},"path":{_q(path)},'
+        f'"status":{status},"duration_ms":{duration_ms}}}\n')
 
 
 _fast_handler: logging.StreamHandler | None = None  # type: ignore[type-arg]

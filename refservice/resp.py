@@ -1,18 +1,18 @@
 """A small pipelined Redis (RESP2) client for the L2 cache hot path.
 
 Why: the L2 hit is one GET, and a general client spends several times the cost of the rest of the
-request on it (connection checkout, command objects, parser layers). Redis answers the commands
-of one connection in order, so one connection can carry every concurrent request: each command
-is written at once and a future waits in a FIFO; a single reader task parses replies and resolves
-the futures in order. Several commands written in one ``write`` stay contiguous on the wire, which
-makes ``MULTI ... EXEC`` safe to send as one batch. Connection errors fail the pending commands
-and the next command reconnects.
+request on it (connection checkout, command objects, stream-reader coroutines). Redis answers the
+commands of one connection in order, so one connection carries every concurrent request: a
+command is queued with a future; the queued bytes of one event-loop turn go out in one write
+(auto-pipelining); an asyncio Protocol parses whatever replies arrived and resolves the futures
+in order, with no coroutine per reply. Commands given together stay contiguous on the wire, which
+makes ``MULTI ... EXEC`` safe as one batch. A lost connection fails the pending commands; the
+next command reconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,12 +22,81 @@ class RespError(Exception):
     """Redis answered with an error, or the connection failed."""
 
 
+class _Incomplete(Exception):
+    pass
+
+
 def encode(*args: bytes | str | int) -> bytes:
     out = [b"*%d\r\n" % len(args)]
     for arg in args:
         data = arg if isinstance(arg, bytes) else str(arg).encode()
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(out)
+
+
+def _parse(buf: bytearray, pos: int) -> tuple[Any, int]:
+    """One reply starting at ``pos``; raises `_Incomplete` when the buffer ends first."""
+    end = buf.find(b"\r\n", pos)
+    if end < 0:
+        raise _Incomplete
+    kind = buf[pos]
+    if kind == 36:  # $ bulk string
+        n = int(buf[pos + 1:end])
+        if n < 0:
+            return None, end + 2
+        stop = end + 2 + n
+        if len(buf) < stop + 2:
+            raise _Incomplete
+        return bytes(buf[end + 2:stop]), stop + 2
+    if kind == 43:  # + simple string
+        return buf[pos + 1:end].decode(), end + 2
+    if kind == 58:  # : integer
+        return int(buf[pos + 1:end]), end + 2
+    if kind == 45:  # - error
+        return RespError(buf[pos + 1:end].decode(errors="replace")), end + 2
+    if kind == 42:  # * array
+        n = int(buf[pos + 1:end])
+        pos = end + 2
+        if n < 0:
+            return None, pos
+        items = []
+        for _ in range(n):
+            item, pos = _parse(buf, pos)
+            items.append(item)
+        return items, pos
+    raise RespError(f"unexpected reply byte {kind!r}")
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, client: RespClient) -> None:
+        self.client = client
+        self.buf = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pending = self.client._pending
+        pos = 0
+        try:
+            while pos < len(buf):
+                reply, pos = _parse(buf, pos)
+                fut = pending.popleft()
+                if not fut.done():
+                    fut.set_result(reply)
+        except _Incomplete:
+            pass
+        except Exception as exc:
+            self.client._fail(exc)
+            return
+        del buf[:pos]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.client._fail(exc or ConnectionResetError("closed by server"))
 
 
 class RespClient:
@@ -41,85 +110,66 @@ class RespClient:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.timeout_s = timeout_s
-        self._writer: asyncio.StreamWriter | None = None
-        self._reader_task: asyncio.Task[None] | None = None
+        self._protocol: _Protocol | None = None
         self._pending: deque[asyncio.Future[Any]] = deque()
+        self._outbox: list[bytes] = []
         self._connecting: asyncio.Lock | None = None
 
     async def _connect(self) -> None:
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
-            if self._writer is not None:
+            if self._protocol is not None:
                 return
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout_s)
-            self._writer = writer
-            self._reader_task = asyncio.create_task(self._read_loop(reader))
-            hello = []
+            loop = asyncio.get_running_loop()
+            _, protocol = await asyncio.wait_for(
+                loop.create_connection(lambda: _Protocol(self), self.host, self.port), self.timeout_s)
+            self._protocol = protocol
+            hello: list[tuple[bytes | str | int, ...]] = []
             if self.password is not None:
-                auth = ("AUTH", self.username, self.password) if self.username else ("AUTH", self.password)
-                hello.append(encode(*auth))
+                hello.append(("AUTH", self.username, self.password) if self.username else ("AUTH", self.password))
             if self.db:
-                hello.append(encode("SELECT", self.db))
+                hello.append(("SELECT", self.db))
             if hello:
-                for reply in await self._send(hello):
+                for reply in await self._send([encode(*c) for c in hello]):
                     if isinstance(reply, RespError):
                         raise reply
 
-    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
-        try:
-            while True:
-                reply = await self._read_reply(reader)
-                fut = self._pending.popleft()
-                if not fut.done():
-                    fut.set_result(reply)
-        except (Exception, asyncio.CancelledError) as exc:
-            self._fail(exc)
-
-    async def _read_reply(self, reader: asyncio.StreamReader) -> Any:
-        line = await reader.readuntil(b"\r\n")
-        kind, rest = line[:1], line[1:-2]
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            data = await reader.readexactly(n + 2)
-            return data[:-2]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b":":
-            return int(rest)
-        if kind == b"-":
-            return RespError(rest.decode(errors="replace"))
-        if kind == b"*":
-            n = int(rest)
-            if n < 0:
-                return None
-            return [await self._read_reply(reader) for _ in range(n)]
-        raise RespError(f"unexpected reply {line[:40]!r}")
-
     def _fail(self, exc: BaseException) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.close()
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.close()
+        self._outbox.clear()
         while self._pending:
             fut = self._pending.popleft()
             if not fut.done():
                 fut.set_exception(RespError(f"redis connection lost: {type(exc).__name__}"))
 
-    async def _send(self, commands: list[bytes]) -> list[Any]:
-        writer = self._writer
-        assert writer is not None
+    def _flush(self) -> None:
+        out, self._outbox = self._outbox, []
+        protocol = self._protocol
+        if out and protocol is not None and protocol.transport is not None:
+            protocol.transport.write(b"".join(out))
+
+    def _queue(self, data: bytes, n: int) -> list[asyncio.Future[Any]]:
         loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in commands]
+        futures = [loop.create_future() for _ in range(n)]
         self._pending.extend(futures)
-        writer.write(b"".join(commands))
+        if not self._outbox:
+            loop.call_soon(self._flush)
+        self._outbox.append(data)
+        return futures
+
+    async def _await(self, futures: list[asyncio.Future[Any]]) -> list[Any]:
         try:
             async with asyncio.timeout(self.timeout_s):
                 return [await f for f in futures]
         except TimeoutError as exc:
             self._fail(exc)  # replies would be out of step from here on: start afresh
             raise RespError("redis timed out") from exc
+
+    async def _send(self, commands: list[bytes]) -> list[Any]:
+        return await self._await(self._queue(b"".join(commands), len(commands)))
 
     async def execute(self, *args: bytes | str | int) -> Any:
         """Run one command; raises `RespError` for an error reply."""
@@ -129,21 +179,17 @@ class RespClient:
         return reply
 
     async def pipeline(self, commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
-        """Send several commands in one write; error replies are returned as `RespError` values."""
-        if self._writer is None:
+        """Send several commands contiguously; error replies are returned as `RespError` values."""
+        if self._protocol is None:
             await self._connect()
         return await self._send([encode(*c) for c in commands])
 
     async def get(self, key: str) -> bytes | None:
-        """GET on the fast path (no list building)."""
-        if self._writer is None:
+        """GET on the fast path."""
+        if self._protocol is None:
             await self._connect()
-        writer = self._writer
-        assert writer is not None
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append(fut)
         k = key.encode()
-        writer.write(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(k), k))
+        fut = self._queue(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(k), k), 1)[0]
         try:
             async with asyncio.timeout(self.timeout_s):
                 reply = await fut
@@ -155,11 +201,6 @@ class RespClient:
         return reply  # type: ignore[no-any-return]
 
     async def close(self) -> None:
-        task, self._reader_task = self._reader_task, None
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.close()

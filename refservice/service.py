@@ -72,7 +72,8 @@ class Service:
         limiter_redis = settings.redis_url if settings.rate_limit_storage != "memory" else None
         if settings.rate_limit_storage == "redis" and not settings.redis_url:
             raise ValueError("rate_limit_storage 'redis' needs redis_url")
-        self.rate_limiter = (RateLimiter(settings.rate_limit, limiter_redis, settings.key_prefix)
+        self.rate_limiter = (RateLimiter(settings.rate_limit, limiter_redis, settings.key_prefix,
+                                         settings.rate_limit_strategy)
                              if settings.rate_limit_enabled else None)
         self.switches = Switches(settings.read_only, settings.serve_stale, set(settings.disabled_features))
         self.apply_switches()
@@ -115,6 +116,9 @@ class Service:
         if self._tasks:  # bounded: a client library that swallows a cancel must not hang shutdown
             await asyncio.wait(self._tasks, timeout=3)
         self._tasks = []
+        if self.rate_limiter is not None:
+            with contextlib.suppress(Exception):
+                await self.rate_limiter.close()
         for closer in (self.payment.close, self.broker.close, self.l2.close, self.primary.close,
                        *[r.node.close for r in self.router.replicas]):
             with contextlib.suppress(Exception):

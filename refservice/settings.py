@@ -39,6 +39,9 @@ class Settings(BaseModel):
     ttl_session_s: int = Field(default=1800, ge=1)
     ttl_listing_s: int = Field(default=300, ge=1)
     key_prefix: str = "rs:"
+    # serve cached GET /products/{id} from the middleware, before the framework's routing (see
+    # middleware.py); misses and everything else go through the normal route
+    fast_path: bool = True
 
     # read replicas (guide 3.2)
     replica_max_lag_s: float = Field(default=5.0, ge=0)
@@ -62,6 +65,7 @@ class Settings(BaseModel):
     rate_limit: str = "1000/minute"
     rate_limit_enabled: bool = True
     rate_limit_storage: Literal["auto", "memory", "redis"] = "auto"  # auto: Redis when redis_url is set
+    rate_limit_strategy: Literal["fixed-window", "sliding-window", "moving-window"] = "fixed-window"
     trust_forwarded_for: bool = False
     jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = "HS256"
     jwt_secret: str = Field(default_factory=lambda: os.environ.get("REFSERVICE_JWT_SECRET") or secrets.token_hex(32))

@@ -193,3 +193,24 @@ def test_serve_stale_never_reads_the_database() -> None:
             raise AssertionError("serve-stale mode filled from the loader")
 
     asyncio.run(go())
+
+
+def test_fast_path_answers_exactly_like_the_route() -> None:
+    async def fetch(fast: bool) -> list[tuple[int, dict[str, str], bytes]]:
+        app = create_app(settings(fast_path=fast), seed=10)
+        out = []
+        async with asgi_client(app) as c:
+            for path in ("/products/3", "/products/3", "/products/03", "/products/99"):
+                r = await c.get(path, headers={"X-Request-ID": "same"})
+                assert int(r.headers["content-length"]) == len(r.content)
+                headers = {k: v for k, v in r.headers.items() if k in ("content-type", "x-request-id")}
+                out.append((r.status_code, headers, r.content))
+            text = (await c.get("/metrics")).text
+            assert metric(text, "http_requests_total", method="GET", route="/products/{pid}", status="200") == 3
+            assert metric(text, "cache_hits_total", tier="l1") == 2
+        return out
+
+    fast, slow = asyncio.run(fetch(True)), asyncio.run(fetch(False))
+    assert [(s, h) for s, h, _ in fast] == [(s, h) for s, h, _ in slow]
+    assert [s for s, _, _ in fast] == [200, 200, 200, 404]
+    assert fast[0][2] == fast[1][2]

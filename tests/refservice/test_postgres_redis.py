@@ -131,12 +131,19 @@ def test_rate_limit_budget_is_shared_through_redis(pg_dsn, redis_db) -> None:
     async def go() -> None:
         async with asgi_client(a, "192.0.2.1") as ca, asgi_client(b, "192.0.2.1") as cb:
             codes = [(await ca.get("/products/1")).status_code for _ in range(3)]
+            await asyncio.sleep(0.2)  # instances sync their counts through Redis every 50 ms
             codes += [(await cb.get("/products/1")).status_code for _ in range(3)]
+            await asyncio.sleep(0.2)
             assert codes == [200] * 6
             r = await cb.get("/products/1")
             assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
             assert (await ca.get("/products/1")).status_code == 429
             assert any(k.startswith(b"rs:limits") for k in redis_db.keys("*"))
+            # the shared count in Redis is exact once the instances have synced
+            await asyncio.sleep(0.2)
+            stats = await a.state.service.rate_limiter.limiter.get_window_stats(
+                a.state.service.rate_limiter.item, "192.0.2.1")
+            assert stats.remaining == 0
 
     asyncio.run(go())
 
@@ -161,5 +168,24 @@ def test_soft_delete_and_outbox_are_one_postgres_transaction(pg_dsn, redis_db) -
             assert (await c.delete("/products/2", headers=headers)).status_code == 202
             row = await svc.primary.fetchone("SELECT payload FROM outbox")
             assert json.loads(row[0])["product_id"] == 2
+
+    asyncio.run(go())
+
+
+def test_batched_redis_limiter_is_exact_for_one_instance(redis_db) -> None:
+    from refservice.ratelimit import RateLimiter
+
+    async def go() -> None:
+        limiter = RateLimiter("20/minute", REDIS_URL, "rs:")
+        decisions = []
+        for i in range(30):
+            decisions.append(await limiter.hit("198.51.100.1"))
+            if i % 7 == 0:
+                await asyncio.sleep(0.06)  # let some syncs happen in between
+        assert [d is None for d in decisions] == [True] * 20 + [False] * 10
+        assert all(d is not None and 1 <= d <= 60 for d in decisions[20:])
+        await limiter.close()
+        stats = await limiter.limiter.get_window_stats(limiter.item, "198.51.100.1")
+        assert stats.remaining == 0
 
     asyncio.run(go())

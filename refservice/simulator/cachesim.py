@@ -276,67 +276,78 @@ def _kernel(t, op, key, inst, lag, key_type, key_bytes, l2_ttl, l1_ttl, n_inst, 
 @numba.njit(cache=True)
 def _kernel_ttl(t, op, key, inst, lag, key_type, l2_ttl, l1_ttl, n_inst, use_l1, use_l2, inv_l2,
                 inv_l1_mode, replicas, warm_keys, warm_exp, served, stale, node):
-    """The same model as `_kernel` for tiers without size limits: plain expiry arrays, no lists."""
+    """The same model as `_kernel` for tiers without size limits: plain expiry arrays, no lists.
+
+    Each cached copy is one (expiry, stale flag) record; a write flags every copy of its key
+    (there are few writes), so a hit reads nothing but its own record. A key's copies in all
+    instances are neighbours in memory.
+    """
     n = t.size
     n_keys = key_type.size
-    versions = np.zeros(n_keys, dtype=np.int32)
-    last_write = np.full(n_keys, -1e300)
-    l1_exp = np.full(n_inst * n_keys if use_l1 else 1, -1e300)
-    l1_ver = np.zeros(n_inst * n_keys if use_l1 else 1, dtype=np.int32)
-    l2_exp = np.full(n_keys, -1e300)
-    l2_ver = np.zeros(n_keys, dtype=np.int32)
+    kv = np.empty((n_keys, 2))  # current version, time of the last write
+    kv[:, 0] = 0.0
+    kv[:, 1] = -1e300
+    l1 = np.empty((n_inst * n_keys if use_l1 else 1, 2))  # expiry, 1.0 if stale
+    l1[:, 0] = -1e300
+    l1[:, 1] = 0.0
+    l2 = np.empty((n_keys, 2))
+    l2[:, 0] = -1e300
+    l2[:, 1] = 0.0
     if use_l2:
         for j in range(warm_keys.size):
-            l2_exp[warm_keys[j]] = warm_exp[j]
+            l2[warm_keys[j], 0] = warm_exp[j]
     rr = 0
     for i in range(n):
         k = key[i]
         now = t[i]
         if op[i] == 1:
-            versions[k] += 1
-            last_write[k] = now
+            kv[k, 0] += 1.0
+            kv[k, 1] = now
             served[i] = SERVED_WRITE
             node[i] = 0
+            l2[k, 1] = 1.0
             if inv_l2:
-                l2_exp[k] = -1e300
+                l2[k, 0] = -1e300
             if use_l1:
+                base = k * n_inst
+                for p in range(n_inst):
+                    l1[base + p, 1] = 1.0
                 if inv_l1_mode == 1:
-                    l1_exp[inst[i] * n_keys + k] = -1e300
+                    l1[base + inst[i], 0] = -1e300
                 elif inv_l1_mode == 2:
                     for p in range(n_inst):
-                        l1_exp[p * n_keys + k] = -1e300
+                        l1[base + p, 0] = -1e300
             continue
-        current = versions[k]
-        j = inst[i] * n_keys + k
-        if use_l1 and l1_exp[j] > now:
+        j = k * n_inst + inst[i]
+        if use_l1 and l1[j, 0] > now:
             served[i] = SERVED_L1
-            stale[i] = l1_ver[j] < current
+            stale[i] = l1[j, 1] > 0.5
             continue
-        if use_l2 and l2_exp[k] > now:
-            v = l2_ver[k]
+        if use_l2 and l2[k, 0] > now:
+            flag = l2[k, 1]
             served[i] = SERVED_L2
-            stale[i] = v < current
+            stale[i] = flag > 0.5
             if use_l1:
-                l1_exp[j] = now + l1_ttl
-                l1_ver[j] = v
+                l1[j, 0] = now + l1_ttl
+                l1[j, 1] = flag
             continue
+        current = kv[k, 0]
+        flag = 0.0
         if replicas > 0:
             node[i] = 1 + rr
             rr = (rr + 1) % replicas
-            v = current
-            if current > 0 and now - lag[i] < last_write[k]:
-                v = current - 1
+            if current > 0 and now - lag[i] < kv[k, 1]:
+                flag = 1.0
         else:
             node[i] = 0
-            v = current
         served[i] = SERVED_DB
-        stale[i] = v < current
+        stale[i] = flag > 0.5
         if use_l2:
-            l2_exp[k] = now + l2_ttl[key_type[k]]
-            l2_ver[k] = v
+            l2[k, 0] = now + l2_ttl[key_type[k]]
+            l2[k, 1] = flag
         if use_l1:
-            l1_exp[j] = now + l1_ttl
-            l1_ver[j] = v
+            l1[j, 0] = now + l1_ttl
+            l1[j, 1] = flag
 
 
 @numba.njit(cache=True)

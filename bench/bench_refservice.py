@@ -116,7 +116,9 @@ async def drive_asgi(app: Any, seconds: float) -> dict[str, float]:
 
 async def measure_in_process(seconds: float, redis_url: str | None) -> dict[str, dict[str, float]]:
     logs.configure("INFO", io.StringIO())  # the access log is on, as by default, but kept off the console
-    apps: dict[str, Any] = {"l1": create_app(service_settings(), seed=50, configure_logging=False)}
+    apps: dict[str, Any] = {"l1": create_app(service_settings(), seed=50, configure_logging=False),
+                            "l1_route": create_app(service_settings(fast_path=False), seed=50,
+                                                   configure_logging=False)}
     if redis_url:
         import redis
 
@@ -126,6 +128,8 @@ async def measure_in_process(seconds: float, redis_url: str | None) -> dict[str,
         apps["l2_mem_limiter"] = create_app(service_settings(redis_url=redis_url, l1_enabled=False,
                                                              rate_limit_storage="memory"), seed=50,
                                             configure_logging=False)
+        apps["l2_route"] = create_app(service_settings(redis_url=redis_url, l1_enabled=False, fast_path=False),
+                                      seed=50, configure_logging=False)
     rounds: dict[str, list[dict[str, float]]] = {}
     async with contextlib.AsyncExitStack() as stack:
         body = b""
@@ -140,7 +144,7 @@ async def measure_in_process(seconds: float, redis_url: str | None) -> dict[str,
             for name, app in variants.items():
                 rounds.setdefault(name, []).append(await drive_asgi(app, seconds))
         assert apps["l1"].state.service.metrics.cache_hits.labels("l1")._value.get() > 1000, "L1 was not hit"
-        for name in ("l2", "l2_mem_limiter"):
+        for name in ("l2", "l2_mem_limiter", "l2_route"):
             if name in apps:
                 m = apps[name].state.service.metrics
                 assert m.cache_hits.labels("l2")._value.get() > 1000 and m.cache_hits.labels("l1")._value.get() == 0
@@ -241,19 +245,20 @@ async def _closed_loop(port: int, seconds: float, connection: Any, build: Any) -
 
 
 NAMES = {"bare_dict": "bare endpoint, returns the dict", "bare_bytes": "bare endpoint, returns bytes",
-         "l1": "refservice L1 hit (embedded)", "l2": "refservice L2 hit (Redis)",
-         "l2_mem_limiter": "  same, rate limiter in memory"}
+         "l1": "refservice L1 hit (embedded)", "l1_route": "  same, fast path off (FastAPI route)",
+         "l2": "refservice L2 hit (Redis)", "l2_mem_limiter": "  same, rate limiter in memory",
+         "l2_route": "  same, fast path off (FastAPI route)"}
 
 
 def report(title: str, res: dict[str, dict[str, float]], unit: str) -> None:
     print(f"\n{title}")
-    print(f"  {'variant':<34} {unit:>10} {'P50 ms':>8} {'P99 ms':>8} {'/dict':>6} {'/bytes':>7}")
+    print(f"  {'variant':<38} {unit:>10} {'P50 ms':>8} {'P99 ms':>8} {'/dict':>6} {'/bytes':>7}")
     for key, label in NAMES.items():
         if key in res:
             r = res[key]
             dict_ratio = r["rps"] / res["bare_dict"]["rps"]
             bytes_ratio = f"{r['rps'] / res['bare_bytes']['rps']:>7.2f}" if "bare_bytes" in res else "      -"
-            print(f"  {label:<34} {r['rps']:>10.0f} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} {dict_ratio:>6.2f} "
+            print(f"  {label:<38} {r['rps']:>10.0f} {r['p50_ms']:>8.3f} {r['p99_ms']:>8.3f} {dict_ratio:>6.2f} "
                   f"{bytes_ratio}")
 
 

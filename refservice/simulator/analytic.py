@@ -113,9 +113,9 @@ def run_analytic(sc: Scenario) -> SimulationResult:
         reads = sc.read_rate * share
         by_type[n] = TypeStats(
             reads_per_s=reads,
-            hit_ratio=HitRatios(l1=l1_share, l2=l2_share / look if look > 0 else 0.0, overall=1 - db_share),
+            hit_ratio=HitRatios(l1=_p(l1_share), l2=_p(l2_share / look) if look > 0 else 0.0, overall=_p(1 - db_share)),
             db_reads_per_s=reads * db_share,
-            stale_read_probability=st1 + st2 + stdb,
+            stale_read_probability=_p(st1 + st2 + stdb),
         )
         for k, v in (("reads", reads), ("l1", reads * l1_share), ("l2look", reads * look),
                      ("l2", reads * l2_share), ("db", reads * db_share), ("s1", reads * st1),
@@ -124,8 +124,8 @@ def run_analytic(sc: Scenario) -> SimulationResult:
 
     writes = sum(sc.data_types[n].writes_per_s for n in names)
     reads = tot["reads"]
-    hit = HitRatios(l1=tot["l1"] / reads, l2=tot["l2"] / tot["l2look"] if tot["l2look"] > 0 else 0.0,
-                    overall=1 - tot["db"] / reads)
+    hit = HitRatios(l1=_p(tot["l1"] / reads), l2=_p(tot["l2"] / tot["l2look"]) if tot["l2look"] > 0 else 0.0,
+                    overall=_p(1 - tot["db"] / reads))
 
     # nodes
     servers = sc.db.servers(n_inst)
@@ -195,8 +195,8 @@ def run_analytic(sc: Scenario) -> SimulationResult:
                 + sample_service(rng, redis_law, size)
         write_latency = _latency(wl)
 
-    stale = StaleReads(total=(tot["s1"] + tot["s2"] + tot["sdb"]) / reads, from_l1=tot["s1"] / reads,
-                       from_l2=tot["s2"] / reads, from_db=tot["sdb"] / reads)
+    stale = StaleReads(total=_p((tot["s1"] + tot["s2"] + tot["sdb"]) / reads), from_l1=_p(tot["s1"] / reads),
+                       from_l2=_p(tot["s2"] / reads), from_db=_p(tot["sdb"] / reads))
     notes = [f"L1 Che time: {'none (fits)' if math.isinf(tc1) else f'{tc1:.3g} s'}; "
              f"L2 Che time: {'none (fits)' if math.isinf(tc2) else f'{tc2:.3g} s'}",
              "queues as M/M/c (Erlang C), waits scaled by (1 + cs^2)/2 for non-exponential service"]
@@ -207,6 +207,11 @@ def run_analytic(sc: Scenario) -> SimulationResult:
         latency_ms=latency, write_latency_ms=write_latency, stale_read_probability=stale,
         verdict=judge(sc, hit.overall, latency.p99, nodes), runtime_s=time.perf_counter() - started, notes=notes,
     )
+
+
+def _p(x: float) -> float:
+    """A probability, with rounding residue clipped."""
+    return float(min(1.0, max(0.0, x)))
 
 
 def _vlife(mu: np.ndarray, ttl: float) -> np.ndarray:

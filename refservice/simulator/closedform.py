@@ -234,7 +234,7 @@ def own_stream_hits(lam: np.ndarray, life: np.ndarray, mu: np.ndarray, ttl: np.n
     An instance misses, keeps the entry for its life L (taken at its mean), then misses again at
     the next read (Exp(λ) later): a renewal process with gaps X = L + Exp(λ), so the n-th next
     miss is at nL + Gamma(n, λ), and E[e^{-μS_n}; S_n ≤ T] has a closed form. Far beyond E[X]
-    the renewal function's asymptote T/E[X] + (cv² - 1)/2 is used instead.
+    the Laplace transform of the renewal density is used instead.
     """
     from scipy.special import gammainc
 
@@ -248,9 +248,15 @@ def own_stream_hits(lam: np.ndarray, life: np.ndarray, mu: np.ndarray, ttl: np.n
     cv2 = np.where(pos, (1.0 / np.where(pos, lam, 1.0)) ** 2 / ex**2, 1.0)
     far = pos & (ttl / ex > 40)
     if far.any():
-        m, t = mu[far], ttl[far]
-        decay = np.where(m * t < 1e-9, t, -np.expm1(-m * t) / np.where(m > 0, m, 1.0))
-        out[far] = decay / ex[far] + (cv2[far] - 1) / 2
+        # Laplace transform of the renewal density, U(μ) = F*(μ)/(1 - F*(μ)) with
+        # F*(μ) = e^{-μL}·λ/(λ+μ), minus the part beyond T (where u ≈ 1/E[X]); for μ -> 0 this
+        # tends to the renewal function's asymptote T/E[X] + (cv² - 1)/2, used there directly
+        m, t, e, lf, lm = mu[far], ttl[far], ex[far], life[far], lam[far]
+        small = m * e < 1e-7
+        m_safe = np.where(small, 1.0, m)
+        f = np.exp(-m_safe * lf) * lm / (lm + m_safe)
+        laplace = f / (1 - f) - np.exp(-m_safe * t) / (m_safe * e)
+        out[far] = np.where(small, t / e + (cv2[far] - 1) / 2, laplace)
     near = pos & ~far
     if near.any():
         lam_n, life_n, mu_n, t_n = lam[near], life[near], mu[near], ttl[near]

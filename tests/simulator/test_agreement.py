@@ -2,8 +2,9 @@
 
 Each run lasts 600 s (5-20x the longest finite TTL, 60 s warm-up skipped) over 30,000 keys, so
 the trace is in steady state and its sampling error is well under the tolerance. A second set
-covers the regime where the closed form is only within 1 point: an L2 whose Che time is within a
-few L1 TTLs (L2 barely larger than the L1 working sets).
+covers the regimes where the closed form is only within 1 point: an L2 whose Che time is within a
+few L1 TTLs (L2 barely larger than the L1 working sets), and writes as frequent as the hot keys'
+L2 lookups.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ HARD_CASES = {
     "L2 Che time 3x the L1 TTL, TTL 40 s": {"l2.memory_bytes": 12e6, "data_types.product.l2_ttl_s": 40,
                                            "data_types.listing.l2_ttl_s": 40},
     "one instance, L2 evicts before L1 expires": {"app.instances": 1, "l2.memory_bytes": 4e6},
+    # writes as frequent as the hot keys' L2 lookups: L2 copies live a fraction of a second
+    "write-heavy, L1 never invalidated": {"data_types.product.writes_per_s": 400.0,
+                                          "data_types.listing.writes_per_s": 100.0, "invalidation.l1": "none"},
+    "write-heavy, L1 dropped on the writer": {"data_types.product.writes_per_s": 400.0,
+                                              "data_types.listing.writes_per_s": 100.0},
+    "write-heavy, L1 dropped everywhere": {"data_types.product.writes_per_s": 400.0,
+                                           "data_types.listing.writes_per_s": 100.0, "invalidation.l1": "all"},
 }
 TOL = 0.005
 
@@ -80,6 +88,6 @@ def test_hit_ratios_agree_within_a_point_in_hard_regimes(name):
     sc = make(**HARD_CASES[name])
     a = simulate(sc, engine="analytic")
     t = simulate(sc, engine="trace")
-    assert t.evictions["l2"] > 0
+    assert t.simulated_requests > 1_000_000
     for tier in ("l1", "l2", "overall"):
         assert getattr(a.hit_ratio, tier) == pytest.approx(getattr(t.hit_ratio, tier), abs=0.01), tier

@@ -55,3 +55,17 @@ def test_che_time_bisects_occupancy_and_reports_fit():
     tc = che_time(occ, 100.0, hi=1e9)
     assert occ(tc) == pytest.approx(100.0, rel=1e-4)
     assert math.isinf(che_time(lambda tc: 5.0, 10.0, hi=100.0))
+
+
+def test_own_stream_discounted_by_frequent_writes_never_negative():
+    """Far beyond E[X] with fast invalidation the discounted renewal count is small and positive."""
+    from refservice.simulator.closedform import own_stream_hits
+
+    lam, life = np.array([8.4]), np.array([5.0])
+    got = own_stream_hits(lam, life, np.array([27.0]), 3600.0)[0]
+    f = math.exp(-27.0 * 5.0) * 8.4 / (8.4 + 27.0)
+    assert 0.0 <= got == pytest.approx(f / (1 - f), abs=1e-9)
+    # without writes: the renewal function's asymptote T/E[X] + (cv^2 - 1)/2
+    ex = 5.0 + 1 / 8.4
+    cv2 = (1 / 8.4) ** 2 / ex**2
+    assert own_stream_hits(lam, life, np.array([0.0]), 3600.0)[0] == pytest.approx(3600 / ex + (cv2 - 1) / 2)

@@ -159,12 +159,15 @@ def run_analytic(sc: Scenario) -> SimulationResult:
     # latency: mixture over the paths, each from its closed-form laws
     rng = np.random.default_rng(sc.seed + 104729)
     size = _LATENCY_SAMPLES
-    lat = sample_service(rng, sc.app.service, size) + sc.app.rtt_ms / 1000
-    if sc.app.workers:
-        lat += _wait_sample(rng, size, sc.app.workers, sc.read_rate / n_inst, sc.app.service)
     u = rng.random(size)
     p_l1, p_l2 = tot["l1"] / reads, tot["l2"] / reads
     miss1 = u >= p_l1
+    lat = sample_service(rng, sc.app.service, size) + sc.app.rtt_ms / 1000
+    hit_law = sc.app.hit_service
+    if hit_law is not None:
+        lat[~miss1] = sample_service(rng, hit_law, int((~miss1).sum())) + sc.app.rtt_ms / 1000
+    if sc.app.workers:
+        lat += _wait_sample(rng, size, sc.app.workers, sc.read_rate / n_inst, _app_law(sc, p_l1))
     to_db = u >= p_l1 + p_l2
     redis_law = sc.l2.service
     if sc.l2.enabled:
@@ -207,6 +210,26 @@ def run_analytic(sc: Scenario) -> SimulationResult:
         latency_ms=latency, write_latency_ms=write_latency, stale_read_probability=stale,
         verdict=judge(sc, hit.overall, latency.p99, nodes), runtime_s=time.perf_counter() - started, notes=notes,
     )
+
+
+def _moments(law: ServiceTime) -> tuple[float, float]:
+    m = law.mean_ms
+    cs2 = {"exp": 1.0, "const": 0.0, "lognormal": law.cv**2}[law.dist]
+    return m, m * m * (1 + cs2)
+
+
+def _app_law(sc: Scenario, p_hit: float) -> ServiceTime:
+    """The app's service law seen by its queue: a mix of fast-path L1 hits and the rest."""
+    if sc.app.hit_service is None:
+        return sc.app.service
+    m1, s1 = _moments(sc.app.hit_service)
+    m2, s2 = _moments(sc.app.service)
+    mean = p_hit * m1 + (1 - p_hit) * m2
+    second = p_hit * s1 + (1 - p_hit) * s2
+    if mean <= 0:
+        return sc.app.service
+    cv = math.sqrt(max(second / mean**2 - 1, 1e-6))
+    return ServiceTime(mean_ms=mean, dist="lognormal", cv=cv)
 
 
 def _p(x: float) -> float:

@@ -82,6 +82,9 @@ class App(_Model):
 
     instances: int = Field(default=4, ge=1, le=1000)
     service: ServiceTime = Field(default_factory=lambda: ServiceTime(mean_ms=1.0, dist="exp"))
+    hit_service: ServiceTime | None = Field(
+        default=None, description="app time of a request answered from L1 (a fast path); default: service"
+    )
     workers: int = Field(default=0, ge=0, description="concurrent requests per instance; 0 = unlimited")
     rtt_ms: float = Field(default=0.0, ge=0, description="client <-> app network and protocol overhead (latency only)")
 

@@ -127,6 +127,9 @@ def run_trace(sc: Scenario) -> SimulationResult:
 
     # --- latency: queue every node with the exact FCFS recursion ---
     app_svc = sample_service(rng, sc.app.service, n)
+    if sc.app.hit_service is not None:  # requests answered from L1 take the fast path
+        fast = np.flatnonzero(served == SERVED_L1)
+        app_svc[fast] = sample_service(rng, sc.app.hit_service, fast.size)
     start = tr.t.copy()
     if sc.app.workers:
         for i in range(sc.app.instances):

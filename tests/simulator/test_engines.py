@@ -155,3 +155,16 @@ def test_latency_engines_agree_for_other_service_laws(dist):
     a, t = simulate(sc, "analytic"), simulate(sc, "trace")
     assert a.latency_ms.p99 == pytest.approx(t.latency_ms.p99, rel=0.15)
     assert a.latency_ms.mean == pytest.approx(t.latency_ms.mean, rel=0.1)
+
+
+def test_fast_path_for_l1_hits_in_both_engines():
+    """A cheap L1-hit path lowers latency and the app's queueing alike in both engines."""
+    base = {**SHORT, "app.workers": 1, "app.instances": 4, "app.service.mean_ms": 1.5,
+            "app.service.dist": "const"}
+    slow = make(**base)
+    fast = make(**base, **{"app.hit_service": {"mean_ms": 0.2, "dist": "const"}})
+    for engine in ("analytic", "trace"):
+        assert simulate(fast, engine).latency_ms.p50 < simulate(slow, engine).latency_ms.p50
+    a, t = simulate(fast, "analytic"), simulate(fast, "trace")
+    assert a.latency_ms.mean == pytest.approx(t.latency_ms.mean, rel=0.1)
+    assert a.latency_ms.p99 == pytest.approx(t.latency_ms.p99, rel=0.2)

@@ -175,6 +175,7 @@ class Measured:
     p50: float
     p99: float
     cpu_per_request_ms: float
+    l1_hits: float
     primary_statements_per_write: float
     errors: int
     achieved_rate: float
@@ -206,7 +207,7 @@ def measure(svc: Service, *, rate: float, duration: float, keys: int, write_rati
         rate=rate, duration=duration, reads=reads, writes=writes,
         hit_l1=1 - p_l1m / reads, hit_l2=p_l2h / p_l1m if p_l1m else 0.0, hit_overall=1 - (p_l1m - p_l2h) / reads,
         db_qps={k: v / duration for k, v in db.items()}, p50=float(lat["p50"]), p99=float(lat["p99"]),
-        cpu_per_request_ms=(c1 - c0) / max(1, reads + writes) * 1000,
+        cpu_per_request_ms=(c1 - c0) / max(1, reads + writes) * 1000, l1_hits=p_l1h,
         primary_statements_per_write=(db["primary"] - primary_reads) / writes if writes else 1.0,
         errors=int(res["errors"]), achieved_rate=float(res["achieved_rate"]),
     )
@@ -222,7 +223,8 @@ def scenario(*, rate: float, duration: float, keys: int, write_ratio: float, rep
                                    "write_skew": "same", "value_bytes": 400}},
         "endpoints": [{"name": "GET /products/{id}", "weight": 1, "data_type": "product"}],
         "app": {"instances": 1, "workers": 1, "rtt_ms": cal["app_rtt_ms"],
-                "service": {"mean_ms": cal["app_cpu_ms"], "dist": "lognormal", "cv": cal["app_cpu_cv"]}},
+                "service": {"mean_ms": cal["app_cpu_ms"], "dist": "lognormal", "cv": cal["app_cpu_cv"]},
+                "hit_service": {"mean_ms": cal["app_hit_cpu_ms"], "dist": "lognormal", "cv": cal["app_cpu_cv"]}},
         "l1": {"ttl_s": L1_TTL, "max_entries": 10_000},
         "l2": {"memory_bytes": 1e12, "rtt_ms": cal["redis_rtt_ms"], "service": {"mean_ms": 0.01, "dist": "exp"}},
         "invalidation": {"enabled": True, "l1": "local"},
@@ -234,19 +236,23 @@ def scenario(*, rate: float, duration: float, keys: int, write_ratio: float, rep
 
 
 def calibrate(svc: Service, *, primary_dsn: str, keys: int, write_ratio: float, replicas: int, nodes: list[str],
-              duration: float, rate: float) -> dict[str, float]:
+              duration: float, rate: float, hit_cpu_ms: float) -> dict[str, float]:
     """Service times from the reference service at a calibration load (not a load it predicts).
 
-    CPU per request comes from /proc (the service demand at that load); the spread of the
-    service time (lognormal cv) and the client overhead are the two values that make the
-    simulator reproduce the calibration run's P50 and P99. The other loads are then predicted
-    with all of them unchanged.
+    CPU per request comes from /proc (the service demand at that load): ``hit_cpu_ms`` is the
+    fast path of an L1 hit (measured apart, all requests on one key), the rest of the CPU time
+    is shared by the other requests. The spread of the service time (lognormal cv) and the
+    client overhead are the two values that make the simulator reproduce the calibration run's
+    P50 and P99. The other loads are then predicted with all of them unchanged.
     """
-    cal_run = measure(svc, rate=rate, duration=duration, keys=keys, write_ratio=write_ratio, seed=99,
-                      node_names=nodes)
-    cal = {"rate": rate, "app_cpu_ms": cal_run.cpu_per_request_ms, "redis_rtt_ms": redis_rtt_ms(),
-           "pg_read_ms": pg_read_ms(primary_dsn, keys),
-           "statements_per_write": max(1.0, cal_run.primary_statements_per_write), "app_rtt_ms": 0.0,
+    run_ = measure(svc, rate=rate, duration=duration, keys=keys, write_ratio=write_ratio, seed=99, node_names=nodes)
+    requests = run_.reads + run_.writes
+    total_ms = run_.cpu_per_request_ms * requests
+    other = max(1.0, requests - run_.l1_hits)
+    cal = {"rate": rate, "app_hit_cpu_ms": hit_cpu_ms,
+           "app_cpu_ms": max(hit_cpu_ms, (total_ms - run_.l1_hits * hit_cpu_ms) / other),
+           "redis_rtt_ms": redis_rtt_ms(), "pg_read_ms": pg_read_ms(primary_dsn, keys),
+           "statements_per_write": max(1.0, run_.primary_statements_per_write), "app_rtt_ms": 0.0,
            "app_cpu_cv": 1.0}
     best = None
     for cv in (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0):
@@ -255,13 +261,13 @@ def calibrate(svc: Service, *, primary_dsn: str, keys: int, write_ratio: float, 
         sc = scenario(rate=rate, duration=duration, keys=keys, write_ratio=write_ratio, replicas=replicas,
                       cal=cal, seed=99)
         sim = simulate(sc, engine="trace")
-        rtt = max(0.0, cal_run.p50 - sim.latency_ms.p50)
-        err = abs(sim.latency_ms.p99 + rtt - cal_run.p99)
+        rtt = max(0.0, run_.p50 - sim.latency_ms.p50)
+        err = abs(sim.latency_ms.p99 + rtt - run_.p99)
         if best is None or err < best[0]:
             best = (err, cv, rtt)
     assert best is not None
     cal["app_cpu_cv"], cal["app_rtt_ms"] = best[1], best[2]
-    cal["cal_p50_ms"], cal["cal_p99_ms"] = cal_run.p50, cal_run.p99
+    cal["cal_p50_ms"], cal["cal_p99_ms"] = run_.p50, run_.p99
     return cal
 
 
@@ -340,13 +346,17 @@ def main() -> None:
             try:  # a first look at the service demand, to place the calibration load
                 probe = measure(svc, rate=60.0, duration=10.0, keys=args.keys, write_ratio=args.write_ratio,
                                 seed=98, node_names=nodes)
+                cal_rate = float(round(1000.0 / probe.cpu_per_request_ms * 0.35 / 10) * 10)
+                # the L1-hit fast path on its own: every request for one product
+                hot = measure(svc, rate=cal_rate, duration=10.0, keys=1, write_ratio=0.0, seed=97,
+                              node_names=nodes)
             finally:
                 svc.stop()
-            cal_rate = float(round(1000.0 / probe.cpu_per_request_ms * 0.35 / 10) * 10)
             svc = fresh(f"cal{replicas}")
             try:
                 cal = calibrate(svc, primary_dsn=pair.primary_dsn, keys=args.keys, write_ratio=args.write_ratio,
-                                replicas=replicas, nodes=nodes, duration=min(duration, 30.0), rate=cal_rate)
+                                replicas=replicas, nodes=nodes, duration=min(duration, 30.0), rate=cal_rate,
+                                hit_cpu_ms=hot.cpu_per_request_ms)
             finally:
                 svc.stop()
             calibration[label] = cal

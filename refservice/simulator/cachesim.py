@@ -278,24 +278,20 @@ def _kernel_ttl(t, op, key, inst, lag, key_type, l2_ttl, l1_ttl, n_inst, use_l1,
                 inv_l1_mode, replicas, warm_keys, warm_exp, served, stale, node):
     """The same model as `_kernel` for tiers without size limits: plain expiry arrays, no lists.
 
-    Each cached copy is one (expiry, stale flag) record; a write flags every copy of its key
-    (there are few writes), so a hit reads nothing but its own record. A key's copies in all
-    instances are neighbours in memory.
+    A cached copy is one float: its expiry time, negated when the copy is stale (0 = absent;
+    event times are positive). A write negates every copy of its key (writes are few), so a hit
+    reads one word. A key's copies in all instances are neighbours in memory.
     """
     n = t.size
     n_keys = key_type.size
     kv = np.empty((n_keys, 2))  # current version, time of the last write
     kv[:, 0] = 0.0
     kv[:, 1] = -1e300
-    l1 = np.empty((n_inst * n_keys if use_l1 else 1, 2))  # expiry, 1.0 if stale
-    l1[:, 0] = -1e300
-    l1[:, 1] = 0.0
-    l2 = np.empty((n_keys, 2))
-    l2[:, 0] = -1e300
-    l2[:, 1] = 0.0
+    l1 = np.zeros(n_inst * n_keys if use_l1 else 1)
+    l2 = np.zeros(n_keys)
     if use_l2:
         for j in range(warm_keys.size):
-            l2[warm_keys[j], 0] = warm_exp[j]
+            l2[warm_keys[j]] = warm_exp[j]
     rr = 0
     for i in range(n):
         k = key[i]
@@ -305,49 +301,49 @@ def _kernel_ttl(t, op, key, inst, lag, key_type, l2_ttl, l1_ttl, n_inst, use_l1,
             kv[k, 1] = now
             served[i] = SERVED_WRITE
             node[i] = 0
-            l2[k, 1] = 1.0
-            if inv_l2:
-                l2[k, 0] = -1e300
+            l2[k] = 0.0 if inv_l2 else -abs(l2[k])
             if use_l1:
                 base = k * n_inst
                 for p in range(n_inst):
-                    l1[base + p, 1] = 1.0
+                    l1[base + p] = -abs(l1[base + p])
                 if inv_l1_mode == 1:
-                    l1[base + inst[i], 0] = -1e300
+                    l1[base + inst[i]] = 0.0
                 elif inv_l1_mode == 2:
                     for p in range(n_inst):
-                        l1[base + p, 0] = -1e300
+                        l1[base + p] = 0.0
             continue
         j = k * n_inst + inst[i]
-        if use_l1 and l1[j, 0] > now:
-            served[i] = SERVED_L1
-            stale[i] = l1[j, 1] > 0.5
-            continue
-        if use_l2 and l2[k, 0] > now:
-            flag = l2[k, 1]
-            served[i] = SERVED_L2
-            stale[i] = flag > 0.5
-            if use_l1:
-                l1[j, 0] = now + l1_ttl
-                l1[j, 1] = flag
-            continue
+        if use_l1:
+            e = l1[j]
+            if abs(e) > now:
+                served[i] = SERVED_L1
+                stale[i] = e < 0.0
+                continue
+        if use_l2:
+            e = l2[k]
+            if abs(e) > now:
+                served[i] = SERVED_L2
+                stale[i] = e < 0.0
+                if use_l1:
+                    l1[j] = now + l1_ttl if e > 0.0 else -(now + l1_ttl)
+                continue
         current = kv[k, 0]
-        flag = 0.0
+        fresh = True
         if replicas > 0:
             node[i] = 1 + rr
             rr = (rr + 1) % replicas
             if current > 0 and now - lag[i] < kv[k, 1]:
-                flag = 1.0
+                fresh = False
         else:
             node[i] = 0
         served[i] = SERVED_DB
-        stale[i] = flag > 0.5
+        stale[i] = not fresh
         if use_l2:
-            l2[k, 0] = now + l2_ttl[key_type[k]]
-            l2[k, 1] = flag
+            e2 = now + l2_ttl[key_type[k]]
+            l2[k] = e2 if fresh else -e2
         if use_l1:
-            l1[j, 0] = now + l1_ttl
-            l1[j, 1] = flag
+            e1 = now + l1_ttl
+            l1[j] = e1 if fresh else -e1
 
 
 @numba.njit(cache=True)

@@ -20,12 +20,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from refservice import logs
+from refservice.auth import Principal
 from refservice.middleware import ServiceMiddleware
 from refservice.models import ChargeIn, PaymentConfigIn, SwitchesIn
 from refservice.payment import PaymentError
 from refservice.problems import Problem, install_handlers
 from refservice.repo import dumps
-from refservice.routes import authenticate, json_response, router, service_of
+from refservice.routes import ADMIN, json_response, router, service_of
 from refservice.service import Service
 from refservice.settings import FEATURES, Settings
 
@@ -75,16 +76,14 @@ def _add_system_routes(app: FastAPI) -> None:
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/admin/switches", tags=["admin"])
-    async def get_switches(request: Request) -> Response:
+    async def get_switches(request: Request, who: Principal = ADMIN) -> Response:
         svc = service_of(request)
-        await authenticate(request, svc, role="admin")
         return json_response(dumps(_switches_doc(svc)))
 
     @app.put("/admin/switches", tags=["admin"])
-    async def put_switches(request: Request, body: SwitchesIn) -> Response:
+    async def put_switches(request: Request, body: SwitchesIn, who: Principal = ADMIN) -> Response:
         """Emergency switches (guide 10): read-only mode, serve-stale cache, shed features."""
         svc = service_of(request)
-        await authenticate(request, svc, role="admin")
         if body.disabled_features is not None:
             unknown = set(body.disabled_features) - set(FEATURES)
             if unknown:
@@ -99,18 +98,16 @@ def _add_system_routes(app: FastAPI) -> None:
         return json_response(dumps(_switches_doc(svc)))
 
     @app.put("/admin/payment", tags=["admin"])
-    async def put_payment(request: Request, body: PaymentConfigIn) -> Response:
+    async def put_payment(request: Request, body: PaymentConfigIn, who: Principal = ADMIN) -> Response:
         svc = service_of(request)
-        await authenticate(request, svc, role="admin")
         svc.fake_payment.configure(body.failure_rate, body.latency_ms)
         return json_response(dumps({"failure_rate": svc.fake_payment.failure_rate,
                                     "latency_ms": svc.fake_payment.latency_ms,
                                     "breaker": svc.breaker.state}))
 
     @app.get("/admin/status", tags=["admin"])
-    async def status(request: Request) -> Response:
+    async def status(request: Request, who: Principal = ADMIN) -> Response:
         svc = service_of(request)
-        await authenticate(request, svc, role="admin")
         return json_response(dumps({
             "breaker": {"state": svc.breaker.state, "consecutive_failures": svc.breaker.consecutive_failures},
             "replicas": svc.router.status(), "outbox_backlog": await svc.publisher.backlog(),

@@ -120,3 +120,8 @@ def seed_command(database_url: str, count: int) -> None:
 
 
 commands = [serve_command, loadgen_command, seed_command]
+
+# the names scaleready/cli.py looks up
+refservice = serve_command
+loadgen = loadgen_command
+seed = seed_command

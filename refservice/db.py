@@ -35,6 +35,7 @@ class Executor(Protocol):
     async def fetchone(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None: ...
     async def fetchall(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]: ...
     async def execute(self, sql: str, params: Params = ()) -> int: ...
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
 
 
 class Node(Executor, Protocol):
@@ -79,6 +80,10 @@ class SQLiteNode:
         self._counter.inc()
         return self.conn.execute(_to_sqlite(sql), tuple(params)).rowcount
 
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        self._counter.inc(len(rows))
+        self.conn.executemany(_to_sqlite(sql), [tuple(r) for r in rows])
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLiteNode]:
         async with self._lock:
@@ -115,6 +120,12 @@ class _PgConn:
         self._counter.inc()
         cur = await self.conn.execute(sql, tuple(params))
         return cur.rowcount
+
+    async def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        """One statement for many rows, sent in pipeline mode (one round trip per batch)."""
+        self._counter.inc(len(rows))
+        async with self.conn.cursor() as cur:
+            await cur.executemany(sql, [tuple(r) for r in rows])
 
 
 class PostgresNode:

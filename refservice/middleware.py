@@ -33,6 +33,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _EXEMPT_PATHS = ("/healthz", "/readyz", "/metrics")
 _PRODUCT_PATH = re.compile(r"/products/([1-9][0-9]{0,17})")
 _PRODUCT_ROUTE = "/products/{pid}"
+# on every response: no MIME sniffing, no framing (an API has nothing to show in a frame)
+_SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"))
 _ids = count(1)
 _id_prefix = os.urandom(4).hex()
 
@@ -77,7 +79,7 @@ class ServiceMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), rid_header]
+                message["headers"] = [*message.get("headers", ()), rid_header, *_SECURITY_HEADERS]
             await send(message)
 
         try:
@@ -101,7 +103,7 @@ class ServiceMiddleware:
                     status = 200
                     await send({"type": "http.response.start", "status": 200, "headers": [
                         (b"content-length", str(len(body)).encode()), (b"content-type", b"application/json"),
-                        rid_header]})
+                        rid_header, *_SECURITY_HEADERS]})
                     await send({"type": "http.response.body", "body": body})
         finally:
             elapsed = time.perf_counter() - start

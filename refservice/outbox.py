@@ -86,7 +86,8 @@ async def _remove_from_search(tx: Executor, payload: dict[str, Any], event_id: s
 
 async def _update_recommendations(tx: Executor, payload: dict[str, Any], event_id: str) -> None:
     pid = int(payload["product_id"])
-    await tx.execute("DELETE FROM recommendations WHERE product_id = %s OR recommended_id = %s", (pid, pid))
+    await tx.execute("DELETE FROM recommendations WHERE product_id = %s", (pid,))
+    await tx.execute("DELETE FROM recommendations WHERE recommended_id = %s", (pid,))  # recommendations_rec_idx
 
 
 async def _record_analytics(tx: Executor, payload: dict[str, Any], event_id: str) -> None:

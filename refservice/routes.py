@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from refservice.auth import AuthError, Principal, bearer_token
@@ -79,6 +79,20 @@ async def authenticate(request: Request, svc: Service, role: str | None = None) 
     return principal
 
 
+async def require_user(request: Request) -> Principal:
+    """Dependency of every write: runs before the body is validated, so a request with a bad
+    token gets 401, not a 422 that would tell an attacker about the body schema."""
+    return await authenticate(request, service_of(request))
+
+
+async def require_admin(request: Request) -> Principal:
+    return await authenticate(request, service_of(request), role="admin")
+
+
+USER = Depends(require_user)
+ADMIN = Depends(require_admin)
+
+
 async def reader_session(request: Request, svc: Service) -> str | None:
     """The caller's session id when it sent a valid token (for read-your-writes routing only)."""
     if not svc.router.replicas:
@@ -125,9 +139,8 @@ async def list_products(request: Request, page: int = Query(1, ge=1, le=10_000),
 
 
 @router.post("/products/{pid}", status_code=201, responses={201: {"model": ProductOut}}, tags=["products"])
-async def create_product(request: Request, body: ProductIn, pid: int = PID) -> Response:
+async def create_product(request: Request, body: ProductIn, pid: int = PID, who: Principal = USER) -> Response:
     svc = service_of(request)
-    who = await authenticate(request, svc)
     try:
         doc = await svc.repo.create_product(pid, body.model_dump())
     except Conflict as exc:
@@ -139,9 +152,9 @@ async def create_product(request: Request, body: ProductIn, pid: int = PID) -> R
 
 
 @router.put("/products/{pid}", responses={200: {"model": ProductOut}}, tags=["products"])
-async def update_product(request: Request, body: ProductPatch, pid: int = PID) -> Response:
+async def update_product(request: Request, body: ProductPatch, pid: int = PID,
+                         who: Principal = USER) -> Response:
     svc = service_of(request)
-    who = await authenticate(request, svc)
     fields = body.model_dump(exclude_none=True)
     if not fields:
         raise Problem(422, "validation-error", "nothing to update")
@@ -154,9 +167,8 @@ async def update_product(request: Request, body: ProductPatch, pid: int = PID) -
 
 
 @router.delete("/products/{pid}", status_code=202, tags=["products"])
-async def delete_product(request: Request, pid: int = PID) -> Response:
+async def delete_product(request: Request, pid: int = PID, who: Principal = USER) -> Response:
     svc = service_of(request)
-    who = await authenticate(request, svc)
     event_id = await svc.repo.soft_delete(pid, who.username)
     if event_id is None:
         raise Problem(404, "not-found", f"product {pid} does not exist")
@@ -167,10 +179,9 @@ async def delete_product(request: Request, pid: int = PID) -> Response:
 
 
 @router.post("/webhooks/product-updated", status_code=204, tags=["products"])
-async def product_updated_webhook(request: Request, body: WebhookIn) -> Response:
+async def product_updated_webhook(request: Request, body: WebhookIn, who: Principal = USER) -> Response:
     """The guide's 'product update webhook' trigger: drop the product from L2 and L1."""
     svc = service_of(request)
-    await authenticate(request, svc)
     await svc.cache.invalidate(f"product:{body.id}")
     return Response(status_code=204)
 
@@ -205,9 +216,9 @@ async def login(request: Request, body: LoginIn) -> Response:
 
 
 @router.delete("/sessions/{sid}", status_code=204, tags=["sessions"])
-async def logout(request: Request, sid: str = Path(min_length=1, max_length=100)) -> Response:
+async def logout(request: Request, sid: str = Path(min_length=1, max_length=100),
+                 who: Principal = USER) -> Response:
     svc = service_of(request)
-    who = await authenticate(request, svc)
     if sid != who.session_id and who.role != "admin":
         raise Problem(403, "forbidden", "you may only end your own session")
     if not await svc.repo.delete_session(sid):
@@ -218,10 +229,9 @@ async def logout(request: Request, sid: str = Path(min_length=1, max_length=100)
 
 # -- checkout ----------------------------------------------------------------------------------
 @router.post("/checkout", status_code=201, tags=["checkout"])
-async def checkout(request: Request, body: CheckoutIn) -> Response:
+async def checkout(request: Request, body: CheckoutIn, who: Principal = USER) -> Response:
     svc = service_of(request)
     require_feature(svc, "checkout")
-    who = await authenticate(request, svc)
     price = await svc.repo.price(body.product_id)
     if price is None:
         raise Problem(404, "not-found", f"product {body.product_id} does not exist")

@@ -63,7 +63,6 @@ _POSTGRES = [
 
 _AFTER = [
     "CREATE INDEX IF NOT EXISTS outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL",
-    "CREATE INDEX IF NOT EXISTS orders_username_idx ON orders (username)",
 ]
 
 CATEGORIES = ("books", "games", "garden", "kitchen", "music", "outdoor", "tools", "toys")
@@ -122,21 +121,21 @@ async def seed_products(node: Node, count: int, *, seed: int = 7, batch: int = 5
     made = 0
     for lo in range(start, count + 1, batch):
         hi = min(count, lo + batch - 1)
+        products, search, recs = [], [], []
+        for pid in range(lo, hi + 1):
+            cat = CATEGORIES[pid % len(CATEGORIES)]
+            name = f"{cat.title()} item {pid}"
+            products.append((pid, name, f"A fine {cat} product, number {pid}.", cat, rng.randint(199, 99_999),
+                             rng.randint(0, 500), now))
+            search.append((pid, name.lower()))
+            recs += [(pid, rec) for rec in sorted({rng.randint(1, max(1, count)) for _ in range(3)} - {pid})]
         async with node.transaction() as tx:
-            for pid in range(lo, hi + 1):
-                cat = CATEGORIES[pid % len(CATEGORIES)]
-                name = f"{cat.title()} item {pid}"
-                await tx.execute(
-                    "INSERT INTO products (id, name, description, category, price_cents, stock, updated_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                    (pid, name, f"A fine {cat} product, number {pid}.", cat,
-                     rng.randint(199, 99_999), rng.randint(0, 500), now))
-                await tx.execute(
-                    "INSERT INTO search_index (product_id, name) VALUES (%s, %s) ON CONFLICT (product_id) DO NOTHING",
-                    (pid, name.lower()))
-                for rec in {rng.randint(1, max(1, count)) for _ in range(3)} - {pid}:
-                    await tx.execute(
-                        "INSERT INTO recommendations (product_id, recommended_id) VALUES (%s, %s) "
-                        "ON CONFLICT (product_id, recommended_id) DO NOTHING", (pid, rec))
-                made += 1
+            await tx.executemany(
+                "INSERT INTO products (id, name, description, category, price_cents, stock, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING", products)
+            await tx.executemany("INSERT INTO search_index (product_id, name) VALUES (%s, %s) "
+                                 "ON CONFLICT (product_id) DO NOTHING", search)
+            await tx.executemany("INSERT INTO recommendations (product_id, recommended_id) VALUES (%s, %s) "
+                                 "ON CONFLICT (product_id, recommended_id) DO NOTHING", recs)
+        made += len(products)
     return made

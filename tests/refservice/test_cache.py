@@ -203,7 +203,8 @@ def test_fast_path_answers_exactly_like_the_route() -> None:
             for path in ("/products/3", "/products/3", "/products/03", "/products/99"):
                 r = await c.get(path, headers={"X-Request-ID": "same"})
                 assert int(r.headers["content-length"]) == len(r.content)
-                headers = {k: v for k, v in r.headers.items() if k in ("content-type", "x-request-id")}
+                headers = {k: v for k, v in r.headers.items() if k in ("content-type", "x-request-id",
+                                                                     "x-content-type-options", "x-frame-options")}
                 out.append((r.status_code, headers, r.content))
             text = (await c.get("/metrics")).text
             assert metric(text, "http_requests_total", method="GET", route="/products/{pid}", status="200") == 3
@@ -213,4 +214,5 @@ def test_fast_path_answers_exactly_like_the_route() -> None:
     fast, slow = asyncio.run(fetch(True)), asyncio.run(fetch(False))
     assert [(s, h) for s, h, _ in fast] == [(s, h) for s, h, _ in slow]
     assert [s for s, _, _ in fast] == [200, 200, 200, 404]
+    assert all(h["x-content-type-options"] == "nosniff" and h["x-frame-options"] == "DENY" for _, h, _ in fast)
     assert fast[0][2] == fast[1][2]

@@ -87,6 +87,12 @@ def test_jwt_refusals() -> None:
             other_alg = jwt.encode(claims, SECRET, algorithm="HS512")
             r = await put(other_alg)
             assert r.status_code == 401 and "algorithm" in r.json()["detail"]
+            # the token is judged before the body: no 422 that would reveal the schema to a forger
+            for tok in (None, unsigned, tampered, expired):
+                headers = {"Authorization": f"Bearer {tok}"} if tok else {}
+                r = await c.put("/products/1", headers=headers)
+                assert r.status_code == 401, (tok, r.text)
+            assert (await c.put("/products/1", headers=good)).status_code == 422  # valid token, no body
             # missing required claims
             assert (await put(jwt.encode({"sub": "admin"}, SECRET, algorithm="HS256"))).status_code == 401
             # a non-admin may not use admin endpoints

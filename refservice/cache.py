@@ -183,8 +183,11 @@ class TieredCache:
         return self.prefix + name
 
     async def get(self, name: str, ttl_s: int, loader: Callable[[], Awaitable[bytes | None]],
-                  group: str | None = None) -> bytes | None:
-        """The value for ``name``; ``loader`` reads the database on a miss of both tiers."""
+                  group: str | None = None, l2_checked: bool = False) -> bytes | None:
+        """The value for ``name``; ``loader`` reads the database on a miss of both tiers.
+
+        ``l2_checked``: the caller has just missed L2 for this key (see `peek`), so do not ask again.
+        """
         key = self.prefix + name
         l1 = self.l1
         if l1 is not None:
@@ -195,7 +198,7 @@ class TieredCache:
             self._miss["l1"].inc()
         if self.serve_stale:
             return await self._get_stale(key)
-        value = await self.l2.get(key)
+        value = None if l2_checked else await self.l2.get(key)
         if value is not None:
             self._hit["l2"].inc()
             if l1 is not None:
@@ -225,6 +228,11 @@ class TieredCache:
             if l1 is not None:
                 l1.set(key, value)
         return value
+
+    async def warm(self, items: list[tuple[str, bytes]], ttl_s: int, group: str | None = None) -> None:
+        """Put database rows into L2 ahead of traffic (guide 9.1 "cache warming")."""
+        for name, value in items:
+            await self.l2.set(self.prefix + name, value, ttl_s, self.prefix + group if group else None)
 
     async def _get_stale(self, key: str) -> bytes:
         if self.l1 is not None:

@@ -25,6 +25,8 @@ from refservice.settings import FEATURES, Settings
 @click.option("--redis-url", default=None, help="redis://host:6379/0 (default: in-process L2 and broker)")
 @click.option("--kafka-bootstrap", default=None, help="publish outbox events to Kafka (needs aiokafka)")
 @click.option("--seed", "seed_n", default=1000, show_default=True, type=int, help="products to load on start")
+@click.option("--warm", "warm_products", default=0, show_default=True, type=int,
+              help="warm L2 with products 1..N and the first listing pages on start (guide 9.1)")
 @click.option("--rate-limit", default="1000/minute", show_default=True)
 @click.option("--no-rate-limit", is_flag=True, help="switch the per-IP rate limit off (benchmarks)")
 @click.option("--trust-forwarded-for", is_flag=True, help="rate-limit by X-Forwarded-For (behind a proxy)")
@@ -35,7 +37,7 @@ from refservice.settings import FEATURES, Settings
 @click.option("--disable-feature", "disabled", multiple=True, type=click.Choice(FEATURES))
 @click.option("--no-access-log", is_flag=True)
 def serve_command(host: str, port: int, database_url: str, replica_urls: tuple[str, ...], redis_url: str | None,
-                  kafka_bootstrap: str | None, seed_n: int, rate_limit: str, no_rate_limit: bool,
+                  kafka_bootstrap: str | None, seed_n: int, warm_products: int, rate_limit: str, no_rate_limit: bool,
                   trust_forwarded_for: bool, payment_failure_rate: float, payment_latency_ms: float,
                   read_only: bool, serve_stale: bool, disabled: tuple[str, ...], no_access_log: bool) -> None:
     """Serve the reference service (tiered cache, replicas, breaker, outbox, metrics)."""
@@ -47,7 +49,8 @@ def serve_command(host: str, port: int, database_url: str, replica_urls: tuple[s
                         kafka_bootstrap=kafka_bootstrap, rate_limit=rate_limit, rate_limit_enabled=not no_rate_limit,
                         trust_forwarded_for=trust_forwarded_for, payment_failure_rate=payment_failure_rate,
                         payment_latency_ms=payment_latency_ms, read_only=read_only, serve_stale=serve_stale,
-                        disabled_features=list(disabled), access_log=not no_access_log)
+                        disabled_features=list(disabled), access_log=not no_access_log,
+                        warm_products=warm_products)
     app = create_app(settings, seed=seed_n)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 

@@ -96,6 +96,8 @@ class ServiceMiddleware:
                     match = _PRODUCT_PATH.fullmatch(path)
                     if match is not None:
                         body = await service.cache.peek(f"product:{match.group(1)}")
+                        if body is None and not service.cache.serve_stale:
+                            scope["refservice.l2_checked"] = True  # the route need not ask L2 again
                 if body is None:
                     await self.app(scope, receive, send_wrapper)
                 else:

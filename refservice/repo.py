@@ -57,6 +57,11 @@ class Repo:
                                "WHERE id = %s AND deleted_at IS NULL", (pid,), *tokens)
         return None if row is None else dumps(_product(row))
 
+    async def products_json(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        rows = await self._read("fetchall", f"SELECT {_PRODUCT_COLS} FROM products WHERE id BETWEEN %s AND %s "
+                                "AND deleted_at IS NULL ORDER BY id", (lo, hi))
+        return [(int(r[0]), dumps(_product(r))) for r in rows]
+
     async def listing_json(self, page: int, size: int, *tokens: str | None) -> bytes:
         rows = await self._read("fetchall", f"SELECT {_PRODUCT_COLS} FROM products WHERE deleted_at IS NULL "
                                 "ORDER BY id LIMIT %s OFFSET %s", (size, (page - 1) * size), *tokens)

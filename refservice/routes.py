@@ -106,9 +106,10 @@ async def reader_session(request: Request, svc: Service) -> str | None:
         return None
 
 
-async def cached(svc: Service, name: str, ttl: int, loader: Any, group: str | None = None) -> bytes | None:
+async def cached(svc: Service, name: str, ttl: int, loader: Any, group: str | None = None,
+                 l2_checked: bool = False) -> bytes | None:
     try:
-        return await svc.cache.get(name, ttl, loader, group)
+        return await svc.cache.get(name, ttl, loader, group, l2_checked)
     except NotCached as exc:
         raise Problem(503, "degraded", "serving from cache only and this resource is not cached",
                       headers={"Retry-After": "30"}) from exc
@@ -120,7 +121,8 @@ async def get_product(request: Request, pid: int = PID) -> Response:
     svc = service_of(request)
     key = f"product:{pid}"
     sid = await reader_session(request, svc)
-    body = await cached(svc, key, svc.settings.ttl_product_s, lambda: svc.repo.product_json(pid, sid, key))
+    body = await cached(svc, key, svc.settings.ttl_product_s, lambda: svc.repo.product_json(pid, sid, key),
+                        l2_checked=request.scope.get("refservice.l2_checked", False))
     if body is None:
         raise Problem(404, "not-found", f"product {pid} does not exist")
     return json_response(body)
@@ -213,6 +215,12 @@ async def login(request: Request, body: LoginIn) -> Response:
     token = svc.tokens.issue(body.username, user[1], session["id"], svc.settings.ttl_session_s)
     out = SessionOut(session_id=session["id"], token=token, expires_at=session["expires_at"])
     return json_response(out.model_dump_json().encode(), 201)
+
+
+@router.get("/sessions/me", tags=["sessions"])
+async def whoami(request: Request, who: Principal = USER) -> Response:
+    """The caller's own session (a protected read: needs a valid token)."""
+    return json_response(dumps({"username": who.username, "role": who.role, "session_id": who.session_id}))
 
 
 @router.delete("/sessions/{sid}", status_code=204, tags=["sessions"])

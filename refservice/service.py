@@ -99,6 +99,8 @@ class Service:
             await seed_products(self.primary, seed)
         if self.router.replicas:
             await self.router.probe()
+        if self.settings.warm_products:
+            await self.warm(self.settings.warm_products)
         await self.publisher.backlog()
         self.started = True
         if self.settings.run_background:
@@ -109,6 +111,20 @@ class Service:
             if self.router.replicas:
                 self._tasks.append(asyncio.create_task(
                     self.router.run_probes(self.settings.replica_check_interval_s), name="replica-probe"))
+
+    async def warm(self, n: int, listing_pages: int = 5, page_size: int = 20) -> int:
+        """Load products 1..n and the first listing pages into L2; returns how many entries."""
+        done = 0
+        for lo in range(1, n + 1, 500):
+            rows = await self.repo.products_json(lo, min(n, lo + 499))
+            await self.cache.warm([(f"product:{pid}", body) for pid, body in rows], self.settings.ttl_product_s)
+            done += len(rows)
+        for page in range(1, listing_pages + 1):
+            body = await self.repo.listing_json(page, page_size)
+            await self.cache.warm([(f"listing:{page}:{page_size}", body)], self.settings.ttl_listing_s,
+                                  group="listings")
+            done += 1
+        return done
 
     async def stop(self) -> None:
         for task in self._tasks:

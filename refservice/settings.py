@@ -42,6 +42,9 @@ class Settings(BaseModel):
     # serve cached GET /products/{id} from the middleware, before the framework's routing (see
     # middleware.py); misses and everything else go through the normal route
     fast_path: bool = True
+    # cache warming on start (guide 9.1): products 1..N (the most popular under the load
+    # generator's Zipf keys) and the first listing pages go to L2 before traffic arrives
+    warm_products: int = Field(default=0, ge=0, le=1_000_000)
 
     # read replicas (guide 3.2)
     replica_max_lag_s: float = Field(default=5.0, ge=0)

@@ -216,3 +216,43 @@ def test_fast_path_answers_exactly_like_the_route() -> None:
     assert [s for s, _, _ in fast] == [200, 200, 200, 404]
     assert all(h["x-content-type-options"] == "nosniff" and h["x-frame-options"] == "DENY" for _, h, _ in fast)
     assert fast[0][2] == fast[1][2]
+
+
+def test_warming_fills_l2_before_traffic() -> None:
+    app = create_app(settings(warm_products=10), seed=30)
+    svc = app.state.service
+
+    async def go() -> None:
+        async with asgi_client(app) as c:
+            assert 3599 < await svc.l2.ttl("rs:product:10") <= 3600
+            assert await svc.l2.get("rs:product:11") is None
+            assert 299 < await svc.l2.ttl("rs:listing:1:20") <= 300
+            text = (await c.get("/metrics")).text
+            queries = metric(text, "db_queries_total", node="primary", role="primary")
+            assert (await c.get("/products/4")).status_code == 200
+            assert (await c.get("/products?page=1&size=20")).status_code == 200
+            text = (await c.get("/metrics")).text
+            assert metric(text, "db_queries_total", node="primary", role="primary") == queries
+            assert metric(text, "cache_hits_total", tier="l2") == 2
+
+    asyncio.run(go())
+
+
+def test_a_cold_read_asks_l2_once() -> None:
+    app = create_app(settings(), seed=10)
+    svc = app.state.service
+    calls: list[str] = []
+    original = svc.l2.get
+
+    async def counting_get(key: str) -> bytes | None:
+        calls.append(key)
+        return await original(key)
+
+    svc.l2.get = counting_get  # type: ignore[method-assign]
+
+    async def go() -> None:
+        async with asgi_client(app) as c:
+            assert (await c.get("/products/6")).status_code == 200
+            assert calls == ["rs:product:6"]  # the fast path's miss is not repeated by the route
+
+    asyncio.run(go())

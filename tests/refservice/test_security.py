@@ -63,6 +63,9 @@ def test_jwt_refusals() -> None:
                 return await c.put("/products/1", json={"stock": 9}, headers=headers)
 
             assert (await put(token)).status_code == 200
+            me = await c.get("/sessions/me", headers=good)
+            assert me.status_code == 200 and me.json()["username"] == "admin"
+            assert (await c.get("/sessions/me")).status_code == 401
             # no token at all
             r = await put(None)
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"

@@ -4,7 +4,8 @@ One registry per app (so several apps can live in one test process). Names:
 ``http_requests_total`` and ``http_request_duration_seconds`` (API rate, errors, latency; the
 guide's HighErrorRate alert works on them as written), ``cache_hits_total`` /
 ``cache_misses_total`` by tier and ``cache_entries`` (cache hit ratio and memory),
-``db_queries_total`` by node and ``db_replication_lag_seconds`` (database), the breaker state,
+``db_queries_total`` by node and ``pg_replication_lag_seconds`` (database; the name and meaning
+of postgres_exporter's replica lag, seen here from the router's probe), the breaker state,
 and the outbox backlog. Process CPU/memory come from the standard process collector.
 """
 
@@ -35,7 +36,7 @@ class Metrics:
                                    ["tier"], registry=r)
         self.db_queries = Counter("db_queries_total", "Database queries by node", ["node", "role"],
                                   registry=r)
-        self.replication_lag = Gauge("db_replication_lag_seconds", "Replay lag of each read replica",
+        self.replication_lag = Gauge("pg_replication_lag_seconds", "Replay lag of each read replica",
                                      ["node"], registry=r)
         self.replica_healthy = Gauge("db_replica_healthy", "1 when a replica takes reads", ["node"],
                                      registry=r)

@@ -57,7 +57,7 @@ def test_reads_use_the_replica_and_writes_the_primary(pair, redis_db) -> None:
                 text = (await c.get("/metrics")).text
                 assert _queries(text, "replica1", "replica") - before >= 10  # the fills read the replica
                 assert metric(text, "db_replica_healthy", node="replica1") == 1
-                assert "db_replication_lag_seconds" in text
+                assert "pg_replication_lag_seconds" in text
 
                 # read-your-writes while the replica is frozen
                 pair.pause_replay()
@@ -76,7 +76,7 @@ def test_reads_use_the_replica_and_writes_the_primary(pair, redis_db) -> None:
                     text = (await c.get("/metrics")).text
                     assert _queries(text, "replica1", "replica") == before_replica
                     assert _queries(text, "primary", "primary") >= before_primary + 5
-                    assert metric(text, "db_replication_lag_seconds", node="replica1") > 0.5
+                    assert metric(text, "pg_replication_lag_seconds", node="replica1") > 0.5
                 finally:
                     pair.resume_replay()
                 await _wait(lambda: asyncio.sleep(0, svc.router.replicas[0].healthy))

@@ -86,9 +86,9 @@ def test_half_open_admits_at_most_five_concurrent_trials() -> None:
     asyncio.run(go())
 
 
-def test_checkout_trips_and_recovers_through_the_api() -> None:
+def test_checkout_trips_and_recovers_through_the_api(backend) -> None:
     clock = FakeClock()
-    app = create_app(settings(payment_failure_rate=1.0), clock=clock, seed=5)
+    app = create_app(settings(payment_failure_rate=1.0, **backend), clock=clock, seed=5)
     svc = app.state.service
 
     async def go() -> None:

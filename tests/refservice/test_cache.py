@@ -69,8 +69,8 @@ def test_per_type_ttls_in_l2() -> None:
     asyncio.run(go())
 
 
-def test_invalidation_triggers() -> None:
-    app = create_app(settings(), seed=30)
+def test_invalidation_triggers(backend) -> None:
+    app = create_app(settings(**backend), seed=30)
 
     async def go() -> None:
         async with asgi_client(app) as c:
@@ -134,8 +134,8 @@ def test_single_flight_one_database_read_per_cold_key() -> None:
     asyncio.run(go())
 
 
-def test_single_flight_through_the_app() -> None:
-    app = create_app(settings(), seed=10)
+def test_single_flight_through_the_app(backend) -> None:
+    app = create_app(settings(**backend), seed=10)
     svc = app.state.service
 
     async def go() -> None:
@@ -195,9 +195,9 @@ def test_serve_stale_never_reads_the_database() -> None:
     asyncio.run(go())
 
 
-def test_fast_path_answers_exactly_like_the_route() -> None:
+def test_fast_path_answers_exactly_like_the_route(backend) -> None:
     async def fetch(fast: bool) -> list[tuple[int, dict[str, str], bytes]]:
-        app = create_app(settings(fast_path=fast), seed=10)
+        app = create_app(settings(fast_path=fast, **backend), seed=10)
         out = []
         async with asgi_client(app) as c:
             for path in ("/products/3", "/products/3", "/products/03", "/products/99"):

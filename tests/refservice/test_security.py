@@ -32,8 +32,8 @@ def test_rate_limit_429_at_the_limit_per_ip(server_factory) -> None:
         assert metric(c.get("/metrics").text, "rate_limited_total") == 1
 
 
-def test_rate_limit_uses_the_peer_address_by_default() -> None:
-    app = create_app(settings(rate_limit="5/minute"), seed=3)
+def test_rate_limit_uses_the_peer_address_by_default(backend) -> None:
+    app = create_app(settings(rate_limit="5/minute", **backend), seed=3)
 
     async def go() -> None:
         async with asgi_client(app, client_ip="198.51.100.7") as c:
@@ -48,8 +48,8 @@ def _b64(doc: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b"=").decode()
 
 
-def test_jwt_refusals() -> None:
-    app = create_app(settings(), seed=5)
+def test_jwt_refusals(backend) -> None:
+    app = create_app(settings(**backend), seed=5)
     svc = app.state.service
 
     async def go() -> None:
@@ -138,8 +138,8 @@ def test_rs256_refuses_key_confusion() -> None:
     asyncio.run(go())
 
 
-def test_sql_injection_attempts_are_plain_data() -> None:
-    app = create_app(settings(), seed=20)
+def test_sql_injection_attempts_are_plain_data(backend) -> None:
+    app = create_app(settings(**backend), seed=20)
     svc = app.state.service
 
     async def go() -> None:

@@ -10,8 +10,8 @@ from refservice import logs
 from tests.refservice.support import FakeClock, asgi_client, create_app, login, metric, settings
 
 
-def test_read_only_mode_refuses_writes_with_503() -> None:
-    app = create_app(settings(), seed=5)
+def test_read_only_mode_refuses_writes_with_503(backend) -> None:
+    app = create_app(settings(**backend), seed=5)
 
     async def go() -> None:
         async with asgi_client(app) as c:
@@ -59,8 +59,8 @@ def test_serve_stale_mode_serves_cached_copies_only() -> None:
     asyncio.run(go())
 
 
-def test_feature_flags_shed_non_critical_endpoints() -> None:
-    app = create_app(settings(disabled_features=["recommendations"]), seed=5)
+def test_feature_flags_shed_non_critical_endpoints(backend) -> None:
+    app = create_app(settings(disabled_features=["recommendations"], **backend), seed=5)
 
     async def go() -> None:
         async with asgi_client(app) as c:
@@ -80,8 +80,8 @@ def test_feature_flags_shed_non_critical_endpoints() -> None:
     asyncio.run(go())
 
 
-def test_problem_json_openapi_health_and_metric_names() -> None:
-    app = create_app(settings(), seed=3)
+def test_problem_json_openapi_health_and_metric_names(backend) -> None:
+    app = create_app(settings(**backend), seed=3)
 
     async def go() -> None:
         async with asgi_client(app) as c:

@@ -7,17 +7,25 @@ concurrent readers of a cold key wait for the one database read instead of stamp
 
 In serve-stale mode (guide 10.2 "return cached responses") expired L1 entries are still served
 and the database is not consulted at all; a key that no tier holds raises `NotCached`.
+
+The shared tier failing (Redis down or slow) must not take reads down with it: an L2 error counts
+in ``cache_errors_total{tier="l2"}`` and is treated as a miss (reads fall through to the
+database, fills skip L2); an invalidation that cannot reach L2 is logged, and the entry ages out
+with its TTL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from refservice.metrics import Metrics
+
+log = logging.getLogger("refservice.cache")
 
 
 class NotCached(Exception):
@@ -178,6 +186,7 @@ class TieredCache:
         m = metrics
         self._hit = {t: m.cache_hits.labels(t) for t in ("l1", "l2", "l3")}
         self._miss = {t: m.cache_misses.labels(t) for t in ("l1", "l2", "l3")}
+        self._l2_errors = m.cache_errors.labels("l2")
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -198,7 +207,7 @@ class TieredCache:
             self._miss["l1"].inc()
         if self.serve_stale:
             return await self._get_stale(key)
-        value = None if l2_checked else await self.l2.get(key)
+        value = None if l2_checked else await self._l2_get(key)
         if value is not None:
             self._hit["l2"].inc()
             if l1 is not None:
@@ -206,6 +215,17 @@ class TieredCache:
             return value
         self._miss["l2"].inc()
         return await self._fill(key, ttl_s, loader, self.prefix + group if group else None)
+
+    async def _l2_get(self, key: str) -> bytes | None:
+        try:
+            return await self.l2.get(key)
+        except Exception as exc:
+            self._l2_failed("get", exc)
+            return None
+
+    def _l2_failed(self, op: str, exc: BaseException) -> None:
+        self._l2_errors.inc()
+        log.warning("L2 cache unavailable", extra={"op": op, "error": type(exc).__name__})
 
     async def peek(self, name: str) -> bytes | None:
         """A fresh copy from L1 or L2 without ever reading the database (None: not cached).
@@ -222,7 +242,7 @@ class TieredCache:
                 return value
         if self.serve_stale:
             return None
-        value = await self.l2.get(key)
+        value = await self._l2_get(key)
         if value is not None:
             self._hit["l2"].inc()
             if l1 is not None:
@@ -266,7 +286,10 @@ class TieredCache:
                 self._hit["l3"].inc()  # read before an invalidation landed: answer, don't store
             else:
                 self._hit["l3"].inc()
-                await self.l2.set(key, value, ttl_s, group)
+                try:
+                    await self.l2.set(key, value, ttl_s, group)
+                except Exception as exc:
+                    self._l2_failed("set", exc)
                 if self.l1 is not None:
                     self.l1.set(key, value)
             future.set_result(value)
@@ -283,7 +306,10 @@ class TieredCache:
         """Drop keys from L2 and L1 (the update / logout triggers of guide 2.2)."""
         keys = [self.prefix + n for n in names]
         self._dirty.update(k for k in keys if k in self._inflight)
-        await self.l2.delete(*keys)
+        try:
+            await self.l2.delete(*keys)
+        except Exception as exc:
+            self._l2_failed("invalidate", exc)
         if self.l1 is not None:
             for key in keys:
                 self.l1.delete(key)
@@ -291,6 +317,9 @@ class TieredCache:
     async def invalidate_group(self, group: str, l1_prefix: str) -> None:
         """Drop a whole group from L2 and every L1 key under ``l1_prefix`` (new product → listings)."""
         self._dirty.update(k for k in self._inflight if k.startswith(self.prefix + l1_prefix))
-        await self.l2.invalidate_group(self.prefix + group)
+        try:
+            await self.l2.invalidate_group(self.prefix + group)
+        except Exception as exc:
+            self._l2_failed("invalidate", exc)
         if self.l1 is not None:
             self.l1.delete_prefix(self.prefix + l1_prefix)

@@ -32,6 +32,8 @@ class Metrics:
                                  ["method", "route"], buckets=LATENCY_BUCKETS, registry=r)
         self.cache_hits = Counter("cache_hits_total", "Cache hits by tier", ["tier"], registry=r)
         self.cache_misses = Counter("cache_misses_total", "Cache misses by tier", ["tier"], registry=r)
+        self.cache_errors = Counter("cache_errors_total", "Cache tier operations that failed", ["tier"],
+                                    registry=r)
         self.cache_entries = Gauge("cache_entries", "Entries held by the in-process cache tiers",
                                    ["tier"], registry=r)
         self.db_queries = Counter("db_queries_total", "Database queries by node", ["node", "role"],

@@ -89,6 +89,19 @@ def install_handlers(app: FastAPI) -> None:
         return problem_response(500, "internal-error", "an unexpected error occurred",
                                 instance=request.url.path)
 
+    async def on_database_down(request: Request, exc: Exception) -> Response:
+        return problem_response(503, "dependency-unavailable", "the database is not reachable right now",
+                                instance=request.url.path, headers={"Retry-After": "5"})
+
+    import sqlite3
+
+    app.add_exception_handler(sqlite3.OperationalError, on_database_down)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        pass
+    else:
+        app.add_exception_handler(psycopg.OperationalError, on_database_down)
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)

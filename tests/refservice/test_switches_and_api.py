@@ -135,3 +135,26 @@ def test_structured_json_logs_carry_the_request_id() -> None:
     assert first["route"] == "/products/{pid}" and first["status"] == 200 and first["duration_ms"] >= 0
     assert {"ts", "level", "msg", "method"} <= set(first)
     assert all("authorization" not in json.dumps(d).lower() for d in lines)
+
+
+def test_reads_survive_a_redis_outage() -> None:
+    from tests.refservice.support import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    app = create_app(settings(redis_url=dead, run_background=False), seed=5)
+
+    async def go() -> None:
+        async with asgi_client(app) as c:
+            for _ in range(2):
+                r = await c.get("/products/2")
+                assert r.status_code == 200 and r.json()["id"] == 2  # L2 errors are misses
+            admin = await login(c)  # the rate limiter fails open, sessions come from the database
+            assert (await c.put("/products/2", json={"stock": 5}, headers=admin)).status_code == 200
+            assert (await c.get("/products/2")).json()["stock"] == 5
+            ready = await c.get("/readyz")
+            assert ready.status_code == 503 and ready.headers["content-type"] == "application/problem+json"
+            assert ready.json()["checks"]["cache"].startswith("error")
+            text = (await c.get("/metrics")).text
+            assert metric(text, "cache_errors_total", tier="l2") >= 3
+
+    asyncio.run(go())

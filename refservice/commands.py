@@ -52,7 +52,16 @@ def serve_command(host: str, port: int, database_url: str, replica_urls: tuple[s
                         disabled_features=list(disabled), access_log=not no_access_log,
                         warm_products=warm_products)
     app = create_app(settings, seed=seed_n)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # uvicorn's own messages (startup, errors) as JSON lines too, through the service's handler
+    import logging
+
+    handler = logging.getLogger("refservice").handlers[0]
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 @click.command("loadgen")

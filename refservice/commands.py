@@ -42,16 +42,23 @@ def serve_command(host: str, port: int, database_url: str, replica_urls: tuple[s
                   read_only: bool, serve_stale: bool, disabled: tuple[str, ...], no_access_log: bool) -> None:
     """Serve the reference service (tiered cache, replicas, breaker, outbox, metrics)."""
     import uvicorn
+    from pydantic import ValidationError
 
     from refservice.app import create_app
 
-    settings = Settings(database_url=database_url, replica_urls=list(replica_urls), redis_url=redis_url,
-                        kafka_bootstrap=kafka_bootstrap, rate_limit=rate_limit, rate_limit_enabled=not no_rate_limit,
-                        trust_forwarded_for=trust_forwarded_for, payment_failure_rate=payment_failure_rate,
-                        payment_latency_ms=payment_latency_ms, read_only=read_only, serve_stale=serve_stale,
-                        disabled_features=list(disabled), access_log=not no_access_log,
-                        warm_products=warm_products)
-    app = create_app(settings, seed=seed_n)
+    try:
+        settings = Settings(database_url=database_url, replica_urls=list(replica_urls), redis_url=redis_url,
+                            kafka_bootstrap=kafka_bootstrap, rate_limit=rate_limit,
+                            rate_limit_enabled=not no_rate_limit,
+                            trust_forwarded_for=trust_forwarded_for, payment_failure_rate=payment_failure_rate,
+                            payment_latency_ms=payment_latency_ms, read_only=read_only, serve_stale=serve_stale,
+                            disabled_features=list(disabled), access_log=not no_access_log,
+                            warm_products=warm_products)
+        app = create_app(settings, seed=seed_n)
+    except (ValidationError, ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0] if not isinstance(exc, ValidationError)
+                                   else "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                                  for e in exc.errors())) from exc
     # uvicorn's own messages (startup, errors) as JSON lines too, through the service's handler
     import logging
 

@@ -155,3 +155,15 @@ def test_cli_seed_and_loadgen(tmp_path, server_factory) -> None:
     assert doc["completed"] == 100 and doc["endpoints"]["get_product"]["status"] == {"200": 100}
     bad = runner.invoke(loadgen_command, ["--url", srv.url, "--mix", "nope=1", "--duration", "0.1"])
     assert bad.exit_code != 0 and "unknown endpoint" in bad.output
+
+
+def test_serve_command_reports_bad_configuration_in_one_line() -> None:
+    from refservice.commands import serve_command
+
+    runner = CliRunner()
+    out = runner.invoke(serve_command, ["--kafka-bootstrap", "127.0.0.1:9092", "--seed", "0"])
+    assert out.exit_code == 1 and "aiokafka" in out.output and "Traceback" not in out.output
+    out = runner.invoke(serve_command, ["--payment-failure-rate", "2", "--seed", "0"])
+    assert out.exit_code == 1 and "payment_failure_rate" in out.output
+    out = runner.invoke(serve_command, ["--database-url", "mysql://x/y", "--seed", "0"])
+    assert out.exit_code == 1 and "unsupported database URL" in out.output

@@ -114,7 +114,7 @@ class EvidenceUnavailable(Exception):
     """Raised inside a check when the snapshot lacks a section it needs; becomes ``error``."""
 
 
-@dataclass
+@dataclass(repr=False)
 class Snapshot:
     """Frozen evidence from one target at one time: plain JSON plus a sha256.
 
@@ -131,6 +131,11 @@ class Snapshot:
     error: str | None = None
     collected_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     duration_ms: float = 0.0
+
+    def __repr__(self) -> str:
+        # Short on purpose: snapshots can hold megabytes and asyncio.run() formats results.
+        state = f"error={self.error!r}" if self.error else f"sections={sorted(self.data)}"
+        return f"Snapshot(target={self.target!r}, kind={self.kind!r}, {state})"
 
     def section(self, name: str) -> Any:
         """The section's data, or `EvidenceUnavailable` with the collector's reason."""

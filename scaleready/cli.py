@@ -62,10 +62,17 @@ def _emit(text: str | bytes, output: str | None) -> None:
         click.echo(text, nl=not text.endswith("\n"))
 
 
-def _render(run: Any, fmt: str) -> str | bytes:
+def _render(run: Any, fmt: str, output: str | None, config_path: str | None = None) -> str | bytes:
+    """Render with the options each format wants: colour only on a terminal; SARIF results
+    anchored to the config file, so code scanning accepts findings that have no file of their own."""
     from scaleready import reports
 
-    return reports.render(run, fmt)
+    options: dict[str, Any] = {}
+    if fmt == "table":
+        options["color"] = output is None and sys.stdout.isatty()
+    if fmt == "sarif" and config_path:
+        options["artifact"] = config_path
+    return reports.render(run, fmt, **options)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -95,7 +102,7 @@ def check(config_path: str, environment: str | None, fmt: str, output: str | Non
     config = load_config(config_path)
     store = None if no_store else Store()
     run, _ = execute(config, store=store, environment=environment)
-    _emit(_render(run, fmt), output)
+    _emit(_render(run, fmt, output, config_path), output)
     danger = [f for f in run.findings
               if f.status == Status.FAIL and f.severity == Severity.DANGER and not f.waived]
     if danger:
@@ -116,7 +123,7 @@ def report(run_ref: str, fmt: str, output: str | None) -> None:
     from scaleready.store import Store
 
     run = Store().load_run(run_ref)
-    _emit(_render(run, fmt), output)
+    _emit(_render(run, fmt, output), output)
 
 
 @main.command()

@@ -50,9 +50,21 @@ def _decide(kind: str, evidence: str, manual: str | None) -> tuple[str, str, str
     return evidence, "evidence", None
 
 
+def _slug(text: Any) -> str:
+    return "_".join(str(text).lower().replace("-", " ").split())
+
+
+def _same_scope(finding: Finding, item: Any) -> bool:
+    """One check can prove several parametrised items (the three cache rules of guide 2.2 are
+    all proven by ``redis.ttl_policy``); a finding that names its data type only counts for
+    the item about that data type."""
+    wanted, got = (item.params or {}).get("data_type"), finding.evidence.get("data_type")
+    return not (wanted and got) or _slug(wanted) == _slug(got)
+
+
 def _item_findings(findings: list[Finding], item: Any) -> list[Finding]:
     wanted = set(item.checks)
-    return [f for f in findings if f.check in wanted or item.id in f.items]
+    return [f for f in findings if (f.check in wanted or item.id in f.items) and _same_scope(f, item)]
 
 
 def score(

@@ -84,3 +84,14 @@ def test_levels_follow_completed_phases_in_order():
     card = score(FW, [], ticks_for({1, 2, 3, 4}))
     assert card.level == 4 and all(p.complete for p in card.phases)
     assert [p.total for p in card.phases] == [3, 3, 3, 3]
+
+
+def test_a_finding_scoped_to_a_data_type_proves_only_that_cache_rule():
+    def ttl(data_type: str, status: Status) -> Finding:
+        return Finding("redis.ttl_policy", "cache", status, Severity.WARNING, "ttl", "", evidence={"data_type": data_type},
+                       items=["cache.rule.product_details", "cache.rule.user_sessions", "cache.rule.product_listings"])
+
+    card = score(FW, [ttl("product_details", Status.PASS), ttl("user_sessions", Status.FAIL)])
+    assert item(card, "cache.rule.product_details").status == "pass"
+    assert item(card, "cache.rule.user_sessions").status == "fail"
+    assert item(card, "cache.rule.product_listings").status == "unknown"

@@ -14,10 +14,11 @@ import fnmatch
 import inspect
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from scaleready.api import (
     Check,
@@ -32,6 +33,8 @@ from scaleready.api import (
 )
 from scaleready.plugins import Registry, default_registry
 from scaleready.secrets import Redactor
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -144,9 +147,19 @@ async def collect_target(
     return snapshot
 
 
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, also from code that already runs an event loop (notebooks, Playwright)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scaleready-run") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def collect_one(target: Target, registry: Registry | None = None) -> Snapshot:
     """Synchronous convenience for tests and scripts."""
-    return asyncio.run(collect_target(target, registry))
+    return run_blocking(collect_target(target, registry))
 
 
 async def collect_all(

@@ -6,19 +6,16 @@ findings (``error``, with the reason); nothing a single target does can abort th
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from scaleready import __version__
 from scaleready.api import Finding, Snapshot
 from scaleready.config import Config, ConfiguredTarget, redacted_target_summary
-from scaleready.engine import Policy, Waiver, collect_all, evaluate
+from scaleready.engine import Policy, Waiver, collect_all, evaluate, run_blocking
 from scaleready.framework import Framework, FrameworkError, load_framework
 from scaleready.paths import data_dir
 from scaleready.plugins import Registry, default_registry
@@ -27,7 +24,6 @@ from scaleready.scoring import score
 from scaleready.store import Store
 
 BUILTIN_FRAMEWORK = "scaling-guide"
-T = TypeVar("T")
 
 
 def resolve_framework(ref: str | None, base_dir: Path | None = None) -> Framework:
@@ -66,16 +62,6 @@ async def _collect(config: Config, selected: list[ConfiguredTarget], registry: R
     return snapshots
 
 
-def _run_blocking(coro: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run``, also from code that already runs an event loop (notebooks, Playwright)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scaleready-run") as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
 def execute(
     config: Config,
     *,
@@ -90,7 +76,7 @@ def execute(
     framework = framework or resolve_framework(config.framework, base_dir)
     selected = config.select(environment)
     started = datetime.now(UTC)
-    snapshots = _run_blocking(_collect(config, selected, registry))
+    snapshots = run_blocking(_collect(config, selected, registry))
     policy = Policy(config.policy.severity, [*config.policy.waivers, *_store_waivers(store)])
     findings: list[Finding] = []
     for configured, snapshot in zip(selected, snapshots, strict=True):

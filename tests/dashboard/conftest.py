@@ -60,8 +60,10 @@ def dashboard_url(store_url: str) -> Iterator[str]:
             proc.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread while it
+    is open, which would break every later test that calls asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -187,6 +187,7 @@ class TieredCache:
         self._hit = {t: m.cache_hits.labels(t) for t in ("l1", "l2", "l3")}
         self._miss = {t: m.cache_misses.labels(t) for t in ("l1", "l2", "l3")}
         self._l2_errors = m.cache_errors.labels("l2")
+        self._l2_logged = -1e9
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -225,7 +226,10 @@ class TieredCache:
 
     def _l2_failed(self, op: str, exc: BaseException) -> None:
         self._l2_errors.inc()
-        log.warning("L2 cache unavailable", extra={"op": op, "error": type(exc).__name__})
+        now = time.monotonic()
+        if now - self._l2_logged >= 10.0:  # one line per 10 s, not one per request
+            self._l2_logged = now
+            log.warning("L2 cache unavailable", extra={"op": op, "error": type(exc).__name__})
 
     async def peek(self, name: str) -> bytes | None:
         """A fresh copy from L1 or L2 without ever reading the database (None: not cached).

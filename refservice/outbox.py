@@ -66,15 +66,24 @@ class OutboxPublisher:
         return done
 
     async def run(self, interval_s: float) -> None:
+        failures = 0
         while True:
             try:
                 if await self.run_once() >= self.batch:
                     continue
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("outbox publish failed", extra={"error": repr(exc)})
-            await asyncio.sleep(interval_s)
+                failures += 1
+                if failures == 1 or failures % 50 == 0:
+                    log.warning("outbox publish failed", extra={"error": repr(exc), "failures": failures})
+            await asyncio.sleep(_backoff(interval_s, failures))
+
+
+def _backoff(base_s: float, failures: int) -> float:
+    """Poll interval after ``failures`` consecutive failures: doubling, at most 5 s."""
+    return base_s if failures == 0 else min(5.0, base_s * 2 ** min(failures, 10))
 
 
 Apply = Callable[[Executor, dict[str, Any], str], Awaitable[None]]
@@ -146,11 +155,16 @@ class ConsumerRunner:
         return len(messages)
 
     async def run(self, block_s: float) -> None:
+        failures = 0
         while True:
             try:
                 await self.run_once(block_s=block_s)
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("consumer failed", extra={"consumer": self.consumer.name, "error": repr(exc)})
-                await asyncio.sleep(block_s)
+                failures += 1
+                if failures == 1 or failures % 50 == 0:
+                    log.warning("consumer failed", extra={"consumer": self.consumer.name, "error": repr(exc),
+                                                          "failures": failures})
+                await asyncio.sleep(_backoff(block_s, failures))

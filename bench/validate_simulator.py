@@ -180,6 +180,8 @@ class Measured:
     primary_statements_per_write: float
     errors: int
     achieved_rate: float
+    send_lag_p99: float = 0.0
+    loadavg: float = 0.0
 
 
 def measure(svc: Service, *, rate: float, duration: float, keys: int, write_ratio: float, seed: int,
@@ -211,6 +213,7 @@ def measure(svc: Service, *, rate: float, duration: float, keys: int, write_rati
         cpu_per_request_ms=(c1 - c0) / max(1, reads + writes) * 1000, l1_hits=p_l1h,
         primary_statements_per_write=(db["primary"] - primary_reads) / writes if writes else 1.0,
         errors=int(res["errors"]), achieved_rate=float(res["achieved_rate"]),
+        send_lag_p99=float(res["send_lag_ms"]["p99"]), loadavg=os.getloadavg()[0],
     )
 
 
@@ -229,6 +232,7 @@ def combine(runs: list[Measured]) -> Measured:
         cpu_per_request_ms=cpu_ms / max(1, sum(requests)), l1_hits=sum(r.l1_hits for r in runs),
         primary_statements_per_write=mean(r.primary_statements_per_write for r in runs),
         errors=sum(r.errors for r in runs), achieved_rate=mean(r.achieved_rate for r in runs),
+        send_lag_p99=float(np.median([r.send_lag_p99 for r in runs])), loadavg=mean(r.loadavg for r in runs),
     )
 
 
@@ -332,7 +336,8 @@ def _row(config: str, m: Measured, sim: Any, nodes: list[str]) -> dict[str, Any]
             "hit_overall": {"measured": m.hit_overall, "simulated": sim.hit_overall},
             "db_qps": qps, "p50_ms": {"measured": m.p50, "simulated": sim.p50},
             "p99_ms": {"measured": m.p99, "simulated": sim.p99}, "simulator_seeds": sim.seeds,
-            "cpu_per_request_ms": m.cpu_per_request_ms, "checks": checks, "passed": all(checks.values())}
+            "cpu_per_request_ms": m.cpu_per_request_ms, "loadgen_send_lag_p99_ms": m.send_lag_p99,
+            "host_loadavg_1m": m.loadavg, "checks": checks, "passed": all(checks.values())}
 
 
 def _markdown(doc: dict[str, Any]) -> str:
@@ -342,7 +347,7 @@ def _markdown(doc: dict[str, Any]) -> str:
              f"{doc['write_ratio']:.0%}, L1 {L1_TTL:g} s, product L2 TTL {PRODUCT_TTL} s, one service instance).",
              "Targets: hit ratio per tier within 3 points, DB queries/s per node within 10 %, P99 within 1.25x.", "",
              "| config | rate req/s | L1 hit meas/sim | L2 hit meas/sim | DB q/s per node meas/sim | P99 ms meas/sim |"
-             " pass |", "|---|---|---|---|---|---|---|"]
+             " pass | host load 1m, loadgen send lag P99 ms |", "|---|---|---|---|---|---|---|---|"]
     for r in doc["runs"]:
         qps = "; ".join(f"{k} {v['measured']:.1f}/{v['simulated']:.1f}" for k, v in r["db_qps"].items())
         failed = [k for k, ok in r["checks"].items() if not ok]
@@ -350,7 +355,8 @@ def _markdown(doc: dict[str, Any]) -> str:
                      f"{r['hit_l1']['measured']:.3f}/{r['hit_l1']['simulated']:.3f} | "
                      f"{r['hit_l2']['measured']:.3f}/{r['hit_l2']['simulated']:.3f} | {qps} | "
                      f"{r['p99_ms']['measured']:.1f}/{r['p99_ms']['simulated']:.1f} | "
-                     f"{'yes' if r['passed'] else 'no: ' + ', '.join(failed)} |")
+                     f"{'yes' if r['passed'] else 'no: ' + ', '.join(failed)} | "
+                     f"{r.get('host_loadavg_1m', 0):.2f}, {r.get('loadgen_send_lag_p99_ms', 0):.1f} |")
     lines += ["", "Calibration (from the reference service, before the runs):", ""]
     for name, cal in doc["calibration"].items():
         lines.append(f"- {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in cal.items()))

@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import secrets
+import socket
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -74,12 +77,16 @@ class RedisStreamsBroker:
 
     name = "redis"
 
-    def __init__(self, url: str, prefix: str = "rs:", consumer_name: str = "refservice") -> None:
+    def __init__(self, url: str, prefix: str = "rs:", consumer_name: str | None = None,
+                 claim_idle_s: float = 30.0) -> None:
         import redis.asyncio as aioredis
 
         self.client = aioredis.Redis.from_url(url)
         self.prefix = prefix
-        self.consumer_name = consumer_name
+        # one name per process: entries delivered to a process that died stay pending under its
+        # name until another process claims them (XAUTOCLAIM after ``claim_idle_s``)
+        self.consumer_name = consumer_name or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.claim_idle_ms = int(claim_idle_s * 1000)
         self._groups: set[tuple[str, str]] = set()
         self._pending_done: set[tuple[str, str]] = set()
 
@@ -112,6 +119,10 @@ class RedisStreamsBroker:
             entries = reply[0][1] if reply else []
             if not entries:
                 self._pending_done.add((group, topic))
+        if not entries:  # entries a dead consumer of the group was given and never acknowledged
+            reply = await self.client.xautoclaim(stream, group, self.consumer_name, self.claim_idle_ms,
+                                                 start_id="0-0", count=max_n)
+            entries = reply[1] if reply else []
         if not entries:
             block = max(1, int(block_s * 1000)) if block_s > 0 else None
             reply = await self.client.xreadgroup(group, self.consumer_name, {stream: ">"}, count=max_n,
@@ -191,7 +202,8 @@ class KafkaBroker:
             await consumer.stop()
 
 
-def make_broker(kind: str, *, redis_url: str | None, kafka_bootstrap: str | None, prefix: str) -> Broker:
+def make_broker(kind: str, *, redis_url: str | None, kafka_bootstrap: str | None, prefix: str,
+                claim_idle_s: float = 30.0) -> Broker:
     if kind == "kafka":
         if not kafka_bootstrap:
             raise ValueError("broker 'kafka' needs kafka_bootstrap")
@@ -199,5 +211,5 @@ def make_broker(kind: str, *, redis_url: str | None, kafka_bootstrap: str | None
     if kind == "redis":
         if not redis_url:
             raise ValueError("broker 'redis' needs redis_url")
-        return RedisStreamsBroker(redis_url, prefix)
+        return RedisStreamsBroker(redis_url, prefix, claim_idle_s=claim_idle_s)
     return MemoryBroker()

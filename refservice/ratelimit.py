@@ -35,13 +35,14 @@ STRATEGIES: dict[str, type[LimitsStrategy]] = {
 class _Budget:
     """What this process knows of one client's window: counted globally, served since, reset time."""
 
-    __slots__ = ("pending", "reset", "synced", "used")
+    __slots__ = ("pending", "reset", "synced", "syncing", "used")
 
     def __init__(self, used: int, reset: float, synced: float) -> None:
-        self.used = used
-        self.pending = 0
+        self.used = used  # what Redis counted for this client's window at the last sync
+        self.pending = 0  # served here since, not yet added to Redis
         self.reset = reset
         self.synced = synced
+        self.syncing = False
 
 
 class RateLimiter:
@@ -67,10 +68,10 @@ class RateLimiter:
         """Count one request from ``client``; None if allowed, else the seconds to wait.
 
         Memory storage: every request asks the limiter. Redis storage: a client's request asks
-        Redis (adding the requests served locally since, as ``cost``) when its window is new or
-        this process's view of it is older than ``sync_interval_s``; in between, requests are
-        decided against the count Redis last reported plus what this process served since, and a
-        timer adds those to Redis (one ``hit(cost=n)`` per client) for clients that went quiet.
+        Redis (after adding the requests served locally since, as one ``hit(cost=n)``) when this
+        process's view of the client is older than ``sync_interval_s``; other requests are decided
+        against the count Redis last reported plus what this process served since, and a timer
+        adds those to Redis for clients that went quiet. Exact for one instance.
         One Redis round trip per request would cost more than the L2 cache hit it guards; the
         price is that several instances together may overshoot by what they serve in one sync
         interval.
@@ -81,16 +82,12 @@ class RateLimiter:
             return await self._retry_after(client)
         now = time.time()
         budget = self._budgets.get(client)
-        if budget is None or now >= budget.reset or now - budget.synced >= self.sync_interval_s:
-            cost = 1 + (budget.pending if budget is not None and now < budget.reset else 0)
-            if budget is not None:
-                budget.pending = 0
-            allowed = await self.limiter.hit(self.item, client, cost=cost)
-            stats = await self.limiter.get_window_stats(self.item, client)
+        if budget is None or now >= budget.reset:  # a new window: nothing known yet
             if len(self._budgets) > 100_000:
                 self._budgets = {k: b for k, b in self._budgets.items() if b.reset > now}
-            self._budgets[client] = _Budget(self.item.amount - stats.remaining, stats.reset_time, now)
-            return None if allowed else self._wait(stats.reset_time - now)
+            budget = self._budgets[client] = _Budget(0, now + self.item.get_expiry(), -1e18)
+        if not budget.syncing and now - budget.synced >= self.sync_interval_s:
+            return await self._sync_hit(client, budget)
         if budget.used + budget.pending >= self.item.amount:
             return self._wait(budget.reset - now)
         budget.pending += 1
@@ -98,6 +95,37 @@ class RateLimiter:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(self.sync_interval_s, self._start_flush)
         return None
+
+    async def _sync_hit(self, client: str, budget: _Budget) -> float | None:
+        """This request asks Redis, after adding what was served here since the last sync.
+
+        Concurrent requests meanwhile are decided locally (``syncing``), so a burst makes one
+        round trip, not one per request; their counts stay in ``pending`` for the next sync.
+        """
+        budget.syncing = True
+        try:
+            await self._push(client, budget)
+            allowed = await self.limiter.hit(self.item, client)
+            stats = await self.limiter.get_window_stats(self.item, client)
+        except BaseException:
+            budget.pending += 1  # Redis unreachable: count it here (the caller fails open)
+            raise
+        finally:
+            budget.syncing = False
+        budget.used, budget.reset, budget.synced = self.item.amount - stats.remaining, stats.reset_time, time.time()
+        return None if allowed else self._wait(stats.reset_time - time.time())
+
+    async def _push(self, client: str, budget: _Budget) -> None:
+        """Add ``pending`` to Redis. They were served already; if other instances filled the
+        window meanwhile, Redis refuses the batch and the window is simply full."""
+        n, budget.pending = budget.pending, 0
+        if not n:
+            return
+        try:
+            await self.limiter.hit(self.item, client, cost=n)
+        except BaseException:
+            budget.pending += n
+            raise
 
     def _wait(self, seconds: float) -> float:
         """Whole seconds for Retry-After: at least 1, at most one window."""
@@ -115,15 +143,16 @@ class RateLimiter:
     async def flush(self) -> None:
         """Add the requests served since the last sync to the shared counts, and refresh them."""
         for client, budget in list(self._budgets.items()):
-            if not budget.pending:
+            if not budget.pending or budget.syncing:
                 continue
-            n, budget.pending = budget.pending, 0
+            budget.syncing = True
             try:
-                await self.limiter.hit(self.item, client, cost=n)
+                await self._push(client, budget)
                 stats = await self.limiter.get_window_stats(self.item, client)
             except Exception:
-                budget.pending += n  # Redis unavailable: keep counting locally, retry next time
-                continue
+                continue  # Redis unavailable: keep counting locally, retry next time
+            finally:
+                budget.syncing = False
             budget.used, budget.reset, budget.synced = self.item.amount - stats.remaining, stats.reset_time, time.time()
 
     async def close(self) -> None:

@@ -59,7 +59,8 @@ class Service:
         self.l2: L2Store = RedisL2(settings.redis_url) if settings.redis_url else MemoryL2(clock)
         self.cache = TieredCache(self.l1, self.l2, m, prefix=settings.key_prefix)
         self.broker = make_broker(settings.broker_kind, redis_url=settings.redis_url,
-                                  kafka_bootstrap=settings.kafka_bootstrap, prefix=settings.key_prefix)
+                                  kafka_bootstrap=settings.kafka_bootstrap, prefix=settings.key_prefix,
+                                  claim_idle_s=settings.outbox_claim_idle_s)
         self.publisher = OutboxPublisher(self.primary, self.broker, m, settings.outbox_batch)
         self.consumers = [ConsumerRunner(c, self.primary, self.broker, m) for c in CONSUMERS]
         self.breaker = CircuitBreaker("PaymentService", failure_threshold=settings.breaker_failure_threshold,

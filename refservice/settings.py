@@ -62,6 +62,7 @@ class Settings(BaseModel):
     # outbox (guide 4.2)
     outbox_poll_interval_s: float = Field(default=0.2, gt=0)
     outbox_batch: int = Field(default=100, ge=1)
+    outbox_claim_idle_s: float = Field(default=30.0, ge=0, description="claim a dead consumer's events after")
     run_background: bool = True
 
     # security (guide 7.1)

@@ -145,8 +145,8 @@ def test_every_check_passes_on_the_reference_service(stack: Stack, monkeypatch: 
                 for pid in (1990, 1991):  # outbox + consumers (and the recommendations index) get used
                     r = client.delete(f"/products/{pid}", headers={"Authorization": f"Bearer {admin}"})
                     assert r.status_code == 202
-            result = run(LoadSpec(url=url, rate=300, duration_s=6, n_keys=2000, client_ips=50, connections=16,
-                                  mix="get_product=85,list_products=10,update_product=5",
+            result = run(LoadSpec(url=url, rate=300, duration_s=8, n_keys=2000, client_ips=50, connections=16,
+                                  mix="get_product=70,list_products=10,recommendations=10,update_product=10",
                                   username="admin", password="admin"))
             assert result["errors"] == 0 and abs(result["rate_error_pct"]) < 5
             # the consumers' deletes used recommendations_rec_idx; PostgreSQL publishes an idle

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 
@@ -85,10 +86,12 @@ def test_invalidation_reaches_other_instances_through_redis(pg_dsn, redis_db) ->
 
 
 def test_outbox_on_postgres_and_redis_streams_survives_crashes(pg_dsn, redis_db) -> None:
-    app = create_app(settings(database_url=pg_dsn, redis_url=REDIS_URL, run_background=False), seed=20)
+    prefix = f"rs{uuid.uuid4().hex[:6]}:"  # a stream no other test's consumer group has seen
+    app = create_app(settings(database_url=pg_dsn, redis_url=REDIS_URL, run_background=False, key_prefix=prefix),
+                     seed=20)
     assert app.state.service.broker.name == "redis"
     asyncio.run(crash_scenario(app))
-    assert redis_db.xlen("rs:stream:product.deleted") == 4  # the first event was published twice
+    assert redis_db.xlen(f"{prefix}stream:product.deleted") == 4  # the first event was published twice
 
 
 def test_consumer_crash_before_ack_is_redelivered_and_deduplicated(pg_dsn, redis_db) -> None:
@@ -104,8 +107,9 @@ def test_consumer_crash_before_ack_is_redelivered_and_deduplicated(pg_dsn, redis
             analytics.crash_before_ack = True
             with pytest.raises(SimulatedCrash):
                 await analytics.run_once()
-            # a new process: new broker connection, same consumer group; the unacked entry comes back
-            broker = RedisStreamsBroker(REDIS_URL, "rs:")
+            # another process (its own consumer name) claims the dead consumer's unacked entry
+            broker = RedisStreamsBroker(REDIS_URL, "rs:", claim_idle_s=0)
+            assert broker.consumer_name != analytics.broker.consumer_name
             try:
                 runner = ConsumerRunner(analytics.consumer, svc.primary, broker, svc.metrics)
                 messages = await broker.fetch("analytics", "product.deleted", 10, 0)
@@ -186,6 +190,16 @@ def test_batched_redis_limiter_is_exact_for_one_instance(redis_db) -> None:
         assert all(d is not None and 1 <= d <= 60 for d in decisions[20:])
         await limiter.close()
         stats = await limiter.limiter.get_window_stats(limiter.item, "198.51.100.1")
+        assert stats.remaining == 0
+        # a concurrent burst (what an attacker or the http.rate_limit probe sends): still exact
+        burst = RateLimiter("100/minute", REDIS_URL, "rs:")
+        for wave in range(3):
+            results = await asyncio.gather(*(burst.hit("198.51.100.2") for _ in range(60)))
+            decisions.extend(results)
+            await asyncio.sleep(0.03 * wave)
+        assert sum(d is None for d in decisions[30:]) == 100
+        await burst.close()
+        stats = await burst.limiter.get_window_stats(burst.item, "198.51.100.2")
         assert stats.remaining == 0
 
     asyncio.run(go())

@@ -169,9 +169,9 @@ async def collect_all(
     return list(await asyncio.gather(*(collect_target(t, registry, redactor) for t in targets)))
 
 
-def _finding(check: Check, target: Target, snapshot: Snapshot, outcome: Outcome, policy: Policy) -> Finding:
+def _finding(check: Check, target: Target, snapshot_sha: str | None, outcome: Outcome, policy: Policy) -> Finding:
     evidence = dict(outcome.evidence)
-    evidence["snapshot"] = snapshot.sha256 if snapshot.data or snapshot.error else None
+    evidence["snapshot"] = snapshot_sha
     if outcome.pointer:
         evidence["pointer"] = outcome.pointer
     return Finding(
@@ -228,8 +228,10 @@ def evaluate(
     registry = registry or default_registry()
     policy = policy or Policy()
     selected = list(checks) if checks is not None else registry.checks_for(target.kind)
+    # Hashing serialises the whole snapshot (tens of ms for a large cluster): once per snapshot, not per finding.
+    snapshot_sha = snapshot.sha256 if snapshot.data or snapshot.error else None
     findings = [
-        _finding(check, target, snapshot, outcome, policy)
+        _finding(check, target, snapshot_sha, outcome, policy)
         for check in selected
         for outcome in _outcomes(check, snapshot, target)
     ]

@@ -20,3 +20,12 @@ def store_or_stop() -> Store:
         st.error(f"The store cannot be opened: {exc}")
         st.stop()
         raise  # unreachable: st.stop() ends the script run
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def rendered_report(run_id: str, fmt: str) -> str | bytes:
+    """A stored run in one format. Runs never change once stored, so each rendering (the PDF of a
+    large run takes seconds) is done once, not on every rerun of the page."""
+    from scaleready import reports
+
+    return reports.render(_open_store().load_run(run_id), fmt)

@@ -32,6 +32,7 @@ from scaleready.models import (
     WaiverRecord,
 )
 from scaleready.results import AreaScore, ItemScore, PhaseProgress, RunResult, Scorecard, SnapshotRef
+from scaleready.scoring import STATUS_VALUE
 
 DATABASE_URL_ENV = "SCALEREADY_DATABASE_URL"
 MANUAL_STATES = ("done", "not_done", "not_applicable")
@@ -315,7 +316,8 @@ def scorecard_from_json(doc: dict[str, Any]) -> Scorecard:
             id=a["id"], title=a["title"], score=a["score"], coverage=a["coverage"],
             items=[ItemScore(id=i["id"], title=i["title"], area=a["id"], section=i.get("section", ""),
                              kind=i.get("kind", "auto"), weight=i.get("weight", 1.0), status=i["status"],
-                             source=i.get("source", "none"), value=0.0) for i in a.get("items", [])],
+                             source=i.get("source", "none"), value=STATUS_VALUE[i["status"]])
+                   for i in a.get("items", [])],
         )
         for a in doc.get("areas", [])
     ]

@@ -12,7 +12,6 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from scaleready.api import Status
 from scaleready.results import RunResult
 
 STATUS_ORDER = ["fail", "warn", "error", "pass", "skip"]
@@ -102,10 +101,6 @@ def _score_colour(value: float) -> str:
 def run_label(summary: Any) -> str:
     return (f"{summary.started_at:%Y-%m-%d %H:%M} · score {summary.overall:.0f} · "
             f"coverage {summary.coverage:.0%} · {summary.id[:8]}")
-
-
-def failing(run: RunResult) -> int:
-    return sum(1 for f in run.findings if f.status == Status.FAIL and not f.waived)
 
 
 def checklist_frame(framework: Any, run: RunResult | None, states: dict[str, Any]) -> pd.DataFrame:

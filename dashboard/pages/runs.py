@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard.state import store_or_stop
+from dashboard.state import rendered_report, store_or_stop
 from scaleready import reports, views
 from scaleready.diff import diff_rows, diff_runs
 
@@ -30,7 +30,7 @@ run = store.load_run(run_id)
 cols = st.columns(len(reports.FORMATS))
 for col, fmt in zip(cols, reports.FORMATS.values(), strict=True):
     try:
-        payload = reports.render(run, fmt.name)
+        payload = rendered_report(run.id, fmt.name)
     except Exception as exc:  # one broken format must not hide the others
         col.error(f"{fmt.name}: {exc}")
         continue

@@ -52,6 +52,7 @@ def test_run_round_trips_with_snapshots_and_findings(store):
     assert [f.to_json() for f in loaded.findings] == [f.to_json() for f in findings]
     assert loaded.score.overall == pytest.approx(run.score.overall, abs=0.05)
     assert loaded.score.to_json()["areas"] == run.score.to_json()["areas"]
+    assert [i.value for a in loaded.score.areas for i in a.items] == [i.value for a in run.score.areas for i in a.items]
     assert loaded.snapshots[0].sha256 == snap.sha256
     (stored,) = store.snapshots(run.id[:8])
     assert stored.sha256 == snap.sha256 and stored.errors == {"stats": "denied"}

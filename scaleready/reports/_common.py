@@ -7,12 +7,15 @@ decisions live here, once.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from scaleready.api import Finding, Severity, Status
 from scaleready.results import AreaScore, RunResult
@@ -25,6 +28,19 @@ STATUS_ORDER = sorted(Status, key=lambda s: STATUS_RANK[s])
 UNMAPPED_AREA = AreaScore(id="unmapped", title="Other checks", score=0.0, coverage=0.0)
 
 _LOCATION = re.compile(r"^(?P<path>.+?)(?::(?P<line>\d+))?(?::(?P<col>\d+))?$")
+
+
+def pretty_json(doc: Any) -> str:
+    """``doc`` as two-space indented JSON text ending in a newline, UTF-8 characters kept.
+
+    orjson writes it about twenty times faster than the standard library, whose indenting
+    encoder is pure Python: the JSON report of a 5,000-object cluster took over a second there.
+    The standard library stays the fallback for what orjson refuses (integers beyond 64 bits).
+    """
+    try:
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode() + "\n"
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def identity_key(f: Finding) -> tuple[str, str, str, str]:

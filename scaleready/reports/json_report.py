@@ -17,7 +17,7 @@ from typing import Any
 
 import scaleready
 from scaleready.api import Finding
-from scaleready.reports._common import by_identity, iso
+from scaleready.reports._common import by_identity, iso, pretty_json
 from scaleready.results import AreaScore, ItemScore, PhaseProgress, RunResult, Scorecard
 
 _VALUE = {"pass": 1.0, "warn": 0.5}
@@ -53,7 +53,10 @@ def to_document(run: RunResult) -> dict[str, Any]:
 
 
 def render(run: RunResult, *, indent: int | None = 2) -> str:
-    return json.dumps(to_document(run), indent=indent, ensure_ascii=False, default=str) + "\n"
+    doc = to_document(run)
+    if indent == 2:
+        return pretty_json(doc)
+    return json.dumps(doc, indent=indent, ensure_ascii=False, default=str) + "\n"
 
 
 def _item(doc: Mapping[str, Any], area: str) -> ItemScore:

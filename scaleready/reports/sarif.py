@@ -23,14 +23,13 @@ since GitHub only accepts results that point into a file.
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
 import scaleready
 from scaleready.api import Finding, Severity, Status
-from scaleready.reports._common import by_identity, duration_seconds, parse_location, utc_z
+from scaleready.reports._common import by_identity, duration_seconds, parse_location, pretty_json, utc_z
 from scaleready.results import RunResult
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -203,5 +202,4 @@ def to_document(run: RunResult, *, include_all: bool = False, artifact: str | No
 
 
 def render(run: RunResult, *, include_all: bool = False, artifact: str | None = None) -> str:
-    doc = to_document(run, include_all=include_all, artifact=artifact)
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n"
+    return pretty_json(to_document(run, include_all=include_all, artifact=artifact))

@@ -1,11 +1,17 @@
 """The open-loop run: dispatch on schedule, time from the intended send time, HDR per endpoint.
 
 A dispatcher releases each request at its intended time into a queue served by ``connections``
-workers (each with its own keep-alive connection). Latency is measured from the *intended*
-time, not from when a worker got to it: if the service stalls, the requests that pile up behind
-the stall are charged the waiting time they would have seen, so P99 is not understated
-(no coordinated omission). Requests still unanswered at the end of the drain are recorded at
-their elapsed time so far and counted as ``unfinished``.
+workers (each with its own keep-alive connection). The dispatcher is a thread (`_Pacer`), not a
+coroutine: ``asyncio.sleep`` wakes in whole milliseconds (epoll's resolution, rounded up), so a
+coroutine dispatcher sent requests 0.7 ms late at the median and 2 ms at P99, more at low rates
+than at high ones, which bent every latency measured from the intended time. A thread sleeps
+with ``time.sleep`` (nanosleep) and hands each due batch to the loop with one
+``call_soon_threadsafe``; measured here, the send lag fell to 0.1 ms (P50) and 0.3 ms (P99).
+Latency is measured from the *intended* time, not from when a worker got to it: if the
+service stalls, the requests that pile up behind the stall are charged the waiting time they
+would have seen, so P99 is not understated (no coordinated omission). Requests still
+unanswered at the end of the drain are recorded at their elapsed time so far and counted as
+``unfinished``.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -54,6 +61,52 @@ class LoadSpec:
 
 def _hist() -> HdrHistogram:
     return HdrHistogram(1, HDR_MAX_US, 3)
+
+
+class _Pacer:
+    """Releases request ``i`` into ``queue`` at ``t0 + offsets[i]`` (``time.monotonic``, the
+    loop's clock) from a thread, in batches: everything due when the thread wakes goes over in
+    one ``call_soon_threadsafe``, so high rates cost one loop wake-up per batch, not per request.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[tuple[int, float]],
+                 offsets: np.ndarray, t0: float) -> None:
+        self._loop, self._queue, self._t0 = loop, queue, t0
+        self._due = t0 + np.asarray(offsets, dtype=np.float64)
+        self._stopped = threading.Event()
+        self._finished: asyncio.Future[None] = loop.create_future()
+
+    def _release(self, start: int, end: int) -> None:
+        for i in range(start, end):
+            self._queue.put_nowait((i, float(self._due[i])))
+
+    def _done(self) -> None:
+        if not self._finished.done():
+            self._finished.set_result(None)
+
+    def _pace(self) -> None:
+        due, n, i = self._due, len(self._due), 0
+        try:
+            while i < n and not self._stopped.is_set():
+                wait = due[i] - time.monotonic()
+                if wait > 0:
+                    time.sleep(min(wait, 0.1))  # short enough to notice a stop
+                    continue
+                end = max(i + 1, int(np.searchsorted(due, time.monotonic(), side="right")))
+                self._loop.call_soon_threadsafe(self._release, i, end)
+                i = end
+            self._loop.call_soon_threadsafe(self._done)
+        except RuntimeError:  # the loop closed under us (the run was cancelled): nothing left to release to
+            return
+
+    async def run(self) -> None:
+        """Return once every request has been released."""
+        thread = threading.Thread(target=self._pace, name="loadgen-pacer", daemon=True)
+        thread.start()
+        await self._finished
+
+    def stop(self) -> None:
+        self._stopped.set()
 
 
 def _summary(h: HdrHistogram) -> dict[str, float]:
@@ -208,25 +261,17 @@ async def run_async(spec: LoadSpec) -> dict[str, Any]:
     else:
         raise ValueError("transport must be 'raw' or 'httpx'")
 
-    offsets = plan.offsets
     n = len(plan)
     t0 = clock() + 0.05
     wall_start = time.time() + 0.05
-    i = 0
+    pacer = _Pacer(loop, queue, plan.offsets, t0)
     try:
-        while i < n:
-            now = clock()
-            due = int(np.searchsorted(offsets, now - t0, side="right"))
-            while i < due:
-                queue.put_nowait((i, t0 + float(offsets[i])))
-                i += 1
-            if i < n:
-                wait = t0 + float(offsets[i]) - clock()
-                await asyncio.sleep(wait if wait > 0 else 0)
+        await pacer.run()
         deadline = clock() + spec.drain_s
         while state["done"] < n and clock() < deadline:
             await asyncio.sleep(0.01)
     finally:
+        pacer.stop()
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)

@@ -29,7 +29,6 @@ off (ryw_window_s = 0) so reads follow the round-robin the simulator models.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
 import os
@@ -37,7 +36,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,16 @@ sys.path.insert(0, str(ROOT))
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from refservice.loadgen import LoadSpec, run  # noqa: E402
-from refservice.simulator import load_scenario, simulate  # noqa: E402
+from refservice.simulator import simulate  # noqa: E402
+from refservice.simulator.calibrate import (  # noqa: E402
+    Calibration,
+    delta,
+    expected_cpu_ms,
+    fit_latency,
+    pg_read_ms,
+    redis_rtt_ms,
+    refservice_scenario,
+)
 
 REDIS_DB = 6
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
@@ -130,43 +138,6 @@ def _flush_redis() -> None:
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def _delta(m0: dict, m1: dict, name: str, **labels: str) -> float:
-    total = 0.0
-    for (n, lab), v in m1.items():
-        if n == name and all(dict(lab).get(k) == val for k, val in labels.items()):
-            total += v - m0.get((n, lab), 0.0)
-    return total
-
-
-def redis_rtt_ms(n: int = 3000) -> float:
-    import redis
-
-    r = redis.Redis.from_url(REDIS_URL)
-    r.get("simval:warm")
-    t0 = time.perf_counter()
-    for i in range(n):
-        r.get(f"simval:missing:{i % 50}")
-    return (time.perf_counter() - t0) / n * 1000
-
-
-def pg_read_ms(dsn: str, keys: int, n: int = 3000) -> float:
-    import psycopg
-
-    async def go() -> float:
-        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-            rng = np.random.default_rng(3)
-            ids = rng.integers(1, keys + 1, n)
-            await conn.execute("SELECT * FROM products WHERE id = %s AND deleted_at IS NULL", (1,))
-            t0 = time.perf_counter()
-            for pid in ids:
-                cur = await conn.execute("SELECT * FROM products WHERE id = %s AND deleted_at IS NULL",
-                                         (int(pid),))
-                await cur.fetchone()
-            return (time.perf_counter() - t0) / n * 1000
-
-    return asyncio.run(go())
-
-
 @dataclass
 class Measured:
     rate: float
@@ -201,13 +172,13 @@ def measure(svc: Service, *, rate: float, duration: float, keys: int, write_rati
     # Tier counts from hits only (robust to how misses are counted): every read looks up L1 once;
     # an L1 miss looks up L2. Each write first looks its session up through the same cache
     # (an L1 hit, except about once per L1 TTL when it comes from L2): take those out.
-    l1h = _delta(m0, m1, "cache_hits_total", tier="l1")
-    l2h = _delta(m0, m1, "cache_hits_total", tier="l2")
+    l1h = delta(m0, m1, "cache_hits_total", tier="l1")
+    l2h = delta(m0, m1, "cache_hits_total", tier="l2")
     session_l2 = min(writes, math.ceil(duration / L1_TTL) + 1) if writes else 0
     p_l1h = l1h - (writes - session_l2)
     p_l2h = l2h - session_l2
     p_l1m = reads - p_l1h
-    db = {nm: _delta(m0, m1, "db_queries_total", node=nm) for nm in node_names}
+    db = {nm: delta(m0, m1, "db_queries_total", node=nm) for nm in node_names}
     primary_reads = 0.0 if len(node_names) > 1 else p_l1m - p_l2h
     lat = res["endpoints"]["get_product"]["latency_ms"]
     return Measured(
@@ -242,27 +213,10 @@ def combine(runs: list[Measured]) -> Measured:
 
 def scenario(*, rate: float, duration: float, keys: int, write_ratio: float, replicas: int, cal: dict[str, float],
              seed: int, cpu_scale: float = 1.0) -> Any:
-    """The simulator's view of one measured configuration; ``cpu_scale`` stretches the service's CPU
-    times for a run in which the host was slower (or faster) than during calibration."""
-    return load_scenario({
-        "name": f"refservice-{rate:g}rps-{replicas}rep", "users": rate * (1 - write_ratio), "requests_per_user_s": 1.0,
-        "duration_s": duration, "warmup_s": 0, "seed": seed, "warm_start": False,
-        "data_types": {"product": {"keys": keys, "zipf": 1.0, "l2_ttl_s": PRODUCT_TTL,
-                                   "writes_per_s": rate * write_ratio,
-                                   "write_skew": "same", "value_bytes": 400}},
-        "endpoints": [{"name": "GET /products/{id}", "weight": 1, "data_type": "product"}],
-        "app": {"instances": 1, "workers": 1, "rtt_ms": cal["app_rtt_ms"],
-                "service": {"mean_ms": cal["app_cpu_ms"] * cpu_scale, "dist": "lognormal", "cv": cal["app_cpu_cv"]},
-                "hit_service": {"mean_ms": cal["app_hit_cpu_ms"] * cpu_scale, "dist": "lognormal",
-                                "cv": cal["app_cpu_cv"]}},
-        "l1": {"ttl_s": L1_TTL, "max_entries": 10_000},
-        "l2": {"memory_bytes": 1e12, "rtt_ms": cal["redis_rtt_ms"], "service": {"mean_ms": 0.01, "dist": "exp"}},
-        "invalidation": {"enabled": True, "l1": "local"},
-        "db": {"replicas": replicas, "cores_per_node": 2, "pool_per_instance": 8, "rtt_ms": 0.0,
-               "read": {"mean_ms": cal["pg_read_ms"], "dist": "exp"},
-               "write": {"mean_ms": cal["pg_read_ms"] * cal["statements_per_write"], "dist": "exp"},
-               "queries_per_write": cal["statements_per_write"], "lag": {"mean_ms": 1.0, "dist": "exp"}},
-    })
+    """The simulator's view of one measured configuration (see `refservice_scenario`)."""
+    return refservice_scenario(Calibration(**cal), rate=rate, duration_s=duration, keys=keys, write_ratio=write_ratio,
+                               replicas=replicas, l1_ttl_s=L1_TTL, product_ttl_s=PRODUCT_TTL, seed=seed,
+                               cpu_scale=cpu_scale)
 
 
 @dataclass
@@ -303,33 +257,14 @@ def calibrate(run_: Measured, *, primary_dsn: str, keys: int, write_ratio: float
     requests = run_.reads + run_.writes
     total_ms = run_.cpu_per_request_ms * requests
     other = max(1.0, requests - run_.l1_hits)
-    cal = {"rate": rate, "app_hit_cpu_ms": hit_cpu_ms,
-           "app_cpu_ms": max(hit_cpu_ms, (total_ms - run_.l1_hits * hit_cpu_ms) / other),
-           "redis_rtt_ms": redis_rtt_ms(), "pg_read_ms": pg_read_ms(primary_dsn, keys),
-           "statements_per_write": max(1.0, run_.primary_statements_per_write), "app_rtt_ms": 0.0,
-           "app_cpu_cv": 1.0}
-    best = None
-    for cv in np.round(np.arange(0.1, 3.01, 0.1), 2):
-        cal["app_cpu_cv"] = cv
-        cal["app_rtt_ms"] = 0.0
-        sc = scenario(rate=rate, duration=duration, keys=keys, write_ratio=write_ratio, replicas=replicas,
-                      cal=cal, seed=99)
-        sim = predict(sc, seeds=3)
-        rtt = max(0.0, run_.p50 - sim.p50)
-        err = abs(sim.p99 + rtt - run_.p99)
-        if best is None or err < best[0]:
-            best = (err, float(cv), rtt)
-    assert best is not None
-    cal["app_cpu_cv"], cal["app_rtt_ms"] = best[1], best[2]
-    cal["cal_p50_ms"], cal["cal_p99_ms"] = run_.p50, run_.p99
-    return cal
-
-
-def expected_cpu_ms(cal: dict[str, float], hit_l1: float, write_ratio: float) -> float:
-    """CPU per request the calibration implies for a run with this L1 hit ratio: reads answered from
-    L1 take the fast path, other reads and all writes the full one (as `calibrate` split them)."""
-    reads = (1 - write_ratio) * (hit_l1 * cal["app_hit_cpu_ms"] + (1 - hit_l1) * cal["app_cpu_ms"])
-    return reads + write_ratio * cal["app_cpu_ms"]
+    cal = Calibration(
+        rate=rate, app_hit_cpu_ms=hit_cpu_ms,
+        app_cpu_ms=max(hit_cpu_ms, (total_ms - run_.l1_hits * hit_cpu_ms) / other),
+        redis_rtt_ms=redis_rtt_ms(REDIS_URL, n=3000), pg_read_ms=pg_read_ms(primary_dsn, keys, n=3000),
+        statements_per_write=max(1.0, run_.primary_statements_per_write))
+    fitted = fit_latency(cal, run_.p50, run_.p99, lambda c: scenario(
+        rate=rate, duration=duration, keys=keys, write_ratio=write_ratio, replicas=replicas, cal=asdict(c), seed=99))
+    return asdict(fitted)
 
 
 def _row(config: str, m: Measured, sim: Any, nodes: list[str], demand: list[dict[str, Any]]) -> dict[str, Any]:
@@ -468,7 +403,7 @@ def main() -> None:
                 ahead = predict(sc)
                 demand = []
                 for r_ in per_run:  # the same model, told how fast the host ran during that run
-                    scale = r_.cpu_per_request_ms / expected_cpu_ms(cal, ahead.hit_l1, args.write_ratio)
+                    scale = r_.cpu_per_request_ms / expected_cpu_ms(Calibration(**cal), ahead.hit_l1, args.write_ratio)
                     sim_r = predict(scenario(**common, cpu_scale=scale), seeds=3)
                     demand.append({"cpu_per_request_ms": r_.cpu_per_request_ms, "cpu_scale": scale,
                                    "p50_ms": {"measured": r_.p50, "simulated": sim_r.p50},

@@ -22,6 +22,9 @@ Example::
     table = sweep("data/simulator/100k-users.yaml", grid={"db.replicas": [0, 1, 2]}).to_frame()
 
 Scenario files: see data/simulator/*.yaml and data/simulator/scenario.schema.json.
+Service times can be measured instead of guessed: ``calibrate.calibrate_service(url)`` (the CLI's
+``scaleready calibrate URL``) drives a running reference service and returns them as scenario
+overrides (``simulate --calibration FILE``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The ``scaleready simulate`` command: a scenario file in, JSON out (stdout or --output).
+"""The ``scaleready simulate`` and ``scaleready calibrate`` commands.
+
+``simulate``: a scenario file in (optionally with a calibration laid over it), JSON out.
+``calibrate``: drive a running reference service and write its service times as a calibration
+file for ``simulate --calibration``.
 
 Kept here, beside the simulator, so the CLI module only has to ``add_command(simulate)``.
 Exit codes: 0 answered (whatever the verdict), 1 bad input or engine failure (one line on stderr).
@@ -12,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
-from .model import ScenarioError, load_scenario
+from .model import Scenario, ScenarioError, load_scenario
 
-__all__ = ["simulate"]
+__all__ = ["calibrate", "simulate"]
 
 
 def _parse_grid(items: tuple[str, ...]) -> dict[str, list[Any]] | None:
@@ -36,6 +41,23 @@ def _parse_grid(items: tuple[str, ...]) -> dict[str, list[Any]] | None:
     return grid
 
 
+def _calibrated(scenario: Path, calibration: Path | None) -> Scenario:
+    """The scenario, with a calibration file's ``overrides`` laid over it when one is given."""
+    sc = load_scenario(scenario)
+    if calibration is None:
+        return sc
+    from .calibrate import merge
+
+    try:
+        doc = yaml.safe_load(calibration.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{calibration}: cannot read calibration: {str(exc).splitlines()[0]}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("overrides"), dict):
+        raise ScenarioError(f"{calibration}: not a calibration file (no 'overrides' mapping); "
+                            "make one with scaleready calibrate")
+    return load_scenario(merge(sc.model_dump(), doc["overrides"]))
+
+
 @click.command("simulate")
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--engine", type=click.Choice(["trace", "analytic", "both"]), default=None,
@@ -45,15 +67,17 @@ def _parse_grid(items: tuple[str, ...]) -> dict[str, list[Any]] | None:
 @click.option("--grid", "grid_items", multiple=True, metavar="PATH=V1,V2",
               help="sweep axis, e.g. --grid db.replicas=0,1,2 (repeatable; default grid otherwise)")
 @click.option("--verify", is_flag=True, help="with --sweep: confirm the recommendation with the trace engine")
+@click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
+              help="service times from scaleready calibrate, laid over the scenario's")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write JSON here")
 def simulate(scenario: Path, engine: str | None, do_sweep: bool, grid_items: tuple[str, ...], verify: bool,
-             output: Path | None) -> None:
+             calibration: Path | None, output: Path | None) -> None:
     """What-if: hit ratios, DB load, latency and staleness for a cache/replica SCENARIO (YAML/JSON)."""
     from . import simulate as run
     from . import sweep
 
     try:
-        sc = load_scenario(scenario)
+        sc = _calibrated(scenario, calibration)
         if do_sweep:
             eng = "trace" if engine == "trace" else "analytic"
             doc: dict[str, Any] = sweep(sc, grid=_parse_grid(grid_items), engine=eng, verify=verify).to_dict()
@@ -66,7 +90,10 @@ def simulate(scenario: Path, engine: str | None, do_sweep: bool, grid_items: tup
     except (ScenarioError, ValueError, MemoryError) as exc:
         click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
-    text = json.dumps(doc, indent=2)
+    _write(json.dumps(doc, indent=2), output)
+
+
+def _write(text: str, output: Path | None) -> None:
     if output:
         try:
             output.write_text(text + "\n", encoding="utf-8")
@@ -75,6 +102,39 @@ def simulate(scenario: Path, engine: str | None, do_sweep: bool, grid_items: tup
             sys.exit(1)
     else:
         click.echo(text)
+
+
+@click.command("calibrate")
+@click.argument("url")
+@click.option("--rate", default=200.0, show_default=True, help="requests per second of the calibration run")
+@click.option("--duration", default=20.0, show_default=True, help="seconds of the calibration run")
+@click.option("--keys", default=1000, show_default=True, help="products the service holds (its --seed)")
+@click.option("--write-ratio", default=0.02, show_default=True, help="share of PUT writes (0 for none)")
+@click.option("--l1-ttl", default=5.0, show_default=True, help="the service's L1 TTL, seconds")
+@click.option("--product-ttl", default=3600.0, show_default=True, help="the service's product L2 TTL, seconds")
+@click.option("--redis-url", help="time the Redis round trip directly (else 0.3 ms)")
+@click.option("--database-url", help="time a primary-key read directly, read-only (else 0.5 ms)")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write YAML here")
+def calibrate(url: str, rate: float, duration: float, keys: int, write_ratio: float, l1_ttl: float,
+              product_ttl: float, redis_url: str | None, database_url: str | None, output: Path | None) -> None:
+    """Measure a running reference service at URL and write its service times for simulate --calibration.
+
+    Sends real traffic, writes included: point it at the reference service (started with
+    --no-rate-limit), never at production.
+    """
+    import httpx
+
+    from .calibrate import calibrate_service
+
+    try:
+        cal = calibrate_service(url, rate=rate, duration_s=duration, keys=keys, write_ratio=write_ratio,
+                                l1_ttl_s=l1_ttl, product_ttl_s=product_ttl, redis_url=redis_url,
+                                database_url=database_url)
+    except (httpx.HTTPError, OSError, ValueError, RuntimeError) as exc:
+        click.echo(f"error: calibration against {url} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}",
+                   err=True)
+        sys.exit(1)
+    _write(yaml.safe_dump(cal.to_dict(), sort_keys=False).rstrip("\n"), output)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m refservice.simulator.commands`

@@ -7,6 +7,7 @@ import streamlit as st
 import yaml
 
 from refservice.simulator import ScenarioError, load_scenario, simulate, sweep
+from refservice.simulator.calibrate import apply_calibration
 from refservice.simulator.figures import db_load_figure, served_by_figure, sweep_figure
 from scaleready.paths import data_dir
 
@@ -28,6 +29,22 @@ try:
 except (ScenarioError, yaml.YAMLError) as exc:
     st.error(f"This scenario cannot be used: {str(exc).splitlines()[0]}")
     st.stop()
+
+with st.expander("Service times measured on the reference service (optional)"):
+    st.caption("`scaleready calibrate URL -o cal.yaml` drives a running reference service and writes the CPU "
+               "per request, the L1 fast path, statements per write and the latency spread it measured; "
+               "upload it to simulate with those service times instead of the scenario's.")
+    calibration = st.file_uploader("Calibration YAML", type=["yaml", "yml"], key="calibration")
+if calibration is not None:
+    try:
+        base = apply_calibration(base, yaml.safe_load(calibration.getvalue()))
+    except (ScenarioError, yaml.YAMLError) as exc:
+        st.error(f"This calibration cannot be used: {str(exc).splitlines()[0]}")
+        st.stop()
+    st.info(f"Calibrated service times: app CPU {base.app.service.mean_ms:.2f} ms per request "
+            f"(L1 fast path {base.app.hit_service.mean_ms if base.app.hit_service else 0:.2f} ms, "
+            f"cv {base.app.service.cv:g}), Redis round trip {base.l2.rtt_ms:.2f} ms, "
+            f"DB read {base.db.read.mean_ms:.2f} ms, {base.db.queries_per_write:g} statements per write.")
 
 with st.form("knobs"):
     traffic, cache, database = st.columns(3)

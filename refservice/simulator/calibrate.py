@@ -32,9 +32,10 @@ import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from .model import Scenario, load_scenario
+from .model import Scenario, ScenarioError, load_scenario
 
-__all__ = ["Calibration", "calibrate_service", "expected_cpu_ms", "fit_latency", "refservice_scenario"]
+__all__ = ["Calibration", "apply_calibration", "calibrate_service", "expected_cpu_ms", "fit_latency",
+           "refservice_scenario"]
 
 _METRICS = ("process_cpu_seconds_total", "cache_hits_total", "db_queries_total")
 
@@ -77,6 +78,14 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     for key, value in overrides.items():
         out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
+
+
+def apply_calibration(scenario: Scenario, doc: Any) -> Scenario:
+    """``scenario`` with a calibration document's ``overrides`` laid over it (what ``scaleready
+    calibrate`` writes); `ScenarioError` when ``doc`` is not one or the result is not a valid scenario."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("overrides"), dict):
+        raise ScenarioError("not a calibration file (no 'overrides' mapping); make one with scaleready calibrate")
+    return load_scenario(merge(scenario.model_dump(), doc["overrides"]))
 
 
 def refservice_scenario(cal: Calibration, *, rate: float, duration_s: float, keys: int, write_ratio: float,

@@ -46,16 +46,16 @@ def _calibrated(scenario: Path, calibration: Path | None) -> Scenario:
     sc = load_scenario(scenario)
     if calibration is None:
         return sc
-    from .calibrate import merge
+    from .calibrate import apply_calibration
 
     try:
         doc = yaml.safe_load(calibration.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ScenarioError(f"{calibration}: cannot read calibration: {str(exc).splitlines()[0]}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("overrides"), dict):
-        raise ScenarioError(f"{calibration}: not a calibration file (no 'overrides' mapping); "
-                            "make one with scaleready calibrate")
-    return load_scenario(merge(sc.model_dump(), doc["overrides"]))
+    try:
+        return apply_calibration(sc, doc)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{calibration}: {exc}") from None
 
 
 @click.command("simulate")

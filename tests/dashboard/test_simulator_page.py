@@ -1,9 +1,11 @@
-"""The simulator page as a user sees it: the bundled 100K-user scenario, then a sweep."""
+"""The simulator page as a user sees it: the bundled 100K-user scenario, a sweep, a calibration."""
 
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from refservice.simulator.calibrate import Calibration
 from tests.dashboard.conftest import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -20,4 +22,27 @@ def test_simulator_page_predicts_and_recommends(dashboard_url, page):
     page.get_by_text("Recommended:").wait_for(timeout=180_000)
     page.wait_for_timeout(1500)
     shot(page, "simulator")
+    assert "Traceback" not in page.inner_text("body")
+
+
+def test_simulator_page_lays_a_calibration_over_the_scenario(dashboard_url, page, tmp_path):
+    cal = Calibration(rate=200.0, app_hit_cpu_ms=0.37, app_cpu_ms=1.17, statements_per_write=2.0,
+                      redis_rtt_ms=0.09, pg_read_ms=0.13, app_rtt_ms=0.3, app_cpu_cv=0.6)
+    good = tmp_path / "cal.yaml"
+    good.write_text(yaml.safe_dump(cal.to_dict()))
+    page.goto(dashboard_url)
+    page.get_by_role("link", name="What-if simulator").click()
+    page.get_by_text("L2 hit ratio").wait_for(timeout=120_000)
+    page.get_by_text("Service times measured on the reference service").click()
+    page.locator("input[type=file]").set_input_files(str(good))
+    page.get_by_text("Calibrated service times: app CPU 1.17 ms per request").wait_for(timeout=60_000)
+    page.get_by_text("L2 hit ratio").wait_for(timeout=120_000)
+    page.wait_for_timeout(1000)
+    shot(page, "simulator-calibrated")
+    assert "Traceback" not in page.inner_text("body")
+
+    bogus = tmp_path / "bogus.yaml"
+    bogus.write_text("app: {rtt_ms: 1}\n")
+    page.locator("input[type=file]").set_input_files(str(bogus))
+    page.get_by_text("This calibration cannot be used: not a calibration file").wait_for(timeout=60_000)
     assert "Traceback" not in page.inner_text("body")

@@ -112,8 +112,8 @@ def _write(text: str, output: Path | None) -> None:
 @click.option("--write-ratio", default=0.02, show_default=True, help="share of PUT writes (0 for none)")
 @click.option("--l1-ttl", default=5.0, show_default=True, help="the service's L1 TTL, seconds")
 @click.option("--product-ttl", default=3600.0, show_default=True, help="the service's product L2 TTL, seconds")
-@click.option("--redis-url", help="time the Redis round trip directly (else 0.3 ms)")
-@click.option("--database-url", help="time a primary-key read directly, read-only (else 0.5 ms)")
+@click.option("--redis-url", help="time the Redis round trip directly (else the scenario keeps its own)")
+@click.option("--database-url", help="time a primary-key read directly, read-only (else the scenario keeps its own)")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write YAML here")
 def calibrate(url: str, rate: float, duration: float, keys: int, write_ratio: float, l1_ttl: float,
               product_ttl: float, redis_url: str | None, database_url: str | None, output: Path | None) -> None:

@@ -71,7 +71,7 @@ class _Pacer:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[tuple[int, float]],
                  offsets: np.ndarray, t0: float) -> None:
-        self._loop, self._queue, self._t0 = loop, queue, t0
+        self._loop, self._queue = loop, queue
         self._due = t0 + np.asarray(offsets, dtype=np.float64)
         self._stopped = threading.Event()
         self._finished: asyncio.Future[None] = loop.create_future()

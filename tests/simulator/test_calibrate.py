@@ -19,6 +19,7 @@ from refservice.simulator.calibrate import Calibration, refservice_scenario
 from refservice.simulator.commands import _calibrated
 from refservice.simulator.commands import calibrate as calibrate_cmd
 from refservice.simulator.commands import simulate as simulate_cmd
+from tests.support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "data" / "simulator" / "100k-users.yaml"
@@ -52,11 +53,7 @@ def service() -> Iterator[str]:
             time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def test_calibrate_measures_the_service_and_simulate_uses_it(service: str, tmp_path: Path) -> None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import socket
 import subprocess
@@ -46,18 +45,22 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from refservice.loadgen import LoadSpec, run  # noqa: E402
 from refservice.simulator import simulate  # noqa: E402
 from refservice.simulator.calibrate import (  # noqa: E402
     Calibration,
+    Metrics,
     delta,
     expected_cpu_ms,
     fit_latency,
+    full_path_cpu_ms,
     pg_read_ms,
+    read_hits,
+    realisations,
     redis_rtt_ms,
     refservice_scenario,
+    scrape,
 )
 
 REDIS_DB = 6
@@ -113,14 +116,8 @@ class Service:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        text = httpx.get(self.url + "/metrics", timeout=10).text
-        out = {}
-        for fam in text_string_to_metric_families(text):
-            for s in fam.samples:
-                if s.name in ("cache_hits_total", "cache_misses_total", "db_queries_total"):
-                    out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-        return out
+    def metrics(self) -> Metrics:
+        return scrape(self.url)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -170,13 +167,8 @@ def measure(svc: Service, *, rate: float, duration: float, keys: int, write_rati
     reads = int(res["endpoints"]["get_product"]["count"])
     writes = int(res["endpoints"].get("update_product", {}).get("count", 0))
     # Tier counts from hits only (robust to how misses are counted): every read looks up L1 once;
-    # an L1 miss looks up L2. Each write first looks its session up through the same cache
-    # (an L1 hit, except about once per L1 TTL when it comes from L2): take those out.
-    l1h = delta(m0, m1, "cache_hits_total", tier="l1")
-    l2h = delta(m0, m1, "cache_hits_total", tier="l2")
-    session_l2 = min(writes, math.ceil(duration / L1_TTL) + 1) if writes else 0
-    p_l1h = l1h - (writes - session_l2)
-    p_l2h = l2h - session_l2
+    # an L1 miss looks up L2.
+    p_l1h, p_l2h = read_hits(m0, m1, writes=writes, duration_s=duration, l1_ttl_s=L1_TTL)
     p_l1m = reads - p_l1h
     db = {nm: delta(m0, m1, "db_queries_total", node=nm) for nm in node_names}
     primary_reads = 0.0 if len(node_names) > 1 else p_l1m - p_l2h
@@ -211,10 +203,10 @@ def combine(runs: list[Measured]) -> Measured:
     )
 
 
-def scenario(*, rate: float, duration: float, keys: int, write_ratio: float, replicas: int, cal: dict[str, float],
+def scenario(*, rate: float, duration: float, keys: int, write_ratio: float, replicas: int, cal: Calibration,
              seed: int, cpu_scale: float = 1.0) -> Any:
     """The simulator's view of one measured configuration (see `refservice_scenario`)."""
-    return refservice_scenario(Calibration(**cal), rate=rate, duration_s=duration, keys=keys, write_ratio=write_ratio,
+    return refservice_scenario(cal, rate=rate, duration_s=duration, keys=keys, write_ratio=write_ratio,
                                replicas=replicas, l1_ttl_s=L1_TTL, product_ttl_s=PRODUCT_TTL, seed=seed,
                                cpu_scale=cpu_scale)
 
@@ -234,7 +226,7 @@ class Predicted:
 
 def predict(sc: Any, seeds: int = SIM_SEEDS) -> Predicted:
     """Average ``seeds`` trace realisations: one 60 s trace is as noisy as one measured run."""
-    runs = [simulate(sc.model_copy(update={"seed": sc.seed + 1000 * i}), engine="trace") for i in range(seeds)]
+    runs = realisations(sc, seeds)
     mean = lambda xs: float(np.mean(list(xs)))  # noqa: E731
     names = [n.name for n in runs[0].db_nodes]
     return Predicted(
@@ -245,7 +237,7 @@ def predict(sc: Any, seeds: int = SIM_SEEDS) -> Predicted:
 
 
 def calibrate(run_: Measured, *, primary_dsn: str, keys: int, write_ratio: float, replicas: int,
-              duration: float, rate: float, hit_cpu_ms: float) -> dict[str, float]:
+              duration: float, rate: float, hit_cpu_ms: float) -> Calibration:
     """Service times from the reference service at a calibration load (not a load it predicts).
 
     CPU per request comes from /proc (the service demand at that load): ``hit_cpu_ms`` is the
@@ -255,16 +247,13 @@ def calibrate(run_: Measured, *, primary_dsn: str, keys: int, write_ratio: float
     P50 and P99. The other loads are then predicted with all of them unchanged.
     """
     requests = run_.reads + run_.writes
-    total_ms = run_.cpu_per_request_ms * requests
-    other = max(1.0, requests - run_.l1_hits)
     cal = Calibration(
         rate=rate, app_hit_cpu_ms=hit_cpu_ms,
-        app_cpu_ms=max(hit_cpu_ms, (total_ms - run_.l1_hits * hit_cpu_ms) / other),
+        app_cpu_ms=full_path_cpu_ms(run_.cpu_per_request_ms * requests, requests, run_.l1_hits, hit_cpu_ms),
         redis_rtt_ms=redis_rtt_ms(REDIS_URL, n=3000), pg_read_ms=pg_read_ms(primary_dsn, keys, n=3000),
         statements_per_write=max(1.0, run_.primary_statements_per_write))
-    fitted = fit_latency(cal, run_.p50, run_.p99, lambda c: scenario(
-        rate=rate, duration=duration, keys=keys, write_ratio=write_ratio, replicas=replicas, cal=asdict(c), seed=99))
-    return asdict(fitted)
+    return fit_latency(cal, run_.p50, run_.p99, lambda c: scenario(
+        rate=rate, duration=duration, keys=keys, write_ratio=write_ratio, replicas=replicas, cal=c, seed=99))
 
 
 def _row(config: str, m: Measured, sim: Any, nodes: list[str], demand: list[dict[str, Any]]) -> dict[str, Any]:
@@ -379,7 +368,9 @@ def main() -> None:
             finally:
                 svc.stop()
 
-            def repeated(tag: str, rate: float, seed: int, nodes: list[str] = nodes) -> Measured:
+            def repeated(tag: str, rate: float, seed: int,
+                         nodes: list[str] = nodes) -> tuple[Measured, list[Measured]]:
+                """``args.repeats`` runs, each on a fresh service: their combination and the runs."""
                 runs_ = []
                 for r in range(args.repeats):
                     svc = fresh(f"{tag}-{r}")
@@ -393,7 +384,7 @@ def main() -> None:
             cal = calibrate(repeated(f"cal{replicas}", cal_rate, 99)[0], primary_dsn=pair.primary_dsn, keys=args.keys,
                             write_ratio=args.write_ratio, replicas=replicas, duration=duration, rate=cal_rate,
                             hit_cpu_ms=hot.cpu_per_request_ms)
-            calibration[label] = cal
+            calibration[label] = asdict(cal)
             for factor in loads:
                 rate = float(round(cal_rate * factor / 10) * 10)
                 m, per_run = repeated(f"r{replicas}x{factor}", rate, 7)
@@ -403,7 +394,7 @@ def main() -> None:
                 ahead = predict(sc)
                 demand = []
                 for r_ in per_run:  # the same model, told how fast the host ran during that run
-                    scale = r_.cpu_per_request_ms / expected_cpu_ms(Calibration(**cal), ahead.hit_l1, args.write_ratio)
+                    scale = r_.cpu_per_request_ms / expected_cpu_ms(cal, ahead.hit_l1, args.write_ratio)
                     sim_r = predict(scenario(**common, cpu_scale=scale), seeds=3)
                     demand.append({"cpu_per_request_ms": r_.cpu_per_request_ms, "cpu_scale": scale,
                                    "p50_ms": {"measured": r_.p50, "simulated": sim_r.p50},

@@ -25,9 +25,10 @@ reference service, never at a production system.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import httpx
@@ -35,11 +36,13 @@ import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
 from .model import Scenario, ScenarioError, load_scenario
+from .result import SimulationResult
 
 __all__ = ["Calibration", "apply_calibration", "calibrate_service", "expected_cpu_ms", "fit_latency",
            "refservice_scenario"]
 
 _METRICS = ("process_cpu_seconds_total", "cache_hits_total", "db_queries_total")
+Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @dataclass
@@ -99,8 +102,7 @@ def refservice_scenario(cal: Calibration, *, rate: float, duration_s: float, key
     """The reference service under the load generator's workload (GET /products/{id}, Zipf keys,
     a share of PUT writes), one instance, caches starting empty as a fresh service's do.
     ``cpu_scale`` stretches the CPU times for a run in which the host ran slower (or faster)."""
-    scaled = Calibration(**{**asdict(cal), "app_cpu_ms": cal.app_cpu_ms * cpu_scale,
-                            "app_hit_cpu_ms": cal.app_hit_cpu_ms * cpu_scale})
+    scaled = replace(cal, app_cpu_ms=cal.app_cpu_ms * cpu_scale, app_hit_cpu_ms=cal.app_hit_cpu_ms * cpu_scale)
     base = {
         "name": f"refservice-{rate:g}rps-{replicas}rep", "users": rate * (1 - write_ratio), "requests_per_user_s": 1.0,
         "duration_s": duration_s, "warmup_s": 0, "seed": seed, "warm_start": False,
@@ -127,17 +129,37 @@ def expected_cpu_ms(cal: Calibration, hit_l1: float, write_ratio: float) -> floa
     return reads + write_ratio * cal.app_cpu_ms
 
 
+def realisations(sc: Scenario, seeds: int) -> list[SimulationResult]:
+    """``seeds`` trace runs of one scenario (seeds 1000 apart): one short trace is as noisy as one
+    measured run, so predictions and fits average several."""
+    from . import simulate
+
+    return [simulate(sc.model_copy(update={"seed": sc.seed + 1000 * i}), engine="trace") for i in range(seeds)]
+
+
+def read_hits(before: Metrics, after: Metrics, *, writes: int, duration_s: float,
+              l1_ttl_s: float) -> tuple[float, float]:
+    """The reads' own L1 and L2 hits between two scrapes. Every write first looks its session up
+    through the same cache (an L1 hit, except about once per L1 TTL when it comes from L2): those
+    lookups are taken out."""
+    session_l2 = min(writes, math.ceil(duration_s / l1_ttl_s) + 1) if writes else 0
+    return (delta(before, after, "cache_hits_total", tier="l1") - (writes - session_l2),
+            delta(before, after, "cache_hits_total", tier="l2") - session_l2)
+
+
+def full_path_cpu_ms(total_cpu_ms: float, requests: int, read_l1_hits: float, hit_cpu_ms: float) -> float:
+    """CPU per request of everything but the L1 fast path: the total, less the L1 hits at the fast
+    path's cost (measured apart), shared by the other requests."""
+    return max(hit_cpu_ms, (total_cpu_ms - read_l1_hits * hit_cpu_ms) / max(1.0, requests - read_l1_hits))
+
+
 def fit_latency(cal: Calibration, p50_ms: float, p99_ms: float, build: Callable[[Calibration], Scenario],
                 seeds: int = 3) -> Calibration:
     """Choose the service-time cv (0.1 .. 3.0) and client overhead with which the simulator reproduces
     a measured P50 and P99: the overhead closes the P50 gap, the cv the remaining P99 gap."""
-    from . import simulate
-
     best: tuple[float, float, float] | None = None
     for cv in np.round(np.arange(0.1, 3.01, 0.1), 2):
-        trial = Calibration(**{**asdict(cal), "app_cpu_cv": float(cv), "app_rtt_ms": 0.0})
-        sc = build(trial)
-        runs = [simulate(sc.model_copy(update={"seed": sc.seed + 1000 * i}), engine="trace") for i in range(seeds)]
+        runs = realisations(build(replace(cal, app_cpu_cv=float(cv), app_rtt_ms=0.0)), seeds)
         sim_p50 = float(np.mean([r.latency_ms.p50 for r in runs]))
         sim_p99 = float(np.mean([r.latency_ms.p99 for r in runs]))
         rtt = max(0.0, p50_ms - sim_p50)
@@ -145,14 +167,13 @@ def fit_latency(cal: Calibration, p50_ms: float, p99_ms: float, build: Callable[
         if best is None or err < best[0]:
             best = (err, float(cv), rtt)
     assert best is not None
-    return Calibration(**{**asdict(cal), "app_cpu_cv": best[1], "app_rtt_ms": best[2], "cal_p50_ms": p50_ms,
-                          "cal_p99_ms": p99_ms})
+    return replace(cal, app_cpu_cv=best[1], app_rtt_ms=best[2], cal_p50_ms=p50_ms, cal_p99_ms=p99_ms)
 
 
-def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(url: str) -> Metrics:
     """The counters calibration reads, keyed by (name, sorted labels)."""
     text = httpx.get(url.rstrip("/") + "/metrics", timeout=10).text
-    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    out: Metrics = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             if s.name in _METRICS:
@@ -162,7 +183,7 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-def delta(before: dict, after: dict, name: str, **labels: str) -> float:
+def delta(before: Metrics, after: Metrics, name: str, **labels: str) -> float:
     """How much the counters named ``name`` (with these labels) grew between two scrapes."""
     total = 0.0
     for (n, lab), value in after.items():
@@ -228,19 +249,14 @@ def calibrate_service(url: str, *, rate: float = 200.0, duration_s: float = 20.0
     writes = int(endpoints.get("update_product", {}).get("count", 0))
     if reads == 0 or res["errors"] > 0.01 * max(1, reads + writes):
         raise ValueError(f"calibration run at {rate:g} req/s failed: {res['errors']} errors of {reads + writes}")
-    # Every write first looks its session up through the same cache: an L1 hit except about once
-    # per L1 TTL, when it comes from L2. Take those out to count the reads' own hits.
-    session_l2 = min(writes, int(np.ceil(duration_s / l1_ttl_s)) + 1) if writes else 0
-    read_l1_hits = delta(m1, m2, "cache_hits_total", tier="l1") - (writes - session_l2)
-    read_l2_hits = delta(m1, m2, "cache_hits_total", tier="l2") - session_l2
+    read_l1_hits, read_l2_hits = read_hits(m1, m2, writes=writes, duration_s=duration_s, l1_ttl_s=l1_ttl_s)
     cpu_ms = delta(m1, m2, "process_cpu_seconds_total") * 1000
-    other = max(1.0, reads + writes - read_l1_hits)
     nodes = {dict(lab).get("node") for (n, lab) in m2 if n == "db_queries_total"}
     primary_reads = reads - read_l1_hits - read_l2_hits if nodes <= {"primary"} else 0.0
     primary = delta(m1, m2, "db_queries_total", node="primary")
     cal = Calibration(
         rate=rate, app_hit_cpu_ms=hit_cpu_ms,
-        app_cpu_ms=max(hit_cpu_ms, (cpu_ms - read_l1_hits * hit_cpu_ms) / other),
+        app_cpu_ms=full_path_cpu_ms(cpu_ms, reads + writes, read_l1_hits, hit_cpu_ms),
         statements_per_write=max(1.0, (primary - primary_reads) / writes) if writes else 1.0,
         redis_rtt_ms=redis_rtt_ms(redis_url) if redis_url else None,
         pg_read_ms=pg_read_ms(database_url, keys) if database_url else None,

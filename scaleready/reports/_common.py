@@ -33,8 +33,9 @@ _LOCATION = re.compile(r"^(?P<path>.+?)(?::(?P<line>\d+))?(?::(?P<col>\d+))?$")
 def pretty_json(doc: Any) -> str:
     """``doc`` as two-space indented JSON text ending in a newline, UTF-8 characters kept.
 
-    orjson writes it about twenty times faster than the standard library, whose indenting
-    encoder is pure Python: the JSON report of a 5,000-object cluster took over a second there.
+    orjson writes it about seventeen times faster than the standard library, whose indenting
+    encoder is pure Python: 0.012 s instead of 0.21 s for the 10,440 findings of a 5,000-object
+    cluster.
     The standard library stays the fallback for what orjson refuses (integers beyond 64 bits).
     """
     try:

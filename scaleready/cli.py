@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -205,7 +204,10 @@ def dashboard(port: int, host: str) -> None:
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--client.toolbarMode", "minimal"]
     click.echo(f"scaleready dashboard on http://{host}:{port}", err=True)
-    sys.exit(subprocess.call(cmd, env={**os.environ, "PYTHONPATH": str(app.parent.parent)}))
+    # Become Streamlit (exec, not a child): a supervisor's or a test's SIGTERM to this process then
+    # stops the server; with a child process it was orphaned and kept serving.
+    sys.stderr.flush()
+    os.execve(sys.executable, cmd, {**os.environ, "PYTHONPATH": str(app.parent.parent)})
 
 
 def _add_optional_commands() -> None:

@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import checks.kubernetes as k8s
+from checks.kubernetes.collector import collect_kubernetes
 from scaleready.api import Check, Snapshot, Target
 
 OBJECTS_PER_SERVICE = 5
@@ -124,7 +125,7 @@ def stages_once(folder: Path) -> tuple[float, float, int, int]:
     checks = [v for v in vars(k8s).values() if isinstance(v, Check)]
     target = Target("bench", "kubernetes", {"manifests": [str(folder)]})
     started = time.perf_counter()
-    data = k8s.collect_kubernetes.fn(target)
+    data = collect_kubernetes.fn(target)
     loaded = time.perf_counter()
     snapshot = Snapshot("bench", "kubernetes", data=data)
     outcomes = sum(len(c.evaluate(snapshot, target)) for c in checks)

@@ -24,7 +24,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from checks.collectors.postgres import collect
+from checks.postgres.collector import collect
 from scaleready.api import Snapshot, Target
 
 ADMIN = os.environ.get("SCALEREADY_BENCH_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -27,10 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from refservice.simulator import load_scenario, simulate  # noqa: E402
-from refservice.simulator.cachesim import SERVED_DB, run_cache  # noqa: E402
-from refservice.simulator.reference import run_reference_ttl  # noqa: E402
-from refservice.simulator.workload import build_trace  # noqa: E402
+from simulator import load_scenario, simulate  # noqa: E402
+from simulator.cachesim import SERVED_DB, run_cache  # noqa: E402
+from simulator.reference import run_reference_ttl  # noqa: E402
+from simulator.workload import build_trace  # noqa: E402
 
 
 def _scenario(requests: int, keys: int):
@@ -142,7 +142,7 @@ def main() -> None:
     simulate(sc100, engine="analytic")
     print(f"  same scenario, analytic engine: {time.perf_counter() - t0:.2f} s")
 
-    code = ("from refservice.simulator import simulate;"
+    code = ("from simulator import simulate;"
             f"simulate({str(path)!r}, engine='trace')")
     with tempfile.TemporaryDirectory() as cache_dir:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}

@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 
 from refservice.loadgen import LoadSpec, run  # noqa: E402
-from refservice.simulator import simulate  # noqa: E402
-from refservice.simulator.calibrate import (  # noqa: E402
+from simulator import simulate  # noqa: E402
+from simulator.calibrate import (  # noqa: E402
     Calibration,
     Metrics,
     delta,

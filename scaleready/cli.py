@@ -215,7 +215,7 @@ def _add_optional_commands() -> None:
     import importlib
 
     for module, names in (("refservice.commands", ("refservice", "loadgen", "seed")),
-                          ("refservice.simulator.commands", ("simulate", "calibrate"))):
+                          ("simulator.commands", ("simulate", "calibrate"))):
         try:
             mod = importlib.import_module(module)
         except ImportError:

@@ -9,6 +9,8 @@ is reported, not fatal: one broken plugin must not take the whole tool down.
 from __future__ import annotations
 
 import functools
+import importlib
+import pkgutil
 import types
 from dataclasses import dataclass, field, replace
 from importlib.metadata import EntryPoint, entry_points
@@ -42,7 +44,15 @@ class Registry:
         return [c for c in self.checks.values() if c.kind == kind]
 
     def add_module(self, module: types.ModuleType, plugin: str, version: str) -> None:
-        """Install every `Check` and `Collector` defined at a module's top level."""
+        """Install every `Check` and `Collector` at a module's top level; for a package, in each of its modules.
+
+        A package is how a target kind keeps its collector, topic modules and helpers in one
+        folder; walking it lets each check be declared beside its logic, with no re-export list.
+        """
+        for sub in _submodules(module):
+            self._add_values(sub, plugin, version)
+
+    def _add_values(self, module: types.ModuleType, plugin: str, version: str) -> None:
         for value in vars(module).values():
             if isinstance(value, Check):
                 self._add_check(replace(value, plugin=plugin, version=version))
@@ -70,20 +80,32 @@ class Registry:
         self.collectors[item.kind] = item
 
 
+def _submodules(module: types.ModuleType) -> list[types.ModuleType]:
+    """The module itself and, for a package, every module below it (imported in name order)."""
+    found = [module]
+    path = getattr(module, "__path__", None)
+    if path is not None:
+        for info in sorted(pkgutil.walk_packages(path, module.__name__ + "."), key=lambda i: i.name):
+            found.append(importlib.import_module(info.name))
+    return found
+
+
 def _load(ep: EntryPoint, registry: Registry) -> None:
     dist = ep.dist
     dist_name = dist.metadata["Name"] if dist is not None else "?"
     version = dist.version if dist is not None else "?"
     try:
         loaded = ep.load()
+        modules = _submodules(loaded) if isinstance(loaded, types.ModuleType) else []
     except Exception as exc:  # a broken plugin is reported, never fatal
         registry.plugins.append(
             PluginInfo(ep.name, ep.value, dist_name, version, f"{type(exc).__name__}: {exc}")
         )
         return
     registry.plugins.append(PluginInfo(ep.name, ep.value, dist_name, version))
-    if isinstance(loaded, types.ModuleType):
-        registry.add_module(loaded, ep.name, version)
+    if modules:
+        for module in modules:
+            registry._add_values(module, ep.name, version)
         return
     for value in loaded if isinstance(loaded, list | tuple) else [loaded]:
         if isinstance(value, Check):

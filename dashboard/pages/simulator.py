@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from refservice.simulator import ScenarioError, load_scenario, simulate, sweep
-from refservice.simulator.calibrate import apply_calibration
-from refservice.simulator.figures import db_load_figure, served_by_figure, sweep_figure
 from scaleready.paths import data_dir
+from simulator import ScenarioError, load_scenario, simulate, sweep
+from simulator.calibrate import apply_calibration
+from simulator.figures import db_load_figure, served_by_figure, sweep_figure
 
 st.title("What-if simulator")
 st.caption("Predicts per-tier hit ratios, database load per node, latency percentiles and stale reads for a "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from refservice.simulator.calibrate import Calibration
+from simulator.calibrate import Calibration
 from tests.dashboard.conftest import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

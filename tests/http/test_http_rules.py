@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checks import http as hc
+from checks.http import api as hc
 from scaleready.api import EvidenceUnavailable, Snapshot, Status, Target
 
 TARGET = Target("api", "http", {"url": "http://127.0.0.1"})

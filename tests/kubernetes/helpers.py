@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import checks.kubernetes as k8s
+from checks.kubernetes.collector import collect_kubernetes
 from scaleready.api import Check, Outcome, Snapshot, Status, Target
 
 REPO = Path(__file__).resolve().parents[2]
@@ -15,7 +16,7 @@ CHECKS: dict[str, Check] = {v.id: v for v in vars(k8s).values() if isinstance(v,
 
 def snapshot_of(options: dict[str, Any], name: str = "t") -> tuple[Snapshot, Target]:
     target = Target(name, "kubernetes", options)
-    data = k8s.collect_kubernetes.fn(target)
+    data = collect_kubernetes.fn(target)
     return Snapshot(name, "kubernetes", data=data), target
 
 
@@ -35,7 +36,7 @@ def table(snapshot: Snapshot, target: Target) -> dict[tuple[str, str | None], St
 def objects_snapshot(objects: list[dict[str, Any]], *, mode: str = "manifests",
                      **sections: Any) -> tuple[Snapshot, Target]:
     """A snapshot over hand-written objects, normalized exactly as the collector does."""
-    from checks.collectors._k8s_objects import normalize
+    from checks.kubernetes.objects import normalize
 
     data: dict[str, Any] = {"source": {"mode": mode}, "objects": [normalize(o) for o in objects],
                             "cluster": {"nodes": None, "crds": [], "namespaces": [], "api_groups": None},

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from checks._k8s_secrets import secret_reason
+from checks.kubernetes.secrets import secret_reason
 from scaleready import engine
 from scaleready.api import Snapshot, Status, Target
 from tests.kubernetes.helpers import objects_snapshot, run

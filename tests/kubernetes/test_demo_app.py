@@ -104,8 +104,9 @@ def test_check_items_agree_with_the_framework() -> None:
 
 
 def test_thresholds_match_the_framework_params() -> None:
-    from checks import _k8s_cluster, _k8s_workload
-    from checks._k8s_cluster import duration_seconds
+    from checks.kubernetes import cluster as _k8s_cluster
+    from checks.kubernetes import workloads as _k8s_workload
+    from checks.kubernetes.cluster import duration_seconds
     from scaleready.framework import load_framework
 
     params = {item.id: item.params for item in load_framework().items}

@@ -260,11 +260,11 @@ def test_through_the_engine(server: FakeApiServer) -> None:
 
 
 def test_a_broken_or_slow_resource_does_not_sink_the_others() -> None:
-    import checks.kubernetes as k8s
+    from checks.kubernetes.collector import collect_kubernetes
 
     with cluster(broken={"poddisruptionbudgets.policy"}, slow={"networkpolicies.networking.k8s.io": 2.5}) as srv:
         target = Target("live", "kubernetes", {"kubeconfig": srv.write_kubeconfig()}, timeout=1)
-        data = k8s.collect_kubernetes.fn(target)
+        data = collect_kubernetes.fn(target)
     assert sorted(e["message"] for e in data["access_errors"]) == [
         "cannot list networkpolicies.networking.k8s.io at cluster scope: timed out",
         "cannot list poddisruptionbudgets.policy at cluster scope: HTTP 500 Internal Server Error",
@@ -276,7 +276,7 @@ def test_a_broken_or_slow_resource_does_not_sink_the_others() -> None:
 
 
 def test_a_list_too_long_to_page_through_is_recorded_not_truncated(monkeypatch: pytest.MonkeyPatch) -> None:
-    from checks.collectors import _k8s_live
+    from checks.kubernetes import live as _k8s_live
 
     monkeypatch.setattr(_k8s_live, "MAX_PAGES", 2)
     with cluster() as srv:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from checks.collectors._manifests import ManifestSet, load_text
+from checks.kubernetes.manifests import ManifestSet, load_text
 from scaleready import engine
 from scaleready.api import Snapshot, Status, Target
 from tests.kubernetes.helpers import DEMO

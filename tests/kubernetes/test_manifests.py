@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.collectors import _manifests
-from checks.collectors.kubernetes import KubernetesOptions, collect_kubernetes
+from checks.kubernetes import manifests as _manifests
+from checks.kubernetes.collector import KubernetesOptions, collect_kubernetes
 from scaleready.api import CollectError, Status, Target
 from tests.kubernetes.helpers import run, snapshot_of, write
 

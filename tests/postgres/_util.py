@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from checks.collectors.postgres import collect
+from checks.postgres.collector import collect
 from scaleready.api import Finding, Snapshot, Status, Target
 from scaleready.plugins import Registry
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from checks.collectors.postgres import connect
+from checks.postgres.collector import connect
 from scaleready.api import Status
 from tests.postgres._util import one, pick, run, scalar, scratch_database, unique, wait_until
 from tests.support.pg_cluster import ReplicaPair, free_port

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from checks.collectors.postgres import lsn_to_int
+from checks.postgres.collector import lsn_to_int
 from scaleready.api import Status
 from tests.postgres._util import dsn_with_db, one, pick, run, scalar, scratch_database, wait_until
 from tests.support.pg_cluster import ReplicaPair

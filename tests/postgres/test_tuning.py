@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checks import postgres as pg
-from checks._pg_tuning import GB, KB, MB, Host, parse_size, pg_value_bytes, rules
+from checks.postgres import settings
+from checks.postgres.tuning import GB, KB, MB, Host, parse_size, pg_value_bytes, rules
 from scaleready.api import Snapshot, Status, Target
 
 GUIDE = {  # guide 3.1 as pg_settings reports it (memory in the GUC's own unit)
@@ -16,8 +16,8 @@ GUIDE = {  # guide 3.1 as pg_settings reports it (memory in the GUC's own unit)
     "random_page_cost": ("1.1", None),
     "max_connections": ("200", None),
 }
-CONFIG_CHECKS = [pg.shared_buffers, pg.effective_cache_size, pg.maintenance_work_mem, pg.work_mem,
-                 pg.random_page_cost, pg.max_connections]
+CONFIG_CHECKS = [settings.shared_buffers, settings.effective_cache_size, settings.maintenance_work_mem, settings.work_mem,
+                 settings.random_page_cost, settings.max_connections]
 
 
 def snap(values: dict[str, tuple[str, str | None]], role_settings: list | None = None) -> Snapshot:
@@ -54,10 +54,10 @@ def test_a_little_off_warns_and_far_off_fails() -> None:
     t = target(memory="16GB", storage="ssd")
     little = snap({**GUIDE, "shared_buffers": ("3GB", None), "random_page_cost": ("2", None)})
     far = snap({**GUIDE, "shared_buffers": ("128MB", None), "random_page_cost": ("4", None)})
-    assert pg.shared_buffers.evaluate(little, t)[0].status == Status.WARN
-    assert pg.random_page_cost.evaluate(little, t)[0].status == Status.WARN
-    assert pg.shared_buffers.evaluate(far, t)[0].status == Status.FAIL
-    out = pg.random_page_cost.evaluate(far, t)[0]
+    assert settings.shared_buffers.evaluate(little, t)[0].status == Status.WARN
+    assert settings.random_page_cost.evaluate(little, t)[0].status == Status.WARN
+    assert settings.shared_buffers.evaluate(far, t)[0].status == Status.FAIL
+    out = settings.random_page_cost.evaluate(far, t)[0]
     assert out.status == Status.FAIL and out.evidence["observed"] == "4" and out.evidence["recommended"] == "1.1"
 
 
@@ -89,16 +89,16 @@ def test_workload_profiles_change_connections_and_memory() -> None:
 
 def test_missing_host_facts_skip_with_reason() -> None:
     s = snap(GUIDE)
-    out = pg.shared_buffers.evaluate(s, target())[0]
+    out = settings.shared_buffers.evaluate(s, target())[0]
     assert out.status == Status.SKIP and "memory" in out.message
-    out = pg.random_page_cost.evaluate(s, target(memory=16))[0]
+    out = settings.random_page_cost.evaluate(s, target(memory=16))[0]
     assert out.status == Status.SKIP and "storage" in out.message
 
 
 def test_overrides_per_database_and_role_are_judged() -> None:
     s = snap(GUIDE, [{"database": "shop", "role": "*", "settings": {"work_mem": "2GB"}},
                      {"database": "*", "role": "report", "settings": {"work_mem": "64MB"}}])
-    outs = pg.work_mem.evaluate(s, target(memory="16GB"))
+    outs = settings.work_mem.evaluate(s, target(memory="16GB"))
     by_subject = {o.subject: o for o in outs}
     assert by_subject["setting/work_mem@database=shop role=*"].status == Status.FAIL
     assert by_subject["setting/work_mem@database=* role=report"].status == Status.PASS

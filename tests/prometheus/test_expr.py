@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checks._prom_expr import analyse
-from checks._prom_queries import parse_duration, render
+from checks.prometheus.expr import analyse
+from checks.prometheus.queries import parse_duration, render
 
 RECORDS = {
     "job:err:ratio_rate1h": 'sum(rate(http_requests_total{status=~"5.."}[1h])) / sum(rate(http_requests_total[1h]))',

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from checks import redis as rc
+from checks.redis import server as rc
 from scaleready.api import Snapshot, Status, Target
 from tests.redis._util import one, run
 

@@ -14,7 +14,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from checks.collectors.redis import ReadOnlyRedis
+from checks.redis.collector import ReadOnlyRedis
 from scaleready.api import Snapshot, Status
 from tests.redis._util import one, run
 from tests.redis.conftest import OwnRedis

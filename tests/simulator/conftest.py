@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from refservice.simulator import Scenario, load_scenario
+from simulator import Scenario, load_scenario
 
 BASE: dict[str, Any] = {
     "name": "agreement",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from refservice.simulator import simulate
+from simulator import simulate
 
 from .conftest import make
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from refservice.simulator.cachesim import SERVED_DB, SERVED_L1, SERVED_L2, run_cache
-from refservice.simulator.reference import run_reference, run_reference_ttl
-from refservice.simulator.workload import zipf_sample
+from simulator.cachesim import SERVED_DB, SERVED_L1, SERVED_L2, run_cache
+from simulator.reference import run_reference, run_reference_ttl
+from simulator.workload import zipf_sample
 
 
 def _trace(seed: int, n: int = 20_000, keys: int = 300, inst: int = 3, write_share: float = 0.05):

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from refservice.simulator import simulate
-from refservice.simulator.calibrate import Calibration, refservice_scenario
-from refservice.simulator.commands import _calibrated
-from refservice.simulator.commands import calibrate as calibrate_cmd
-from refservice.simulator.commands import simulate as simulate_cmd
+from simulator import simulate
+from simulator.calibrate import Calibration, refservice_scenario
+from simulator.commands import _calibrated
+from simulator.commands import calibrate as calibrate_cmd
+from simulator.commands import simulate as simulate_cmd
 from tests.support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]

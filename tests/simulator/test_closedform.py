@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from refservice.simulator.closedform import che_time, hit_ratio, mean_life
+from simulator.closedform import che_time, hit_ratio, mean_life
 
 
 def test_ttl_without_writes_is_lambda_t_over_one_plus():
@@ -59,7 +59,7 @@ def test_che_time_bisects_occupancy_and_reports_fit():
 
 def test_own_stream_discounted_by_frequent_writes_never_negative():
     """Far beyond E[X] with fast invalidation the discounted renewal count is small and positive."""
-    from refservice.simulator.closedform import own_stream_hits
+    from simulator.closedform import own_stream_hits
 
     lam, life = np.array([8.4]), np.array([5.0])
     got = own_stream_hits(lam, life, np.array([27.0]), 3600.0)[0]

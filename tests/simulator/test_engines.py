@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from refservice.simulator import simulate
-from refservice.simulator.workload import build_trace, zipf_pmf
+from simulator import simulate
+from simulator.workload import build_trace, zipf_pmf
 
 from .conftest import make
 

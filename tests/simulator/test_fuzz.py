@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from refservice.simulator import load_scenario, simulate
+from simulator import load_scenario, simulate
 
 
 def _random_scenario(seed: int) -> dict:

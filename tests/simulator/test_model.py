@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from refservice.simulator import Scenario, ScenarioError, load_scenario
+from simulator import Scenario, ScenarioError, load_scenario
 
 from .conftest import BASE, make
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from refservice.simulator.queueing import erlang_c, fcfs_waits, mmc_wait_quantile
+from simulator.queueing import erlang_c, fcfs_waits, mmc_wait_quantile
 
 
 def test_single_server_lindley_by_hand():

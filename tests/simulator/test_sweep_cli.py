@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from refservice.simulator import sweep
-from refservice.simulator.commands import simulate as simulate_cmd
-from refservice.simulator.sweep import config_cost
+from simulator import sweep
+from simulator.commands import simulate as simulate_cmd
+from simulator.sweep import config_cost
 
 from .conftest import BASE, make
 

@@ -1,0 +1,4 @@
+"""PostgreSQL (primary and read replicas): ``collector`` reads the catalog views read-only; the checks
+are grouped by topic in ``settings`` (memory and planner settings against PGTune), ``indexes``,
+``health`` (cache hits, connections, queries, wraparound) and ``replication`` (replicas, lag, slots).
+"""

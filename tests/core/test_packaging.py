@@ -18,7 +18,8 @@ def test_wheel_ships_packages_data_script_and_entry_points(tmp_path):
                    check=True, timeout=300)
     (wheel,) = tmp_path.glob("scaleready-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ("scaleready/api.py", "checks/__init__.py", "dashboard/app.py", "refservice/__init__.py",
+    for required in ("scaleready/api.py", "checks/__init__.py", "checks/postgres/collector.py", "dashboard/app.py",
+                     "refservice/__init__.py", "simulator/__init__.py",
                      "scaleready/_data/frameworks/scaling-guide.yaml",
                      "scaleready/_data/schemas/framework.schema.json",
                      "scaleready/migrations/versions/0001_initial.py", "scaleready/starter_config.yaml"):

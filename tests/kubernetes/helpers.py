@@ -8,10 +8,13 @@ from typing import Any
 import checks.kubernetes as k8s
 from checks.kubernetes.collector import collect_kubernetes
 from scaleready.api import Check, Outcome, Snapshot, Status, Target
+from scaleready.plugins import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "data" / "demo" / "k8s"
-CHECKS: dict[str, Check] = {v.id: v for v in vars(k8s).values() if isinstance(v, Check)}
+_REGISTRY = Registry()
+_REGISTRY.add_module(k8s, "kubernetes", "test")
+CHECKS: dict[str, Check] = _REGISTRY.checks
 
 
 def snapshot_of(options: dict[str, Any], name: str = "t") -> tuple[Snapshot, Target]:

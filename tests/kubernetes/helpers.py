@@ -11,7 +11,16 @@ from scaleready.api import Check, Outcome, Snapshot, Status, Target
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "data" / "demo" / "k8s"
-CHECKS: dict[str, Check] = {v.id: v for v in vars(k8s).values() if isinstance(v, Check)}
+def _installed() -> dict[str, Check]:
+    """Every kubernetes check as the plugin registry installs it (walking the package's modules)."""
+    from scaleready.plugins import Registry
+
+    registry = Registry()
+    registry.add_module(k8s, "builtin", "test")
+    return dict(registry.checks)
+
+
+CHECKS: dict[str, Check] = _installed()
 
 
 def snapshot_of(options: dict[str, Any], name: str = "t") -> tuple[Snapshot, Target]:

@@ -5,6 +5,12 @@ so a snapshot never holds a credential: a secret-looking value becomes a *marker
 the key name, the length and a salted fingerprint (so two runs can tell "same value" from
 "rotated" without storing it). `kubernetes.secrets.plaintext` then only has to find markers,
 which keeps that check pure and the detection rules in one place.
+
+Known difference from kube-linter's ``env-var-secret`` (which flags by name alone): a value
+that is a placeholder (``changeme``, ``xxxxx``, ``${VAR}``, ``your-key-here``...) is not a
+credential and is not flagged; cloud key names (Azure ``*_KEY``, OCI ``key_content``) and
+well-known key formats (Google, OpenAI, GitLab, SendGrid, Azure connection strings and SAS
+signatures, service-account JSON) are flagged whatever the key is called.
 """
 
 from __future__ import annotations

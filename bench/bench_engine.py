@@ -74,17 +74,20 @@ def time_collection(reg: Registry, kind: str, n: int) -> float:
     return time.perf_counter() - started
 
 
-def bench_collection(reg: Registry) -> None:
+def bench_collection(reg: Registry) -> bool:
+    met = True
     for kind in ("bench-async", "bench-sync"):
         one = min(time_collection(reg, kind, 1) for _ in range(3))
         fifty = min(time_collection(reg, kind, 50) for _ in range(3))
         ratio = fifty / one
         verdict = "OK" if ratio <= 1.5 else "MISSED"
+        met = met and ratio <= 1.5
         print(f"collection {kind:<11}: 1 target {one * 1000:7.1f} ms, 50 targets {fifty * 1000:7.1f} ms, "
               f"ratio {ratio:.2f} (target <= 1.5) {verdict}")
+    return met
 
 
-def bench_findings(reg: Registry) -> None:
+def bench_findings(reg: Registry) -> bool:
     targets = [Target(f"db{i}", "bench-async", {"wait": 0}) for i in range(50)]
     snapshots = asyncio.run(collect_all(targets, reg))  # 50 targets x 200 rows = 10,000 findings
     framework = load_framework()
@@ -102,9 +105,10 @@ def bench_findings(reg: Registry) -> None:
     verdict = "OK" if total < 2.0 else "MISSED"
     print(f"findings: {len(findings)} evaluated in {(evaluated - started) * 1000:.0f} ms, scored and stored on "
           f"SQLite in {(stored - evaluated) * 1000:.0f} ms, total {total:.2f} s (target < 2 s) {verdict}")
+    return total < 2.0
 
 
-def bench_one_large_snapshot(reg: Registry) -> None:
+def bench_one_large_snapshot(reg: Registry) -> bool:
     """10,000 findings from ONE snapshot: the cost must not grow with snapshot size x findings."""
     target = Target("big", "bench-rows", {"rows": 10_000})
     (snapshot,) = asyncio.run(collect_all([target], reg))
@@ -114,10 +118,12 @@ def bench_one_large_snapshot(reg: Registry) -> None:
     verdict = "OK" if total < 2.0 else "MISSED"
     print(f"one {len(snapshot.canonical()) / 1e6:.1f} MB snapshot: {len(findings)} findings evaluated in "
           f"{total * 1000:.0f} ms (target < 2 s) {verdict}")
+    return total < 2.0
 
 
 if __name__ == "__main__":
     reg = registry()
-    bench_collection(reg)
-    bench_findings(reg)
-    bench_one_large_snapshot(reg)
+    results = [bench_collection(reg), bench_findings(reg), bench_one_large_snapshot(reg)]
+    if not all(results):
+        print(f"{results.count(False)} of {len(results)} benchmarks MISSED their target")
+    sys.exit(0 if all(results) else 1)

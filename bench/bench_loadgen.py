@@ -124,7 +124,7 @@ def main() -> int:
     print(f"\nraw transport, constant schedule: achieved {main_result['achieved_rate']:.1f} req/s for a target "
           f"of {args.rate:.0f} ({main_result['rate_error_pct']:+.2f} %): "
           f"{'within' if ok else 'NOT within'} 2 %")
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

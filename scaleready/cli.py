@@ -1,7 +1,9 @@
 """The ``scaleready`` command line: run checks in CI, export reports, start the dashboard.
 
 Exit codes are a contract for CI: 0 ok, 1 tool or config error, 3 a ``danger`` finding
-failed (and is not waived), 4 the score is below ``--fail-under``. A tool error is one line
+failed (and is not waived), 4 the score is below ``--fail-under``, 5 a target could not be
+collected (``--allow-collection-errors`` relaxes it): a gate must not pass on a system it
+could not reach. A tool error is one line
 on stderr, never a traceback (``--debug`` shows it).
 """
 
@@ -19,7 +21,7 @@ import click
 
 from scaleready import __version__
 
-EXIT_OK, EXIT_TOOL_ERROR, EXIT_DANGER, EXIT_BELOW_SCORE = 0, 1, 3, 4
+EXIT_OK, EXIT_TOOL_ERROR, EXIT_DANGER, EXIT_BELOW_SCORE, EXIT_NOT_COLLECTED = 0, 1, 3, 4, 5
 RUN_FORMATS = ["table", "json", "sarif", "junit", "markdown", "html", "pdf"]
 
 
@@ -89,9 +91,11 @@ def main(debug: bool) -> None:
 @click.option("--output", "-o", help="Write the report to this file instead of stdout.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), help="Exit 4 when the overall score is lower.")
 @click.option("--no-store", is_flag=True, help="Do not save the run in the store.")
+@click.option("--allow-collection-errors", is_flag=True,
+              help="Do not exit 5 when a target could not be collected (its findings still say error).")
 @friendly_errors
 def check(config_path: str, environment: str | None, fmt: str, output: str | None,
-          fail_under: float | None, no_store: bool) -> None:
+          fail_under: float | None, no_store: bool, allow_collection_errors: bool) -> None:
     """Collect from every target, evaluate the checks, store the run and print it."""
     from scaleready.api import Severity, Status
     from scaleready.config import load_config
@@ -107,6 +111,13 @@ def check(config_path: str, environment: str | None, fmt: str, output: str | Non
     if danger:
         click.echo(f"{len(danger)} danger finding(s) failed", err=True)
         sys.exit(EXIT_DANGER)
+    uncollected = [s for s in run.snapshots if s.error]
+    if uncollected and not allow_collection_errors:
+        for snap in uncollected:
+            click.echo(f"target {snap.target} could not be collected: {snap.error}", err=True)
+        click.echo(f"{len(uncollected)} of {len(run.snapshots)} target(s) could not be collected "
+                   "(--allow-collection-errors to not fail on that)", err=True)
+        sys.exit(EXIT_NOT_COLLECTED)
     if fail_under is not None and run.score.overall < fail_under:
         click.echo(f"score {run.score.overall:.1f} is below --fail-under {fail_under:g}", err=True)
         sys.exit(EXIT_BELOW_SCORE)

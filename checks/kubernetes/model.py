@@ -69,6 +69,45 @@ def selector_matches(selector: Any, labels: dict[str, str]) -> bool:
     return True
 
 
+_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def selector_problems(selector: Any) -> list[str]:
+    """Why a LabelSelector is invalid (the API server would reject it), or [] when it is valid."""
+    if selector is None:
+        return []
+    if not isinstance(selector, dict):
+        return ["the selector is not a mapping"]
+    problems = []
+    labels = selector.get("matchLabels")
+    if labels is not None and not isinstance(labels, dict):
+        problems.append("matchLabels is not a mapping")
+    for expr in selector.get("matchExpressions") or []:
+        if not isinstance(expr, dict) or not expr.get("key"):
+            problems.append("a matchExpressions entry has no key")
+            continue
+        op, values = expr.get("operator"), expr.get("values") or []
+        if op not in _OPERATORS:
+            problems.append(f"matchExpressions operator {op!r} is not one of {', '.join(_OPERATORS)}")
+        elif op in ("In", "NotIn") and not values:
+            problems.append(f"matchExpressions {op} on {expr['key']!r} has no values")
+        elif op in ("Exists", "DoesNotExist") and values:
+            problems.append(f"matchExpressions {op} on {expr['key']!r} must not have values")
+    return problems
+
+
+def pod_labels(obj: dict[str, Any]) -> dict[str, str]:
+    """The labels of the pods an object runs: a bare Pod's own, a controller's template labels."""
+    if obj.get("kind") == "Pod":
+        return dict(obj["metadata"].get("labels") or {})
+    return template_labels(obj)
+
+
+def is_bare_pod(obj: dict[str, Any]) -> bool:
+    """A Pod no controller owns: nothing recreates it when it or its node dies."""
+    return obj.get("kind") == "Pod" and not obj["metadata"].get("owners")
+
+
 class View:
     """Indexed access to one snapshot for one check evaluation."""
 
@@ -99,6 +138,10 @@ class View:
 
     def workloads(self, kinds: Iterable[str] = WORKLOADS) -> list[dict[str, Any]]:
         return [o for o in self.of(*kinds) if self.in_scope(o)]
+
+    def bare_pods(self) -> list[dict[str, Any]]:
+        """Standalone Pods in scope (live mode does not list Pods; manifests hold them)."""
+        return [o for o in self.of("Pod") if self.in_scope(o) and is_bare_pod(o)]
 
     def group_installed(self, group: str) -> bool:
         """A CRD group is installed (live: discovery/CRDs) or used (manifests: objects)."""

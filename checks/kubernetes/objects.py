@@ -61,6 +61,9 @@ def normalize(
             "annotations": annotations,
         },
     }
+    owners = meta.get("ownerReferences")
+    if isinstance(owners, list) and owners:  # a controller's Pod; a bare Pod has none
+        obj["metadata"]["owners"] = [f"{o.get('kind')}/{o.get('name')}" for o in owners if isinstance(o, dict)]
     for key, value in raw.items():
         if key not in _DROP_KEYS:
             obj[key] = value

@@ -5,6 +5,12 @@ so a snapshot never holds a credential: a secret-looking value becomes a *marker
 the key name, the length and a salted fingerprint (so two runs can tell "same value" from
 "rotated" without storing it). `kubernetes.secrets.plaintext` then only has to find markers,
 which keeps that check pure and the detection rules in one place.
+
+Known difference from kube-linter's ``env-var-secret`` (which flags by name alone): a value
+that is a placeholder (``changeme``, ``xxxxx``, ``${VAR}``, ``your-key-here``...) is not a
+credential and is not flagged; cloud key names (Azure ``*_KEY``, OCI ``key_content``) and
+well-known key formats (Google, OpenAI, GitLab, SendGrid, Azure connection strings and SAS
+signatures, service-account JSON) are flagged whatever the key is called.
 """
 
 from __future__ import annotations
@@ -19,35 +25,61 @@ MAX_KEPT_VALUE = 64 * 1024  # larger ConfigMap values (dashboards, bundles) are 
 # Key names that say "this is a credential". Suffix words such as _TTL, _LENGTH or _FILE
 # mean the value is a setting about the secret, not the secret itself.
 _SENSITIVE_NAME = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|apikey|private[_-]?key|credential|"
+    r"(pass(word|wd|phrase)?|pass_phrase|secret|token|api[_-]?key|apikey|private[_-]?key|credential|"
     r"access[_-]?key|auth[_-]?key|signing[_-]?key|encryption[_-]?key|client[_-]?secret|"
-    r"session[_-]?key|dsn|connection[_-]?string)",
+    r"session[_-]?key|dsn|connection[_-]?string|key[_-]?content|sas[_-]?token|"
+    r"(account|storage|master|primary|secondary|shared|subscription|function|host|admin|query)[_-]?key)",
+    re.IGNORECASE,
+)
+# Azure and other clouds name credentials just ``*_KEY`` (AZURE_OPENAI_KEY, SEARCH_KEY, ...).
+# A trailing KEY counts, unless the word before it says the key is not a secret.
+_KEY_SUFFIX = re.compile(r"(?:[A-Za-z0-9][_\-.][Kk][Ee][Yy]|[a-z0-9]Key|[A-Z0-9]_KEY)$")
+_NOT_SECRET_KEY = re.compile(
+    r"(public|cache|partition|sort|routing|shard|lookup|hash|row|foreign|idempotency|dedup|group|"
+    r"object|s3|map|ssh[_-]?host|sign[_-]?in|hot|api[_-]?key[_-]?header)[_\-.]?key$",
     re.IGNORECASE,
 )
 _SETTING_SUFFIX = re.compile(
     r"(_|-|\.)?(ttl|length|len|expiry|expires?|timeout|lifetime|file|path|ref|name|enabled|"
-    r"days|seconds|minutes|hours|min|max|policy|header|url|endpoint)$",
+    r"days|seconds|minutes|hours|min|max|policy|header|url|endpoint|id|version|type|region)$",
     re.IGNORECASE,
 )
 # Values that are credentials whatever the key is called.
 _SECRET_VALUE = [
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a PEM private key"),
     (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:[^\s@/]+@"), "a URL with an embedded password"),
-    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "an AWS access key id"),
+    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "an AWS access key id"),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"), "a GitHub token"),
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), "a GitLab token"),
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "a Slack token"),
     (re.compile(r"\b(sk|rk)_live_[A-Za-z0-9]{16,}"), "a Stripe live key"),
+    (re.compile(r"\bsk-(proj-)?[A-Za-z0-9_-]{32,}"), "an OpenAI-style secret key"),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), "a Google API key"),
+    (re.compile(r"\bSG\.[\w-]{16,}\.[\w-]{16,}"), "a SendGrid key"),
+    (re.compile(r"(?i)\b(AccountKey|SharedAccessKey)=[A-Za-z0-9+/=]{20,}"), "an Azure connection string key"),
+    (re.compile(r"[?&]sig=[A-Za-z0-9%+/=]{20,}"), "an Azure SAS signature"),
+    (re.compile(r'"type"\s*:\s*"service_account"'), "a Google service-account key file"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "a JWT"),
 ]
-# ${VAR}, $(VAR), $VAR, <placeholder>, {{ template }}, %(name)s, ****, xxxx, -
-_PLACEHOLDER = re.compile(r"^(\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_]\w*|<[^>]*>|\{\{.*\}\}|%\(.*\)s|\*+|x+|-)$",
-                          re.IGNORECASE)
+# ${VAR}, $(VAR), $VAR, <placeholder>, {{ template }}, %(name)s, ****, xxxx, -, and the words
+# people leave in examples (changeme, replace-me, your-key-here, dummy, ...).
+_PLACEHOLDER = re.compile(
+    r"^(\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_]\w*|<[^>]*>|\{\{.*\}\}|%\(.*\)s|\*+|x+|-|\.{3}|"
+    r"change[_-]?(me|it|this)|replace[_-]?(me|this)?|placeholder|dummy|example|sample|fake|todo|tbd|"
+    r"redacted|not[_-]?set|none|null|empty|secret|password|your[_-].*|my[_-]?(secret|password|key).*|"
+    r"(.)\2{5,})$",
+    re.IGNORECASE,
+)
 _BOOL_OR_NUMBER = re.compile(r"^(true|false|yes|no|on|off|null|none|[-+]?\d+(\.\d+)?[a-z]{0,3})$", re.IGNORECASE)
 
 
 def is_sensitive_name(name: str) -> bool:
     """True when a key name says it holds a credential (not a setting about one)."""
-    return bool(_SENSITIVE_NAME.search(name)) and not _SETTING_SUFFIX.search(name)
+    if _SETTING_SUFFIX.search(name):
+        return False
+    if _SENSITIVE_NAME.search(name):
+        return True
+    return bool(_KEY_SUFFIX.search(name)) and not _NOT_SECRET_KEY.search(name)
 
 
 _CONFIG_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][\w.\-]*)\s*[:=]\s*(.*?)\s*$")

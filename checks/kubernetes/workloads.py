@@ -1,8 +1,12 @@
-"""Per-workload Kubernetes checks: replicas, autoscaling, disruption budgets, resources, probes, spread.
+"""Per-workload Kubernetes checks: replicas, autoscaling, disruption budgets, resources, probes.
 
 Each check yields one outcome per Deployment/StatefulSet (DaemonSets too where the rule
 applies to them) outside the excluded system namespaces, or one ``skip`` when there is
-nothing to judge. A resource the collector was forbidden to list turns the checks that
+nothing to judge. A bare Pod (no controller owns it) is judged too: it fails the replica
+rule (nothing recreates it) and goes through the per-container rules like any workload;
+live mode does not list Pods, so there only manifests can show one. Spread is in
+``checks.kubernetes.spread``, dangling HPAs/PDBs in ``checks.kubernetes.references``.
+A resource the collector was forbidden to list turns the checks that
 need it into ``error`` outcomes instead of false failures.
 """
 
@@ -22,7 +26,6 @@ from checks.kubernetes.model import (
     selector_matches,
     template_labels,
 )
-from checks.kubernetes.secrets import pod_spec
 from scaleready.api import Outcome, Severity, Snapshot, Target, check, failed, passed, skipped, warned
 
 KIND = "kubernetes"
@@ -67,6 +70,10 @@ def replicas_min(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     yield from view.blocked(*SCALABLE)
     index = scalers(view)
     workloads = view.workloads(SCALABLE)
+    bare = view.bare_pods()
+    for pod in bare:
+        yield view.outcome(failed, "a bare Pod: no controller recreates it when it or its node fails; run it "
+                           "from a Deployment or StatefulSet", pod, observed=1, recommended=">= 2")
     for obj in workloads:
         count, source = min_replicas(obj, index.get(_key(obj)))
         if count == 0 and source == "spec.replicas":
@@ -77,8 +84,8 @@ def replicas_min(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
         else:
             yield view.outcome(failed, f"only {count} replica ({source}): one pod failure is an outage", obj,
                                observed=count, recommended=">= 2", source=source)
-    if not workloads:
-        yield _nothing("no Deployment or StatefulSet in scope")
+    if not workloads and not bare:
+        yield _nothing("no Deployment, StatefulSet or bare Pod in scope")
 
 
 @check("kubernetes.hpa.present", kind=KIND, title="Workloads have a HorizontalPodAutoscaler",
@@ -254,7 +261,7 @@ def _per_container(snapshot: Snapshot, target: Target, judge: Any, kinds: tuple[
                    ) -> Iterator[Outcome]:
     view = View(snapshot, target)
     yield from view.blocked(*kinds)
-    workloads = view.workloads(kinds)
+    workloads = view.workloads(kinds) + (view.bare_pods() if "Deployment" in kinds else [])
     for obj in workloads:
         yield judge(view, obj, containers(obj))
     if not workloads:
@@ -335,23 +342,3 @@ def probes_readiness(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
                    "(dependencies ready).")
 def probes_liveness(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     return _per_container(snapshot, target, _liveness)
-
-
-def _spread(view: View, obj: dict[str, Any], _items: list[dict[str, Any]]) -> Outcome:
-    spec = pod_spec(obj) or {}
-    constraints = spec.get("topologySpreadConstraints") or []
-    anti = (spec.get("affinity") or {}).get("podAntiAffinity") or {}
-    if constraints:
-        keys = sorted({str(c.get("topologyKey")) for c in constraints if isinstance(c, dict)})
-        return view.outcome(passed, f"topologySpreadConstraints over {', '.join(keys)}", obj, topology_keys=keys)
-    if anti:
-        return view.outcome(passed, "pod anti-affinity spreads its replicas", obj)
-    return view.outcome(failed, "no topologySpreadConstraints or pod anti-affinity: all replicas may land "
-                        "on one node or zone", obj)
-
-
-@check("kubernetes.spread", kind=KIND, title="Replicas are spread across nodes or zones",
-       severity=Severity.WARNING, items=["principles.design_for_failure"], section="1.1",
-       remediation="Add topologySpreadConstraints on topology.kubernetes.io/zone (or pod anti-affinity).")
-def spread(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
-    return _per_container(snapshot, target, _spread, SCALABLE)

@@ -60,8 +60,8 @@ class PostgresOptions(TargetOptions):
     replicas: list[str] = Field(default_factory=list)
     memory: str | float | None = None
     cpus: int | None = Field(default=None, ge=1)
-    storage: Literal["ssd", "hdd", "san"] | None = None
-    workload: Literal["web", "oltp", "dw", "mixed"] = "web"
+    storage: Literal["ssd", "hdd", "san", "nvme"] | None = None
+    workload: Literal["web", "oltp", "dw", "desktop", "mixed"] = "web"
     statement_timeout_ms: int = Field(default=5000, ge=100)
     large_table_rows: int = Field(default=10_000, ge=1)
     long_running_seconds: float = Field(default=300.0, gt=0)

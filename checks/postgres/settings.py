@@ -1,4 +1,7 @@
-"""The six postgresql.conf settings of guide 3.1, judged against the host (see _pg_tuning).
+"""The six postgresql.conf settings of guide 3.1, judged against the host with PGTune's formulas.
+
+The formulas, their sources and the known differences from PGTune are in ``checks.postgres.tuning``;
+every warn/fail names the recommended value and the formula that gave it in its remediation.
 
 Each check reports the value the collector's session saw (with its ``source``: configuration
 file, database, user...) and then every per-database / per-role override of the same setting
@@ -43,8 +46,10 @@ def _judge(rule: Rule, observed: float, subject: str, pointer: str, source: str,
     how = {"pass": "within range of", "warn": "a little off"}.get(verdict, "far from")
     message = (f"{rule.name} = {rule.show(observed)} ({source}) is {how} the recommended "
                f"{rule.show(rule.recommended)} for this host (x{ratio:.2f}): {rule.why}")
+    remediation = None if verdict == "pass" else (
+        f"Set {rule.name} = {rule.show(rule.recommended)} for this host: {rule.why} (PGTune's formula).")
     return _VERDICT[verdict](
-        message, subject=subject, pointer=pointer,
+        message, subject=subject, pointer=pointer, remediation=remediation,
         observed=rule.show(observed), observed_value=observed, recommended=rule.show(rule.recommended),
         recommended_value=rule.recommended, ratio=round(ratio, 3), why=rule.why, source=source,
         pass_band=list(rule.pass_band), warn_band=list(rule.warn_band), host=facts,
@@ -95,24 +100,26 @@ def _make(name: str, item: str, title: str, remediation: str) -> Check:
 
 shared_buffers = _make(
     "shared_buffers", "db.shared_buffers", "shared_buffers is about 25% of RAM",
-    "Set shared_buffers to about 25% of the host's RAM in postgresql.conf and restart.")
+    "Set shared_buffers = RAM / 4 (desktop: RAM / 16) in postgresql.conf and restart.")
 effective_cache_size = _make(
     "effective_cache_size", "db.effective_cache_size", "effective_cache_size is about 75% of RAM",
-    "Set effective_cache_size to about 75% of RAM (a planner hint; reload is enough).")
+    "Set effective_cache_size = RAM x 3 / 4 (desktop: RAM / 4); a planner hint, reload is enough.")
 maintenance_work_mem = _make(
     "maintenance_work_mem", "db.maintenance_work_mem", "maintenance_work_mem fits the host",
-    "Set maintenance_work_mem to RAM/16 (RAM/8 for analytics), at most 2GB.")
+    "Set maintenance_work_mem = RAM / 16 (dw: RAM / 8), at most 8GB.")
 work_mem = _make(
     "work_mem", "db.work_mem", "work_mem fits RAM and connections",
-    "Size work_mem from (RAM - shared_buffers) / (max_connections x 3); raise it per role or "
-    "per query (SET LOCAL) for reporting jobs rather than globally.")
+    "Set work_mem = (RAM - shared_buffers) / ((max_connections + max_worker_processes) x 3), "
+    "max_worker_processes = CPUs from 4 CPUs up (else 8); / 2 for dw and mixed, / 6 for desktop; at least "
+    "4MB. Raise it per role or per query (SET LOCAL) for reporting jobs rather than globally.")
 random_page_cost = _make(
     "random_page_cost", "db.random_page_cost", "random_page_cost matches the storage",
-    "Set random_page_cost = 1.1 on SSD (4 only for spinning disks) so the planner uses indexes.")
+    "Set random_page_cost = 1.1 on SSD, SAN or NVMe so the planner uses indexes; 4 on spinning disks and "
+    "for a data warehouse (dw), whose large reads are faster as sequential scans.")
 max_connections = _make(
     "max_connections", "db.max_connections", "max_connections fits the workload",
-    "Keep max_connections near the workload's profile (200 for web) and put PgBouncer in front "
-    "of many clients instead of raising it.")
+    "Keep max_connections near the workload's profile (web 200, oltp 300, dw 40, desktop 20, mixed 100) "
+    "and put PgBouncer in front of many clients instead of raising it.")
 
 CHECKS = (shared_buffers, effective_cache_size, maintenance_work_mem, work_mem, random_page_cost,
           max_connections)

@@ -1,34 +1,46 @@
-"""PostgreSQL memory/planner settings recommended for a host, the way PGTune computes them.
+"""PostgreSQL memory/planner settings recommended for a host, the way PGTune computes them today.
 
 The guide (3.1) gives one host's answer: 16 GB RAM, SSD, a web workload, 200 connections ->
 shared_buffers 4GB (25 %), effective_cache_size 12GB (75 %), maintenance_work_mem 1GB,
-work_mem 64MB, random_page_cost 1.1, max_connections 200. To judge any host we use the rules
-of the well-known PGTune calculator, which reproduce those numbers on that host:
+work_mem 64MB, random_page_cost 1.1, max_connections 200. To judge any host we follow the
+current formulas of PGTune (le0pard/pgtune, ``configurationSlice.js``), Linux, PostgreSQL >= 10:
 
-- ``max_connections`` per workload profile: web 200, oltp 300, dw 40, mixed 100;
-- ``shared_buffers`` = RAM / 4; ``effective_cache_size`` = RAM * 3 / 4;
-- ``maintenance_work_mem`` = RAM / 16 (dw: RAM / 8), capped at 2 GB;
-- ``work_mem`` = (RAM - shared_buffers) / (max_connections * 3) / parallel workers per gather
-  (ceil(cpus / 2), at most 4), halved for dw and mixed, at least 64 kB;
-- ``random_page_cost`` = 1.1 on SSD/SAN, 4 on HDD.
+- ``max_connections`` per workload: web 200, oltp 300, dw 40, desktop 20, mixed 100;
+- ``shared_buffers`` = RAM / 4 (desktop: RAM / 16);
+- ``effective_cache_size`` = RAM * 3 / 4 (desktop: RAM / 4);
+- ``maintenance_work_mem`` = RAM / 16 (dw: RAM / 8), capped at 8 GB;
+- ``work_mem`` = (RAM - shared_buffers) / ((max_connections + max_worker_processes) * 3), where
+  max_worker_processes = CPUs when there are 4 or more, else PostgreSQL's default 8; halved
+  for dw and mixed, divided by 6 for desktop; at least 4 MB;
+- ``random_page_cost`` = 4 on HDD and for a data warehouse (dw: large scans on SSD are still
+  faster sequentially), 1.1 otherwise (SSD, SAN, NVMe).
+
+Known differences from PGTune, on purpose: PGTune's "database size vs RAM" input (x1.3 /
+x0.9 on work_mem, random_page_cost 1.1 when everything fits in RAM) is not asked for, so
+its default (database about the size of RAM) is assumed; the Windows limits (2 GB - 1 MB on
+PostgreSQL <= 17) are not applied since the OS is not known. work_mem uses the server's
+observed max_connections where PGTune uses the profile's (or the user's) number.
 
 Each rule carries a tolerance band on observed/recommended: inside the pass band is ``pass``,
 inside the warn band ``warn`` ("a little off"), outside ``fail`` ("far off"). PGTune's
-work_mem is deliberately conservative (it assumes three sorts per query in every connection at
-once): the guide's own 64MB is 3.2x PGTune's 20MB on the guide's host, so the pass band
+work_mem is deliberately conservative (it assumes three allocations per connection and worker
+at once): the guide's own 64MB is 3.25x PGTune's 19.7MB on the guide's host, so the pass band
 reaches 4x. Nothing here does I/O.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 KB, MB, GB, TB = 1024, 1024**2, 1024**3, 1024**4
-WORKLOADS = ("web", "oltp", "dw", "mixed")
-PROFILE_CONNECTIONS = {"web": 200, "oltp": 300, "dw": 40, "mixed": 100}
+WORKLOADS = ("web", "oltp", "dw", "desktop", "mixed")
+STORAGE = ("ssd", "hdd", "san", "nvme")
+PROFILE_CONNECTIONS = {"web": 200, "oltp": 300, "dw": 40, "desktop": 20, "mixed": 100}
+DEFAULT_WORKER_PROCESSES = 8  # PostgreSQL's max_worker_processes default, PGTune's fallback
+MAINTENANCE_CAP = 8 * GB
+WORK_MEM_FLOOR = 4 * MB
 PG_UNITS = {"b": 1, "kb": KB, "mb": MB, "gb": GB, "tb": TB, "8kb": 8 * KB, "16mb": 16 * MB}
 _SIZE = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?i?b?)?\s*$", re.IGNORECASE)
 
@@ -117,51 +129,62 @@ class Rule:
         return f"{value:g}"
 
 
-def parallel_per_gather(cpus: int | None) -> int:
-    """PGTune's max_parallel_workers_per_gather: ceil(cpus / 2), at most 4 (1 when unknown)."""
-    if not cpus or cpus < 2:
-        return 1
-    return min(4, math.ceil(cpus / 2))
+def worker_processes(cpus: int | None) -> int:
+    """PGTune's max_worker_processes for work_mem: the CPU count from 4 CPUs up, else the default 8."""
+    if cpus and cpus >= 4:
+        return cpus
+    return DEFAULT_WORKER_PROCESSES
+
+
+def _work_mem(ram: int, shared_buffers: int, conns: int, cpus: int | None, profile: str) -> tuple[int, str]:
+    workers = worker_processes(cpus)
+    divisor = {"dw": 2, "mixed": 2, "desktop": 6}.get(profile, 1)
+    value = (ram - shared_buffers) / ((conns + workers) * 3) / divisor
+    why = (f"(RAM - shared_buffers) / (({conns} connections + {workers} worker processes) x 3)"
+           + (f" / {divisor} for a {profile} workload" if divisor > 1 else "") + ", at least 4MB")
+    return max(WORK_MEM_FLOOR, int(value)), why
 
 
 def rules(host: Host, max_connections: int | None) -> dict[str, Rule]:
     """The recommendation for every tuned setting on this host (``missing`` when it cannot be made)."""
     ram = host.memory
     profile = host.workload if host.workload in WORKLOADS else "web"
+    desktop = profile == "desktop"
     no_ram = "the target does not give the host's memory (set `memory:`, e.g. 16GB)"
     out: dict[str, Rule] = {}
-    sb = ram // 4 if ram else None
+    sb = (ram // 16 if desktop else ram // 4) if ram else None
     out["shared_buffers"] = Rule(
-        "shared_buffers", sb, "25% of RAM: PostgreSQL's own cache, leaving the rest to the OS page cache",
+        "shared_buffers", sb,
+        "RAM / 16 for a desktop" if desktop else
+        "RAM / 4: PostgreSQL's own cache, leaving the rest to the OS page cache",
         (0.8, 1.25), (0.4, 1.6), missing=None if ram else no_ram)
     out["effective_cache_size"] = Rule(
-        "effective_cache_size", ram * 3 // 4 if ram else None,
-        "75% of RAM: what the planner may assume is cached (shared_buffers + OS cache)",
+        "effective_cache_size", (ram // 4 if desktop else ram * 3 // 4) if ram else None,
+        "RAM / 4 for a desktop" if desktop else
+        "RAM x 3 / 4: what the planner may assume is cached (shared_buffers + OS cache)",
         (0.67, 1.1), (0.33, 1.2), missing=None if ram else no_ram)
-    mwm = min(2 * GB, ram // (8 if profile == "dw" else 16)) if ram else None
+    share = 8 if profile == "dw" else 16
+    mwm = min(MAINTENANCE_CAP, ram // share) if ram else None
     out["maintenance_work_mem"] = Rule(
-        "maintenance_work_mem", mwm,
-        f"RAM/{8 if profile == 'dw' else 16} capped at 2GB: faster VACUUM and CREATE INDEX",
+        "maintenance_work_mem", mwm, f"RAM / {share} capped at 8GB: faster VACUUM and CREATE INDEX",
         (0.5, 2.0), (0.125, 4.0), missing=None if ram else no_ram)
     conns = max_connections or PROFILE_CONNECTIONS[profile]
     if ram and sb:
-        par = parallel_per_gather(host.cpus)
-        wm = (ram - sb) / (conns * 3) / par
-        if profile in ("dw", "mixed"):
-            wm /= 2
-        wm = max(64 * KB, int(wm))
-        why = (f"(RAM - shared_buffers) / ({conns} connections x 3 sorts) / {par} parallel worker(s)"
-               + (" / 2 for a " + profile + " workload" if profile in ("dw", "mixed") else ""))
+        wm, why = _work_mem(ram, sb, conns, host.cpus, profile)
     else:
         wm, why = None, "per-sort memory budget"
     out["work_mem"] = Rule("work_mem", wm, why, (0.5, 4.0), (0.2, 8.0), missing=None if ram else no_ram)
     storage = (host.storage or "").lower() or None
-    rpc = {"ssd": 1.1, "san": 1.1, "hdd": 4.0}.get(storage or "")
+    if storage == "hdd" or (storage in STORAGE and profile == "dw"):
+        rpc, rpc_why = 4.0, ("4 for a data warehouse: its large reads are faster as sequential scans even on "
+                             "SSD" if storage != "hdd" else "4 on spinning disks: a random read costs a seek")
+    elif storage in STORAGE:
+        rpc, rpc_why = 1.1, f"1.1 on {storage.upper()}: random reads cost about as much as sequential ones"
+    else:
+        rpc, rpc_why = None, "random read cost of the storage"
     out["random_page_cost"] = Rule(
-        "random_page_cost", rpc,
-        "1.1 on SSD (random reads cost about as much as sequential), 4 on spinning disks",
-        (0.75, 1.4), (0.5, 2.3), memory=False,
-        missing=None if rpc else "the target does not give the storage type (set `storage: ssd|hdd`)")
+        "random_page_cost", rpc, rpc_why, (0.75, 1.4), (0.5, 2.3), memory=False,
+        missing=None if rpc else "the target does not give the storage type (set `storage: ssd|hdd|san|nvme`)")
     out["max_connections"] = Rule(
         "max_connections", PROFILE_CONNECTIONS[profile],
         f"{PROFILE_CONNECTIONS[profile]} for a {profile} workload: each connection is a process; "

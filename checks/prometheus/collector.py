@@ -247,6 +247,7 @@ def _targets(data: Any) -> list[dict[str, Any]]:
 
 
 def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
+    """Every file the patterns match (deduplicated, in order) and the patterns that matched none."""
     files: list[str] = []
     unmatched: list[str] = []
     for pattern in patterns:
@@ -258,7 +259,7 @@ def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
         if not found:
             unmatched.append(pattern)
         files.extend(p for p in sorted(found) if p not in files)
-    return files[:MAX_RULE_FILES], unmatched
+    return files, unmatched
 
 
 async def _promtool(binary: str, path: str) -> dict[str, Any]:
@@ -283,10 +284,17 @@ async def _promtool(binary: str, path: str) -> dict[str, Any]:
 
 async def _rule_files(opts: PrometheusOptions) -> dict[str, Any]:
     section: dict[str, Any] = {"configured": bool(opts.rule_files), "patterns": list(opts.rule_files),
-                               "files": [], "unmatched": [], "promtool": None}
+                               "files": [], "unmatched": [], "promtool": None, "matched": 0,
+                               "limit": MAX_RULE_FILES, "left_out": 0, "left_out_sample": []}
     if not opts.rule_files:
         return section
     files, section["unmatched"] = _expand(opts.rule_files)
+    # A bound on promtool runs per target; the files beyond it are named, so the check can say
+    # they were not looked at instead of passing them silently.
+    section["matched"] = len(files)
+    section["left_out"] = max(0, len(files) - MAX_RULE_FILES)
+    section["left_out_sample"] = files[MAX_RULE_FILES:MAX_RULE_FILES + 20]
+    files = files[:MAX_RULE_FILES]
     binary = shutil.which(opts.promtool)
     section["promtool"] = {"available": binary is not None,
                            "reason": None if binary else f"'{opts.promtool}' not found on PATH"}

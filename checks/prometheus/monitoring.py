@@ -245,10 +245,18 @@ def essential(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
 
 @check("prometheus.rules.files", kind=KIND, title="Rule files pass promtool and the alert style",
        severity=Severity.WARNING, section="6.2",
-       remediation="Fix what promtool reports; give every alert a `for`, a `severity` label and a "
-                   "`summary` annotation, as the guide's 6.2 HighErrorRate does.")
+       remediation="Fix what promtool reports; give every alert a non-zero `for`, a `severity` label and a "
+                   "`summary` annotation, as the guide's 6.2 HighErrorRate does. Install promtool "
+                   "(Debian: prometheus package) where the check runs: without it only the file structure "
+                   "is checked and the PromQL stays unvalidated, so no file can pass.")
 def rule_files(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
-    """Each configured rule file passes ``promtool check rules`` and lints clean."""
+    """Each configured rule file passes ``promtool check rules`` and lints clean.
+
+    A pass needs promtool's own verdict. Without promtool each file is still checked by
+    ``checks.prometheus.rulestructure`` (what ``rulefmt`` rejects, PromQL aside) and linted,
+    but a clean file is ``error`` ("not validated"), never ``pass``. Files beyond the
+    collector's limit are counted in one ``error`` finding: unknown, not passed.
+    """
     section = snapshot.section("rule_files")
     if not section.get("configured"):
         yield skipped("no rule_files configured for this target")
@@ -257,7 +265,13 @@ def rule_files(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
         yield errored(f"rule_files pattern {pattern!r} matched no file", subject=pattern)
     promtool = section.get("promtool") or {}
     if not promtool.get("available"):
-        yield errored(f"rule files were not validated: {promtool.get('reason') or 'promtool unavailable'}")
+        yield errored(f"rule files were not validated by promtool: {promtool.get('reason') or 'unavailable'}; "
+                      "only their structure and style were checked", subject="promtool")
+    left_out = int(section.get("left_out") or 0)
+    if left_out:
+        yield errored(f"{left_out} of {section.get('matched')} rule files were not checked "
+                      f"(limit {section.get('limit')} per target); narrow rule_files or split the target",
+                      subject="left_out", left_out=left_out, sample=section.get("left_out_sample") or [])
     for entry in section.get("files") or []:
         yield from _file_outcomes(entry)
 
@@ -276,16 +290,31 @@ def _file_outcomes(entry: dict[str, Any]) -> Iterator[Outcome]:
         line = issue.get("line")
         yield failed(f"{path}:{line or '?'}: promtool: {issue['message']}", subject=f"{path}:{line or 0}",
                      location=f"{path}:{line}" if line else path)
+    if result.get("ran") and result.get("ok") is False and not problems:
+        problems += 1
+        yield failed(f"{path}: promtool rejected the file without a readable reason", subject=path,
+                     location=path)
     parse_error = entry.get("parse_error")
     if parse_error and not problems:
         problems += 1
         yield failed(f"{path}:{parse_error['line']}: {parse_error['message']}",
                      subject=f"{path}:{parse_error['line']}", location=f"{path}:{parse_error['line']}")
+    if not result.get("ran"):  # promtool's verdict is missing: the structure check stands in for it
+        for issue in entry.get("structure") or []:
+            problems += 1
+            where = f"{path}:{issue['line']}"
+            yield failed(f"{where}: {issue['message']} (structure check; promtool not run)",
+                         subject=f"{where}:{issue['message']}", location=where)
     for issue in lint(entry):
         problems += 1
         where = f"{path}:{issue['line']}"
         yield warned(f"{where}: {issue['problem']}", subject=f"{where}:{issue['problem']}", location=where,
                      rule=issue["rule"], group=issue["group"])
-    if not problems and result.get("ok", True):
-        rules = sum(len(g.get("rules") or []) for g in entry.get("groups") or [])
+    if problems:
+        return
+    rules = sum(len(g.get("rules") or []) for g in entry.get("groups") or [])
+    if result.get("ran") and result.get("ok"):
         yield passed(f"{path}: {rules} rules, promtool ok, style ok", subject=path, location=path)
+    elif not result.get("ran"):
+        yield errored(f"{path}: {rules} rules, structure and style ok, but the PromQL was not validated "
+                      "(promtool did not run)", subject=path, location=path)

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from checks.prometheus.rulestructure import duration_seconds, structure_problems
+
 _PROMTOOL_LINE = re.compile(
     r"^(?P<file>.+?): (?:(?P<line>\d+):(?P<col>\d+): |yaml: line (?P<yline>\d+): )?(?P<msg>.*)$"
 )
@@ -46,12 +48,13 @@ def parse_rule_file(text: str) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return {"groups": [], "parse_error": {"line": line, "message": f"invalid YAML: {problem}"}}
+        return {"groups": [], "parse_error": {"line": line, "message": f"invalid YAML: {problem}"},
+                "structure": []}
     groups: list[dict[str, Any]] = []
+    structure = structure_problems(root)
     groups_node = _scalar_map(root).get("groups") if root is not None else None
     if not isinstance(groups_node, yaml.SequenceNode):
-        line = root.start_mark.line + 1 if root is not None else 1
-        return {"groups": [], "parse_error": {"line": line, "message": "no 'groups:' list"}}
+        return {"groups": [], "parse_error": None, "structure": structure}
     for gnode in groups_node.value:
         gmap = _scalar_map(gnode)
         rules: list[dict[str, Any]] = []
@@ -70,7 +73,7 @@ def parse_rule_file(text: str) -> dict[str, Any]:
                 "annotations": _plain(rmap.get("annotations")) or {},
             })
         groups.append({"name": _plain(gmap.get("name")), "line": gnode.start_mark.line + 1, "rules": rules})
-    return {"groups": groups, "parse_error": None}
+    return {"groups": groups, "parse_error": None, "structure": structure}
 
 
 def parse_promtool(output: str) -> list[dict[str, Any]]:
@@ -97,23 +100,26 @@ def parse_promtool(output: str) -> list[dict[str, Any]]:
 
 
 def lint(parsed: dict[str, Any]) -> list[dict[str, Any]]:
-    """Style problems of alerting rules: missing ``for``, severity label, summary annotation."""
+    """Style problems of alerting rules: missing (or zero) ``for``, severity label, summary annotation."""
     issues: list[dict[str, Any]] = []
     for group in parsed.get("groups") or []:
         for rule in group.get("rules") or []:
             if rule.get("kind") != "alert":
                 continue
             name = rule.get("name") or "?"
-            missing = []
+            problems = []
             if not rule.get("for"):
-                missing.append("a 'for' duration")
+                problems.append("has no 'for' duration")
+            elif duration_seconds(rule["for"]) == 0:
+                # ``for: 0m`` is no ``for`` at all: the alert fires on a single evaluation.
+                problems.append(f"has a zero 'for' duration ({rule['for']}): it fires on one evaluation")
             labels = rule.get("labels") if isinstance(rule.get("labels"), dict) else {}
             if not labels.get("severity"):
-                missing.append("a 'severity' label")
+                problems.append("has no 'severity' label")
             annotations = rule.get("annotations") if isinstance(rule.get("annotations"), dict) else {}
             if not annotations.get("summary"):
-                missing.append("a 'summary' annotation")
-            for what in missing:
+                problems.append("has no 'summary' annotation")
+            for problem in problems:
                 issues.append({"line": rule.get("line"), "rule": name, "group": group.get("name"),
-                               "problem": f"alert {name} has no {what.split(' ', 1)[1]}"})
+                               "problem": f"alert {name} {problem}"})
     return issues

@@ -7,9 +7,11 @@ need action are results by default):
   warning->warning, info->note).
 * ``warn`` -> result, ``kind: fail``, level from severity but never above ``warning``:
   a partly met target is not a build-breaking error.
-* ``error`` (could not evaluate) -> not a result but a ``toolExecutionNotification`` of the
-  run's invocation: SARIF's way to say "the tool could not do this part", which GitHub
-  shows as a tool problem instead of a code alert.
+* ``error`` (could not evaluate) -> a result with ``kind: open`` (SARIF: "the tool could not
+  determine whether this is a pass or a fail") and ``level: none`` (the spec's rule for any
+  kind but ``fail``), so a consumer reading only ``results`` still sees what was not proven;
+  and also a ``toolExecutionNotification`` of the run's invocation, which GitHub shows as a
+  tool problem.
 * ``pass`` / ``skip`` -> omitted; with ``include_all=True`` they are results with
   ``kind: pass`` / ``kind: notApplicable`` and ``level: none`` (the spec requires ``none``
   for any kind other than ``fail``).
@@ -38,7 +40,8 @@ FINGERPRINT_KEY = "scalereadyFinding/v1"
 
 LEVEL = {Severity.DANGER: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 SECURITY_SEVERITY = {Severity.DANGER: "8.0", Severity.WARNING: "5.0", Severity.INFO: "2.0"}
-_KIND = {Status.FAIL: "fail", Status.WARN: "fail", Status.PASS: "pass", Status.SKIP: "notApplicable"}
+_KIND = {Status.FAIL: "fail", Status.WARN: "fail", Status.PASS: "pass", Status.SKIP: "notApplicable",
+         Status.ERROR: "open"}
 
 
 def result_level(f: Finding) -> str:
@@ -165,7 +168,7 @@ def to_document(run: RunResult, *, include_all: bool = False, artifact: str | No
     for f in findings:
         if f.status == Status.ERROR:
             notifications.append(_notification(f, index[f.check]))
-        elif f.status in (Status.FAIL, Status.WARN) or include_all:
+        if f.status in (Status.FAIL, Status.WARN, Status.ERROR) or include_all:
             results.append(_result(f, index[f.check], artifact))
 
     invocation: dict[str, Any] = {

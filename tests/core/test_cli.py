@@ -171,7 +171,9 @@ def test_hanging_and_broken_targets_become_error_findings_and_the_run_goes_on(pl
     started = time.monotonic()
     out = run_cli(["check", "--format", "json"], plugin_env, tmp_path, timeout=50)
     elapsed = time.monotonic() - started
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 5, out.stderr  # the report is complete, but three targets were not seen
+    assert "3 of 4 target(s) could not be collected" in out.stderr
+    assert "target hangs could not be collected: timed out" in out.stderr
     assert elapsed < 30, f"a hanging target stalled the run for {elapsed:.1f}s"
     findings = json.loads(out.stdout)["findings"]
     by_target: dict[str, set[str]] = {}
@@ -182,6 +184,22 @@ def test_hanging_and_broken_targets_become_error_findings_and_the_run_goes_on(pl
     assert "timed out after 1s" in messages["hangs"]
     assert "absent.json does not exist" in messages["missing"]
     assert "SCALEREADY_TEST_UNSET_VAR is not set" in messages["secret"]
+
+
+def test_uncollected_target_exits_5_unless_allowed_and_danger_takes_precedence(plugin_env, tmp_path):
+    write_config(tmp_path, f"targets:\n  - {{name: gone, kind: gauge, path: {tmp_path / 'absent.json'}}}\n")
+    out = run_cli(["check", "--no-store"], plugin_env, tmp_path)
+    assert out.returncode == 5, out.stdout + out.stderr
+    assert "1 of 1 target(s) could not be collected" in out.stderr
+    relaxed = run_cli(["check", "--no-store", "--allow-collection-errors", "-f", "json"], plugin_env, tmp_path)
+    assert relaxed.returncode == 0, relaxed.stderr
+    assert {f["status"] for f in json.loads(relaxed.stdout)["findings"]} == {"error"}
+    below = run_cli(["check", "--no-store", "--allow-collection-errors", "--fail-under", "50"], plugin_env, tmp_path)
+    assert below.returncode == 4  # relaxing collection errors never hides a low score
+    hot = gauge(tmp_path, "hot", value=500, label="x")
+    write_config(tmp_path, f"targets:\n  - {{name: gone, kind: gauge, path: {tmp_path / 'absent.json'}}}\n"
+                           f"  - {{name: hot, kind: gauge, path: {hot}}}\n")
+    assert run_cli(["check", "--no-store"], plugin_env, tmp_path).returncode == 3
 
 
 def test_init_writes_a_starter_that_validates(plugin_env, tmp_path):

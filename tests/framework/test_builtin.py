@@ -44,7 +44,7 @@ prometheus.rules.high_error_rate prometheus.rules.health prometheus.rules.burn_r
 prometheus.metrics.essential prometheus.rules.files
 kubernetes.replicas.min kubernetes.hpa.present kubernetes.hpa.buffer kubernetes.pdb.present
 kubernetes.resources.requests kubernetes.resources.limits kubernetes.probes.readiness
-kubernetes.probes.liveness kubernetes.spread kubernetes.canary kubernetes.mtls
+kubernetes.probes.liveness kubernetes.spread kubernetes.references kubernetes.canary kubernetes.mtls
 kubernetes.network_policy.default_deny kubernetes.secrets.plaintext kubernetes.secrets.external
 kubernetes.tracing kubernetes.chaos kubernetes.regions
 gitops.deploy_workflow gitops.dependency_scanning

@@ -8,13 +8,19 @@ from typing import Any
 import checks.kubernetes as k8s
 from checks.kubernetes.collector import collect_kubernetes
 from scaleready.api import Check, Outcome, Snapshot, Status, Target
-from scaleready.plugins import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "data" / "demo" / "k8s"
-_REGISTRY = Registry()
-_REGISTRY.add_module(k8s, "kubernetes", "test")
-CHECKS: dict[str, Check] = _REGISTRY.checks
+def _installed() -> dict[str, Check]:
+    """Every kubernetes check as the plugin registry installs it (walking the package's modules)."""
+    from scaleready.plugins import Registry
+
+    registry = Registry()
+    registry.add_module(k8s, "builtin", "test")
+    return dict(registry.checks)
+
+
+CHECKS: dict[str, Check] = _installed()
 
 
 def snapshot_of(options: dict[str, Any], name: str = "t") -> tuple[Snapshot, Target]:

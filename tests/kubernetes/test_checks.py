@@ -58,6 +58,18 @@ def statuses(check: str, objects: list[dict[str, Any]], **sections: Any) -> list
     ("DB_PASSWORD", "${DB_PASSWORD}", False),
     ("JWT_SECRET", "", False),
     ("SECRET_ENABLED", "true", False),
+    ("AZURE_STORAGE_KEY", "q9Zk3pX1Lm0", True),
+    ("AZURE_OPENAI_KEY", "3f1c9e0a7b2d4c6e8f0a1b2c3d4e5f60", True),
+    ("OCI_KEY_CONTENT", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", True),
+    ("STORAGE", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abcdefghijklmnopqrstuvwxyz0123==", True),
+    ("MAPS_KEY", "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", True),
+    ("AZURE_STORAGE_KEY", "changeme", False),
+    ("API_KEY", "xxxxx", False),
+    ("ADMIN_PASSWORD", "replace-me", False),
+    ("OPENAI_KEY", "your-key-here", False),
+    ("CACHE_KEY", "products:v1", False),
+    ("PUBLIC_KEY", "ssh-ed25519 AAAAC3Nza", False),
+    ("KEY_ID", "ocid1.key.oc1..aaaa", False),
     ("DATABASE_URL", "postgresql://db:5432/app", False),
     ("LOG_LEVEL", "debug", False),
     ("entrypoint.sh", "#!/bin/sh\nTOKEN=$VAULT_TOKEN\nexec app\n", False),
@@ -175,12 +187,87 @@ def test_probes() -> None:
 
 
 def test_spread() -> None:
+    own = {"matchLabels": {"app": "web"}}
     anti = {"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-        {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}]}}}
+        {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "labelSelector": own}}]}}}
     assert statuses("kubernetes.spread", [deployment(**anti)]) == [P]
-    tsc = {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone"}]}
+    tsc = {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                          "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": own}]}
     assert statuses("kubernetes.spread", [deployment(**tsc)]) == [P]
     assert statuses("kubernetes.spread", [deployment()]) == [F]
+
+
+@pytest.mark.parametrize(("constraint", "why"), [
+    ({"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+      "labelSelector": {"matchLabels": {"app": "other"}}}, "does not select the workload's own pods"),
+    ({"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}, "no labelSelector"),
+    ({"maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "web"}}},
+     "no topologyKey"),
+    ({"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+      "labelSelector": {"matchLabels": {"app": "web"}}}, "maxSkew 0"),
+    ({"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "Sometimes",
+      "labelSelector": {"matchLabels": {"app": "web"}}}, "whenUnsatisfiable 'Sometimes'"),
+    ({"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule",
+      "labelSelector": {"matchExpressions": [{"key": "app", "operator": "In"}]}}, "has no values"),
+])
+def test_spread_constraints_that_do_not_apply_fail_with_the_reason(constraint: dict[str, Any], why: str) -> None:
+    snap, target = objects_snapshot([deployment(topologySpreadConstraints=[constraint])])
+    [outcome] = run("kubernetes.spread", snap, target)
+    assert outcome.status is F and why in outcome.message
+    assert "None" not in outcome.message
+
+
+def test_spread_anti_affinity_for_other_pods_does_not_count_and_mixed_warns() -> None:
+    other = {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "db"}}}]}}}
+    assert statuses("kubernetes.spread", [deployment(**other)]) == [F]
+    good = {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]}]}}
+    assert statuses("kubernetes.spread", [deployment(topologySpreadConstraints=[good], **other)]) == [W]
+
+
+# -- bare pods and dangling references -------------------------------------------------------------
+def pod(name: str = "debug", ns: str = "shop", owners: list | None = None, **container: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": ns, "labels": {"app": name}}
+    if owners:
+        meta["ownerReferences"] = owners
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"containers": [{"name": "app", "image": "example/x:1", **container}]}}
+
+
+def test_bare_pods_are_judged_and_owned_pods_are_left_to_their_controller() -> None:
+    snap, target = objects_snapshot([pod(), pod("web-abc", owners=[{"kind": "ReplicaSet", "name": "web-1"}])])
+    [outcome] = run("kubernetes.replicas.min", snap, target)
+    assert outcome.status is F and outcome.subject == "shop/Pod/debug" and "bare Pod" in outcome.message
+    [probe] = run("kubernetes.probes.readiness", snap, target)
+    assert probe.status is F and probe.subject == "shop/Pod/debug"
+    ready = pod(readinessProbe=GOOD_PROBE, resources={"requests": {"cpu": "100m", "memory": "64Mi"}})
+    assert statuses("kubernetes.probes.readiness", [ready]) == [P]
+    assert statuses("kubernetes.resources.requests", [ready]) == [P]
+
+
+def test_hpa_and_pdb_pointing_at_nothing_are_flagged() -> None:
+    pdb = obj("policy/v1", "PodDisruptionBudget", "web", spec={"maxUnavailable": 1,
+                                                               "selector": {"matchLabels": {"app": "web"}}})
+    stale_pdb = obj("policy/v1", "PodDisruptionBudget", "old", spec={"maxUnavailable": 1,
+                                                                     "selector": {"matchLabels": {"app": "gone"}}})
+    no_selector = obj("policy/v1", "PodDisruptionBudget", "none", spec={"maxUnavailable": 1})
+    snap, target = objects_snapshot([deployment(), hpa("web"), hpa("renamed"), pdb, stale_pdb, no_selector])
+    got = {o.subject: (o.status, o.message) for o in run("kubernetes.references", snap, target)}
+    assert got["shop/HorizontalPodAutoscaler/web"][0] is P
+    assert got["shop/HorizontalPodAutoscaler/renamed"][0] is F
+    assert "Deployment/renamed, which is not in the checked set" in got["shop/HorizontalPodAutoscaler/renamed"][1]
+    assert got["shop/PodDisruptionBudget/web"][0] is P
+    assert got["shop/PodDisruptionBudget/old"][0] is F
+    assert "no selector" in got["shop/PodDisruptionBudget/none"][1]
+    assert statuses("kubernetes.references", [deployment()]) == [S]
+
+
+def test_live_mode_does_not_fail_an_hpa_on_a_kind_it_cannot_list() -> None:
+    rollout = hpa("web")
+    rollout["spec"]["scaleTargetRef"] = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "web"}
+    assert statuses("kubernetes.references", [rollout], source={"mode": "live"}) == [S]
+    assert statuses("kubernetes.references", [rollout]) == [F]  # manifests hold every kind they use
 
 
 # -- canary ----------------------------------------------------------------------------------------

@@ -43,6 +43,10 @@ EXPECTED = {
     ("kubernetes.tracing", None): P,
     ("kubernetes.chaos", None): F,
     ("kubernetes.regions", None): S,
+    ("kubernetes.references", "shop/HorizontalPodAutoscaler/cart-service"): P,
+    ("kubernetes.references", "shop/HorizontalPodAutoscaler/product-service"): P,
+    ("kubernetes.references", "shop/PodDisruptionBudget/cart-service"): P,
+    ("kubernetes.references", "shop/PodDisruptionBudget/product-service"): P,
 }
 
 

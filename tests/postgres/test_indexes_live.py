@@ -102,7 +102,7 @@ def test_settings_per_database_and_role(conditions: tuple[str, str, Snapshot, li
     assert main.evidence["source"] == "database" and main.evidence["observed"] == "2GB"
     assert main.status == Status.FAIL
     over = one(findings, "postgres.config.work_mem", f"setting/work_mem@database={db} role=*")
-    assert over.status == Status.FAIL and over.evidence["recommended"] == "41MB"
+    assert over.status == Status.FAIL and over.evidence["recommended"] == "38MB"  # 12GB / ((100 connections + 8 workers) x 3)
     rpc = one(findings, "postgres.config.random_page_cost", f"setting/random_page_cost@database={db} role={role}")
     assert rpc.status == Status.FAIL and rpc.evidence["observed"] == "4"
 

@@ -64,18 +64,19 @@ def test_a_little_off_warns_and_far_off_fails() -> None:
 @pytest.mark.parametrize(
     ("host", "conns", "expected"),
     [
-        # PGTune's published outputs for these hosts (web 4GB/2 CPUs; dw 128GB/40 CPUs)
+        # PGTune's current outputs for these hosts (web 4GB/2 CPUs; dw 128GB/40 CPUs, Linux)
         (Host(4 * GB, 2, "ssd", "web"), 200, {"shared_buffers": GB, "effective_cache_size": 3 * GB,
-                                              "maintenance_work_mem": 256 * MB, "work_mem": 5242 * KB}),
+                                              "maintenance_work_mem": 256 * MB, "work_mem": 5041 * KB,
+                                              "random_page_cost": 1.1}),
         (Host(128 * GB, 40, "ssd", "dw"), 40, {"shared_buffers": 32 * GB, "effective_cache_size": 96 * GB,
-                                               "maintenance_work_mem": 2 * GB}),
+                                               "maintenance_work_mem": 8 * GB, "work_mem": 209715 * KB,
+                                               "random_page_cost": 4}),
     ],
 )
 def test_matches_pgtune(host: Host, conns: int, expected: dict[str, int]) -> None:
     got = rules(host, conns)
     for name, value in expected.items():
         assert got[name].recommended == pytest.approx(value, rel=0.01), name
-    assert got["random_page_cost"].recommended == 1.1
 
 
 def test_workload_profiles_change_connections_and_memory() -> None:
@@ -84,7 +85,20 @@ def test_workload_profiles_change_connections_and_memory() -> None:
     dw = rules(Host(16 * GB, 8, "ssd", "dw"), 40)["maintenance_work_mem"].recommended
     web = rules(Host(16 * GB, 8, "ssd", "web"), 200)["maintenance_work_mem"].recommended
     assert dw == 2 * web
-    assert rules(Host(256 * GB, 64, "ssd", "web"), 200)["maintenance_work_mem"].recommended == 2 * GB  # cap
+    assert rules(Host(256 * GB, 64, "ssd", "web"), 200)["maintenance_work_mem"].recommended == 8 * GB  # cap
+
+
+def test_the_issues_hosts() -> None:
+    """A 2 GB host never gets less than PostgreSQL's own 4MB; the guide's 64MB passes with 8+ CPUs;
+    random_page_cost follows the data-warehouse workload."""
+    assert rules(Host(2 * GB, 2, "ssd", "web"), 200)["work_mem"].recommended == 4 * MB
+    s = snap(GUIDE)
+    for cpus in (8, 16, 32):
+        out = settings.work_mem.evaluate(s, target(memory="16GB", cpus=cpus, storage="ssd"))[0]
+        assert out.status == Status.PASS, out.message
+    dw = settings.random_page_cost.evaluate(s, target(memory="16GB", storage="ssd", workload="dw"))[0]
+    assert dw.status == Status.FAIL and dw.evidence["recommended"] == "4"
+    assert "data warehouse" in dw.remediation and "Set random_page_cost = 4" in dw.remediation
 
 
 def test_missing_host_facts_skip_with_reason() -> None:

@@ -71,8 +71,11 @@ def test_unmatched_pattern_and_missing_promtool_are_errors(repo: Path):
     findings = _files({"rule_files": [str(repo / "monitoring" / "rules" / "good.yml")],
                        "promtool": "promtool-not-installed"})
     statuses = sorted(f.status.value for f in findings)
-    assert statuses == ["error", "pass"]  # still linted, but the missing validation is reported
+    assert statuses == ["error", "error"]  # the file is linted, but nothing passes without promtool
     assert any("promtool-not-installed" in f.message for f in findings)
+    assert not any("promtool ok" in f.message for f in findings)
+    (per_file,) = [f for f in findings if f.location]
+    assert "PromQL was not validated" in per_file.message
 
 
 def test_unreachable_server_without_rule_files_is_a_collection_error():
@@ -83,3 +86,38 @@ def test_unreachable_server_without_rule_files_is_a_collection_error():
 def test_skip_when_not_configured_but_server_up(healthy_run):
     _, findings = healthy_run
     assert [f.status for f in by_check(findings, "prometheus.rules.files")] == [Status.SKIP]
+
+
+def test_without_promtool_the_structure_check_still_fails_what_it_can_see(tmp_path: Path):
+    path = tmp_path / "rules.yml"
+    path.write_text("groups:\n- name: a\n  rules:\n  - record: job:up:sum\n    expr: sum(up)\n"
+                    "    for: 5m\n  - alert: Both\n    record: both\n    expr: up\n")
+    findings = _files({"rule_files": [str(path)], "promtool": "promtool-not-installed"})
+    failures = sorted(f.location for f in findings if f.status is Status.FAIL)
+    assert failures == [f"{path}:6", f"{path}:7"]
+    assert all("structure check" in f.message for f in findings if f.status is Status.FAIL)
+    assert not any(f.status is Status.PASS for f in findings)
+
+
+def test_for_zero_is_flagged_like_a_missing_for(tmp_path: Path):
+    path = tmp_path / "rules.yml"
+    path.write_text("groups:\n- name: a\n  rules:\n"
+                    "  - alert: Instant\n    expr: up == 0\n    for: 0m\n"
+                    "    labels: {severity: page}\n    annotations: {summary: down}\n"
+                    "  - alert: Patient\n    expr: up == 0\n    for: 1m\n"
+                    "    labels: {severity: page}\n    annotations: {summary: down}\n")
+    findings = _files({"rule_files": [str(path)]})
+    assert [(f.status, f.location) for f in findings] == [(Status.WARN, f"{path}:4")]
+    assert "zero 'for' duration (0m)" in findings[0].message
+
+
+def test_files_beyond_the_limit_are_counted_as_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import checks.prometheus.collector as collector
+
+    monkeypatch.setattr(collector, "MAX_RULE_FILES", 2)
+    for index in range(5):
+        shutil.copy(DEMO_RULES, tmp_path / f"rules{index}.yml")
+    findings = _files({"rule_files": [str(tmp_path)]})
+    (left,) = [f for f in findings if f.status is Status.ERROR]
+    assert "3 of 5 rule files were not checked" in left.message
+    assert [f.status for f in findings if f.location] == [Status.PASS, Status.PASS]

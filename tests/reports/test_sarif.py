@@ -9,7 +9,6 @@ from importlib.resources import files
 import jsonschema
 import pytest
 
-from scaleready.api import Status
 from scaleready.reports import render
 from scaleready.reports.sarif import FINGERPRINT_KEY
 
@@ -42,12 +41,16 @@ def test_schema_rejects_a_broken_log(run, validator):
     assert _errors(validator, broken)
 
 
-def test_results_are_fail_and_warn_only_with_mapped_levels(run):
+def test_results_are_fail_warn_and_error_with_mapped_levels(run):
     doc = json.loads(render(run, "sarif"))
     (sarif_run,) = doc["runs"]
     results = {(r["ruleId"], r["properties"]["target"]): r for r in sarif_run["results"]}
     assert set(results) == {("http.rate_limit", "api"), ("gitops.canary", "repo"),
-                            ("http.problem_json", "api"), ("http.latency", "api")}
+                            ("http.problem_json", "api"), ("http.latency", "api"), ("redis.hit_ratio", "cache")}
+    unproven = results.pop(("redis.hit_ratio", "cache"))
+    assert (unproven["kind"], unproven["level"]) == ("open", "none")  # could not tell pass from fail
+    assert unproven["properties"]["status"] == "error"
+    assert "connection refused" in unproven["message"]["text"]
     assert results[("http.rate_limit", "api")]["level"] == "error"  # danger
     assert results[("gitops.canary", "repo")]["level"] == "warning"  # warning
     assert results[("http.problem_json", "api")]["level"] == "note"  # info
@@ -89,7 +92,7 @@ def test_locations_fingerprints_and_suppressions(run):
     assert "suppressions" not in by_rule["http.rate_limit"]
 
 
-def test_errors_become_tool_notifications(run):
+def test_errors_are_also_tool_notifications(run):
     (sarif_run,) = json.loads(render(run, "sarif"))["runs"]
     notes = sarif_run["invocations"][0]["toolExecutionNotifications"]
     assert len(notes) == 1
@@ -104,8 +107,8 @@ def test_include_all_and_artifact(run):
     kinds = {r["ruleId"]: (r["kind"], r["level"]) for r in results}
     assert kinds["http.jwt"] == ("pass", "none")
     assert kinds["http.sql_injection"] == ("notApplicable", "none")
-    assert "redis.hit_ratio" not in kinds  # errors stay notifications
-    assert len(results) == sum(1 for f in run.findings if f.status != Status.ERROR)
+    assert kinds["redis.hit_ratio"] == ("open", "none")  # an error is a result too, never dropped
+    assert len(results) == len(run.findings)
     rate = next(r for r in results if r["ruleId"] == "http.rate_limit")
     assert rate["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "scaleready.yaml"
     absolute = next(r for r in results if r["ruleId"] == "postgres.work_mem")

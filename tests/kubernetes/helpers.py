@@ -11,6 +11,8 @@ from scaleready.api import Check, Outcome, Snapshot, Status, Target
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "data" / "demo" / "k8s"
+
+
 def _installed() -> dict[str, Check]:
     """Every kubernetes check as the plugin registry installs it (walking the package's modules)."""
     from scaleready.plugins import Registry

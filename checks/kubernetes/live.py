@@ -21,7 +21,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from checks.kubernetes.objects import BUILTIN, CRD, CUSTOM, NAMESPACE, NODE, Resource, node_fact, normalize
+from checks.kubernetes.objects import BUILTIN, CRD, CUSTOM, NAMESPACE, NODE, POD, Resource, node_fact, normalize
 from scaleready.api import CollectError
 
 MAX_PAGES = 200
@@ -38,6 +38,7 @@ _TYPED: dict[str, tuple[dict[str, str], str]] = {
     "NetworkPolicy": ({"v1": "NetworkingV1Api"}, "network_policy"),
     "Namespace": ({"v1": "CoreV1Api"}, "namespace"),
     "Node": ({"v1": "CoreV1Api"}, "node"),
+    "Pod": ({"v1": "CoreV1Api"}, "pod"),
     "CustomResourceDefinition": ({"v1": "ApiextensionsV1Api"}, "custom_resource_definition"),
 }
 
@@ -232,6 +233,10 @@ def collect(api: client.ApiClient, namespaces: list[str] | None, timeout: float,
     objects: list[dict[str, Any]] = []
     for res in (*BUILTIN, *CUSTOM):
         objects.extend(normalize(item) for item in reader.list(res) or [])
+    # Bare Pods: nothing recreates them, so they are judged like workloads. Pods a controller owns
+    # are its replicas and are judged through the controller; they are not kept in the snapshot.
+    objects.extend(normalize(pod) for pod in reader.list(POD) or []
+                   if not (pod.get("metadata") or {}).get("ownerReferences"))
     if namespaces:
         ns_items = []
         core = client.CoreV1Api(api)

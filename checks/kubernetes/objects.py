@@ -150,6 +150,8 @@ CUSTOM: tuple[Resource, ...] = (
 
 NAMESPACE = Resource("Namespace", "", ("v1",), "namespaces", namespaced=False)
 NODE = Resource("Node", "", ("v1",), "nodes", namespaced=False)
+# Listed in live mode only to find bare Pods (no ownerReferences); a controller's Pods are dropped at once.
+POD = Resource("Pod", "", ("v1",), "pods")
 CRD = Resource("CustomResourceDefinition", "apiextensions.k8s.io", ("v1",), "customresourcedefinitions",
                namespaced=False)
 

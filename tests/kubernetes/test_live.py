@@ -165,6 +165,35 @@ def test_saturated_hpa_fails_the_buffer_in_live_mode() -> None:
     assert outcome.message.startswith("HPA saturated: 20 current / 24 desired replicas at maxReplicas 20")
 
 
+def _pod(name: str, owners: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": "shop", "labels": {"app": name}}
+    if owners:
+        meta["ownerReferences"] = owners
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+            "spec": {"containers": [{"name": "main", "image": "busybox:1.36"}]}}
+
+
+def test_bare_pods_are_judged_in_live_mode_and_controller_pods_are_not_kept() -> None:
+    owned = _pod("product-service-7d9f-abcde", [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                                 "name": "product-service-7d9f", "controller": True}])
+    with cluster([_pod("debug-shell"), owned]) as srv:
+        snap, target = live(srv)
+    pods = [o for o in snap.data["objects"] if o["kind"] == "Pod"]
+    assert [p["metadata"]["name"] for p in pods] == ["debug-shell"]
+    replicas = {o.subject: o for o in run("kubernetes.replicas.min", snap, target)}
+    assert replicas["shop/Pod/debug-shell"].status is Status.FAIL
+    assert "bare Pod" in replicas["shop/Pod/debug-shell"].message
+    readiness = {o.subject: o.status for o in run("kubernetes.probes.readiness", snap, target)}
+    assert readiness["shop/Pod/debug-shell"] is Status.FAIL
+
+
+def test_forbidden_to_list_pods_is_an_access_error_not_a_silent_pass() -> None:
+    with cluster([_pod("debug-shell")], forbidden={"pods"}) as srv:
+        snap, target = live(srv)
+    assert any(e["resource"] == "pods" for e in snap.data["access_errors"])
+    assert Status.ERROR in {o.status for o in run("kubernetes.load", snap, target)}
+
+
 def test_live_snapshot_holds_no_secret_and_no_last_applied_copy() -> None:
     secret = "Zq8-live-db-password"
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {

@@ -1,8 +1,9 @@
 """What-if simulator for tiered caches and read replicas at 100K+ users.
 
 ``simulate(scenario, engine="trace"|"analytic")`` answers one scenario (a `Scenario`, a dict or
-a YAML/JSON path) with a `SimulationResult`; ``sweep(...)`` grids TTLs x replicas x instances and
-recommends the cheapest configuration meeting the guide's targets. Two engines give one answer:
+a YAML/JSON path) with a `SimulationResult`; ``sweep(...)`` grids any of the scenario's knobs (by
+default Redis memory x replicas x instances) and recommends the cheapest configuration meeting
+the guide's targets. Two engines give one answer:
 
 * ``trace``: numpy draws every request (Poisson arrivals, endpoint mix, Zipf keys by inverse CDF),
   a numba loop replays them through L1 (per instance) and L2 (TTL, LRU size limit, invalidation,
@@ -34,10 +35,10 @@ from typing import Any, Literal
 
 from .model import Scenario, ScenarioError, load_scenario
 from .result import SimulationResult
-from .sweep import DEFAULT_GRID, SweepResult, sweep
+from .sweep import SweepResult, default_grid, sweep, sweep_knobs
 
-__all__ = ["DEFAULT_GRID", "Scenario", "ScenarioError", "SimulationResult", "SweepResult", "load_scenario",
-           "simulate", "sweep"]
+__all__ = ["Scenario", "ScenarioError", "SimulationResult", "SweepResult", "default_grid", "load_scenario",
+           "simulate", "sweep", "sweep_knobs"]
 
 
 def simulate(scenario: Scenario | dict[str, Any] | str | Path,

@@ -57,14 +57,20 @@ def _round_bytes(value: float) -> float:
 
 
 def default_grid(sc: Scenario) -> dict[str, list[Any]]:
-    """Capacity axes around the scenario: Redis memory from its own size up to the whole data set
-    (a quarter, half and all of the values), 0/1/2/4 read replicas, half/same/double instances."""
+    """Capacity axes around the scenario: a cache tier that is off is tried on, Redis memory from
+    its own size up to the whole data set (a quarter, half and all of the values), 0/1/2/4 read
+    replicas, half/same/double instances."""
     data_bytes = sum(dt.keys * dt.value_bytes for dt in sc.data_types.values())
-    memory = {_round_bytes(sc.l2.memory_bytes)} | {_round_bytes(data_bytes * f) for f in (0.25, 0.5, 1.0)}
+    memory = {_round_bytes(data_bytes * f) for f in (0.25, 0.5, 1.0)}
+    if sc.l2.enabled:
+        memory.add(_round_bytes(sc.l2.memory_bytes))
     instances = {max(1, sc.app.instances // 2), sc.app.instances, min(1000, sc.app.instances * 2)}
     grid: dict[str, list[Any]] = {}
-    if sc.l2.enabled:
-        grid["l2.memory_bytes"] = sorted(memory)
+    if not sc.l1.enabled:
+        grid["l1.enabled"] = [False, True]
+    if not sc.l2.enabled:
+        grid["l2.enabled"] = [False, True]
+    grid["l2.memory_bytes"] = sorted(memory)
     grid["db.replicas"] = sorted({0, 1, 2, 4, sc.db.replicas})
     grid["app.instances"] = sorted(instances)
     return grid

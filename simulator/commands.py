@@ -33,19 +33,16 @@ EXIT_TARGETS_MISSED = 3
 
 
 def _parse_grid(items: tuple[str, ...]) -> dict[str, list[Any]] | None:
+    from .sweep import parse_values
+
     if not items:
         return None
     grid: dict[str, list[Any]] = {}
     for item in items:
         key, sep, values = item.partition("=")
-        if not sep or not key or not values:
+        parsed = parse_values(values)
+        if not sep or not key or not parsed:
             raise click.BadParameter(f"{item!r}: expected PATH=V1,V2,...", param_hint="--grid")
-        parsed = []
-        for raw in values.split(","):
-            try:
-                parsed.append(json.loads(raw))
-            except json.JSONDecodeError:
-                parsed.append(raw)
         grid[key.strip()] = parsed
     return grid
 

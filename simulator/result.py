@@ -147,7 +147,9 @@ class SimulationResult(BaseModel):
 
 def other_overloaded(l2_node: NodeLoad | None, app_overloaded: bool) -> list[str]:
     """The overloaded nodes besides the database, as the verdict names them."""
-    out = [f"redis (offered load {l2_node.utilisation:.0%})"] if l2_node is not None and l2_node.overloaded else []
+    out = []
+    if l2_node is not None and l2_node.overloaded:
+        out.append(f"redis (offered load {l2_node.utilisation * 100:,.0f} %)")
     return out + (["app instances (more work than their workers can do)"] if app_overloaded else [])
 
 
@@ -164,7 +166,8 @@ def judge(scenario: Scenario, hit: float, p99_ms: float, db_nodes: list[NodeLoad
     p99_ok = p99_ms < t.p99_ms
     hit_ok = hit > t.hit_ratio
     cpu_ok = cpu < t.db_cpu
-    overloaded = [f"{n.name} (offered load {n.offered_load:.0%} of its CPUs)" for n in db_nodes if n.overloaded]
+    overloaded = [f"{n.name} (offered load {n.offered_load * 100:,.0f} % of its CPUs)"
+                  for n in db_nodes if n.overloaded]
     overloaded += other_overloaded or []
     if overloaded:
         reasons.append(f"overloaded, the queue grows without bound: {', '.join(overloaded)}")
@@ -172,11 +175,11 @@ def judge(scenario: Scenario, hit: float, p99_ms: float, db_nodes: list[NodeLoad
         reasons.append("P99 unbounded: reads queue at an overloaded node" if math.isinf(p99_ms)
                        else f"P99 {p99_ms:,.1f} ms is not below {t.p99_ms:g} ms")
     if not hit_ok:
-        reasons.append(f"cache hit ratio {hit:.1%} is not above {t.hit_ratio:.0%}")
+        reasons.append(f"cache hit ratio {hit * 100:.1f} % is not above {t.hit_ratio * 100:g} %")
     if not cpu_ok:
         worst = max(db_nodes, key=lambda n: n.offered_load)
         if not worst.overloaded:
-            reasons.append(f"DB CPU {worst.cpu:.0%} on {worst.name} is not below {t.db_cpu:.0%}")
+            reasons.append(f"DB CPU {worst.cpu * 100:.0f} % on {worst.name} is not below {t.db_cpu * 100:g} %")
     return Verdict(p99_ok=p99_ok, hit_ratio_ok=hit_ok, db_cpu_ok=cpu_ok,
                    passed=p99_ok and hit_ok and cpu_ok, reasons=reasons)
 

@@ -14,7 +14,7 @@ from typing import Any
 from .result import Interval, NodeLoad, SimulationResult
 
 __all__ = ["fmt_bytes", "fmt_ms", "fmt_node", "fmt_pct", "fmt_rate", "fmt_value", "result_text", "stale_text",
-           "sweep_text"]
+           "sweep_table", "sweep_text"]
 
 UNBOUNDED = "unbounded (overloaded)"
 
@@ -33,7 +33,7 @@ def fmt_ms(x: float | None) -> str:
     if x is None or not math.isfinite(x):
         return UNBOUNDED
     if x >= 1000:
-        return f"{x / 1000:,.2f} s"
+        return f"{x / 1000:.3g} s"
     return f"{x:.3g} ms" if x < 100 else f"{x:.0f} ms"
 
 
@@ -126,3 +126,24 @@ def sweep_text(doc: dict[str, Any]) -> str:
                      + ("meets the targets" if ver["verdict"]["passed"] else "misses the targets"))
     lines += [f"note: {n}" for n in doc["notes"]]
     return "\n".join(lines)
+
+
+def sweep_table(rows: list[dict[str, Any]], grid: dict[str, list[Any]]) -> list[dict[str, str]]:
+    """The sweep's rows as a person reads them: passing first, then by cost; every figure formatted."""
+    ordered = sorted(rows, key=lambda r: (not r["passed"], r["cost"]))
+    table = []
+    for r in ordered:
+        row = {"meets targets": "yes" if r["passed"] else "no"}
+        row.update({k: fmt_value(k, r[k]) for k in grid})
+        row.update({
+            "cost": f"{r['cost']:g}",
+            "cache hit ratio": fmt_pct(r["hit_overall"]),
+            "DB queries/s": f"{r['db_qps']:,.0f}",
+            "max DB CPU": (f"{r['db_offered_load_max'] * 100:,.0f} % offered (overloaded)"
+                           if r["db_offered_load_max"] >= 1 and r["overloaded"] else fmt_pct(r["db_cpu_max"], 0)),
+            "P99": fmt_ms(r["p99_ms"]),
+            "stale reads": fmt_pct(r["stale"]),
+            "why not": r["reasons"],
+        })
+        table.append(row)
+    return table

@@ -17,6 +17,8 @@ The trace engine can confirm the winner (``verify=True``).
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,7 +26,7 @@ from typing import Any, Literal
 from .model import Scenario, ScenarioError, load_scenario
 from .result import SimulationResult
 
-__all__ = ["SweepResult", "config_cost", "default_grid", "sweep", "sweep_knobs"]
+__all__ = ["SweepResult", "config_cost", "default_grid", "parse_values", "sweep", "sweep_knobs"]
 
 TTL_SCALE = "l2.ttl_scale"
 _NOT_KNOBS = {"name", "seed", "warm_start"}
@@ -48,6 +50,32 @@ def sweep_knobs(sc: Scenario) -> dict[str, Any]:
     walk("", sc.model_dump(exclude={"endpoints"}))
     out[TTL_SCALE] = 1.0
     return out
+
+
+_UNITS = {"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+_UNIT_VALUE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(kb|mb|gb|tb)\s*$", re.IGNORECASE)
+
+
+def parse_values(text: str) -> list[Any]:
+    """An axis's values from "V1, V2, ...": JSON numbers and true/false, on/off, memory sizes
+    such as "512 MB" or "4.5GB"; anything else stays a string (the scenario's validation then
+    names it)."""
+    values: list[Any] = []
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        unit = _UNIT_VALUE.match(item)
+        if unit:
+            values.append(float(unit.group(1)) * _UNITS[unit.group(2).lower()])
+        elif item.lower() in {"on", "off"}:
+            values.append(item.lower() == "on")
+        else:
+            try:
+                values.append(json.loads(item))
+            except json.JSONDecodeError:
+                values.append(item)
+    return values
 
 
 def _round_bytes(value: float) -> float:

@@ -69,7 +69,7 @@ def test_an_overloaded_database_reads_as_offered_load_in_both_engines(engine):
     assert primary.cpu == 1.0 and primary.offered_load == pytest.approx(1.2, rel=0.03)
     assert math.isinf(res.latency_ms.p99) and res.p99_interval_ms is None
     reasons = "; ".join(res.verdict.reasons)
-    assert "offered load 120% of its CPUs" in reasons and "P99 unbounded" in reasons
+    assert "offered load 120 % of its CPUs" in reasons and "P99 unbounded" in reasons
     assert "inf" not in reasons and "DB CPU" not in reasons
     doc = json.loads(res.to_json())
     assert doc["latency_ms"]["p99"] is None and doc["db_nodes"][0]["mean_wait_ms"] is None

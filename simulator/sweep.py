@@ -36,15 +36,16 @@ Progress = Callable[[int, int], None]
 
 
 def sweep_knobs(sc: Scenario) -> dict[str, Any]:
-    """Every field a sweep can vary, as dotted path -> current value (numbers, on/off switches
-    and the service-time laws' parameters), plus ``l2.ttl_scale`` (1.0)."""
+    """Every field a sweep can vary, as dotted path -> current value: numbers, on/off switches,
+    choices (a service-time law's ``dist``, ``invalidation.l1``), the laws' parameters; plus
+    ``l2.ttl_scale`` (1.0). Not the name, the seed or the endpoint list."""
     out: dict[str, Any] = {}
 
     def walk(prefix: str, node: Any) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
                 walk(f"{prefix}.{key}" if prefix else key, value)
-        elif isinstance(node, bool | int | float) and prefix.split(".")[0] not in _NOT_KNOBS:
+        elif isinstance(node, bool | int | float | str) and prefix.split(".")[0] not in _NOT_KNOBS:
             out[prefix] = node
 
     walk("", sc.model_dump(exclude={"endpoints"}))
@@ -174,6 +175,18 @@ def _row(point: dict[str, Any], sc: Scenario, res: SimulationResult) -> dict[str
     return row
 
 
+def _check_knobs(sc: Scenario, grid: dict[str, list[Any]]) -> None:
+    """An axis that is not a knob of the scenario: one line naming the closest knob and all of them."""
+    import difflib
+
+    knobs = sweep_knobs(sc)
+    for key in grid:
+        if key not in knobs:
+            close = difflib.get_close_matches(key, list(knobs), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ScenarioError(f"unknown scenario field {key!r} for a sweep; {hint}knobs: {', '.join(knobs)}")
+
+
 def _grid_size(grid: dict[str, list[Any]]) -> int:
     size = 1
     for values in grid.values():
@@ -201,6 +214,7 @@ def sweep(scenario: Scenario | dict[str, Any] | str, grid: dict[str, list[Any]] 
     grid = {k: list(v) for k, v in (grid or default_grid(base)).items()}
     if not grid or any(not v for v in grid.values()):
         raise ScenarioError("sweep grid: every key needs at least one value")
+    _check_knobs(base, grid)
     size = _grid_size(grid)
     if size > max_points:
         raise ScenarioError(f"sweep grid has {size} points; the limit is {max_points}")

@@ -33,7 +33,7 @@ from .closedform import (
 from .model import Scenario
 from .workload import zipf_pmf
 
-__all__ = ["TierSolution", "l2_hold_probability", "solve_tiers", "tier_inputs"]
+__all__ = ["TierSolution", "keep_tier_solutions", "l2_hold_probability", "solve_tiers", "tier_inputs"]
 
 _EXACT_UP_TO = 3_000
 _SAMPLES = 1_500
@@ -100,6 +100,17 @@ def tier_inputs(sc: Scenario) -> str:
 _SOLVED: OrderedDict[str, TierSolution] = OrderedDict()
 _SOLVED_KEEP = 64
 _SOLVED_LOCK = threading.Lock()
+
+
+def keep_tier_solutions(count: int) -> int:
+    """Keep at most ``count`` solved tier setups (0: solve every time, as bench_sweep's baseline
+    does); returns the previous limit."""
+    global _SOLVED_KEEP
+    with _SOLVED_LOCK:
+        previous, _SOLVED_KEEP = _SOLVED_KEEP, max(0, int(count))
+        while len(_SOLVED) > _SOLVED_KEEP:
+            _SOLVED.popitem(last=False)
+    return previous
 
 
 def solve_tiers(sc: Scenario) -> TierSolution:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from simulator import default_grid, load_scenario, simulate, sweep, sweep_knobs
 from simulator.commands import EXIT_TARGETS_MISSED
 from simulator.commands import simulate as simulate_cmd
-from simulator.sweep import config_cost
+from simulator.sweep import config_cost, parse_values
 
 from .conftest import BASE, make
 
@@ -113,7 +113,10 @@ def test_cli_errors_are_one_line(tmp_path: Path):
     path = tmp_path / "s.json"
     path.write_text(json.dumps(BASE))
     res = runner.invoke(simulate_cmd, [str(path), "--sweep", "--grid", "db.nope=1,2"])
-    assert res.exit_code == 1 and "unknown scenario field" in res.output
+    assert res.exit_code == 1 and "unknown scenario field 'db.nope'" in res.output
+    assert "db.replicas" in res.output and "l2.memory_bytes" in res.output  # every knob is listed
+    res = runner.invoke(simulate_cmd, [str(path), "--sweep", "--grid", "db.replica=1,2"])
+    assert res.exit_code == 1 and "did you mean 'db.replicas'?" in res.output
     res = runner.invoke(simulate_cmd, [str(path), "--sweep", "--grid", "novalue"])
     assert res.exit_code == 2
 
@@ -158,14 +161,15 @@ def test_any_knob_can_be_an_axis():
     sc = make()
     knobs = sweep_knobs(sc)
     for path in ("l2.memory_bytes", "db.read.mean_ms", "data_types.product.zipf", "app.workers", "l1.enabled",
-                 "db.lag.mean_ms", "targets.p99_ms", "l2.ttl_scale"):
+                 "db.lag.mean_ms", "targets.p99_ms", "l2.ttl_scale", "invalidation.l1", "db.read.dist"):
         assert path in knobs
     assert "name" not in knobs and "seed" not in knobs
     for path, value in knobs.items():  # every listed knob really is a field a sweep can set
         if path != "l2.ttl_scale":
             assert sc.with_changes(**{path: value}) == sc
-    res = sweep(sc, grid={"db.read.mean_ms": [1.0, 40.0], "data_types.product.zipf": [0.5, 1.2]})
-    assert len(res.rows) == 4
+    res = sweep(sc, grid={"db.read.mean_ms": [1.0, 40.0], "data_types.product.zipf": [0.5, 1.2],
+                          "invalidation.l1": parse_values("local, all")})
+    assert len(res.rows) == 8
     slow = [r for r in res.rows if r["db.read.mean_ms"] == 40.0]
     fast = [r for r in res.rows if r["db.read.mean_ms"] == 1.0]
     assert min(r["db_cpu_max"] for r in slow) > max(r["db_cpu_max"] for r in fast)

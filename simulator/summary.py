@@ -78,7 +78,7 @@ def stale_text(res: SimulationResult) -> str:
     """The stale-read figure with its interval, or the note that it is the analytic engine's."""
     text = fmt_pct(res.stale_read_probability.total) + _interval(res.stale_read_interval, fmt_pct)
     if res.stale_read_source == "analytic":
-        text += " (analytic figure: the trace saw too few stale reads to estimate it)"
+        text += " (the analytic expectation: the trace saw too few independent stale episodes to estimate it)"
     return text
 
 

@@ -48,8 +48,11 @@ def db_load_figure(result: SimulationResult, cpu_target: float) -> go.Figure:
                 hovertemplate="%{x}: %{y:,.0f} queries/s<br>%{customdata}<extra></extra>")
     fig.add_scatter(x=names, y=[n.cpu * 100 for n in result.db_nodes], name="CPU %", mode="markers+lines",
                     marker={"size": 10, "color": "#ef6c00"}, yaxis="y2", hovertemplate="%{y:.0f} %<extra></extra>")
-    fig.add_scatter(x=names, y=[cpu_target * 100] * len(names), name=f"CPU target {cpu_target * 100:g} %",
-                    mode="lines", line={"dash": "dot", "color": "#ef6c00"}, yaxis="y2", hoverinfo="skip")
+    target_line = {"dash": "dot", "color": "#ef6c00"}
+    fig.add_shape(type="line", xref="paper", x0=0, x1=1, yref="y2", y0=cpu_target * 100, y1=cpu_target * 100,
+                  line=target_line)  # across the whole plot, one node or many
+    fig.add_scatter(x=[None], y=[None], name=f"CPU target {cpu_target * 100:g} %", mode="lines",
+                    line=target_line, yaxis="y2", hoverinfo="skip")  # its legend entry
     fig.update_layout(yaxis={"title": "queries/s", "rangemode": "tozero", "tickformat": ",.0f"},
                       yaxis2={"title": "CPU %", "overlaying": "y", "side": "right", "range": [0, 105],
                               "tickmode": "array", "tickvals": [0, 25, 50, 75, 100], "showgrid": False},
@@ -83,23 +86,31 @@ def sweep_figure(rows: list[dict[str, Any]], p99_target: float) -> go.Figure:
     costs = [r["cost"] for r in rows]
     fig.add_scatter(x=[min(costs), max(costs)], y=[p99_target, p99_target], mode="lines", hoverinfo="skip",
                     name=f"P99 target {p99_target:g} ms", line={"dash": "dot", "color": "#424242"})
+    band = top if len(finite) < len(rows) else None
     fig.update_layout(xaxis={"title": "relative monthly cost"},
-                      yaxis={"title": "P99", "type": "log", **_log_ticks(min([*finite, p99_target]), top)},
+                      yaxis={"title": "P99", "type": "log", **_log_ticks(min([*finite, p99_target]), top / 3, band)},
                       height=400,
                       margin={"l": 10, "r": 10, "t": 60, "b": 40}, legend=LEGEND_ABOVE,
                       title={"text": "Configurations: cost against P99", "x": 0, "font": {"size": 14}})
     return fig
 
 
-def _log_ticks(low: float, high: float) -> dict[str, Any]:
-    """1-2-5 ticks labelled in ms/s between low and high: plotly's own log ticks label every
-    minor step (2, 3, ... 9) and the labels run into each other."""
+def _log_ticks(low: float, high: float, band: float | None = None) -> dict[str, Any]:
+    """1-2-5 ticks labelled in ms/s between low and high (plotly's own log ticks label every minor
+    step and the labels run into each other), and the overloaded band labelled as such: it is a
+    place on the chart, not a latency."""
     from .summary import fmt_ms
 
     low = max(low, 1e-3)
     values = [m * 10.0**e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
-              for m in (1, 2, 5) if low / 2 <= m * 10.0**e <= high * 2]
-    return {"tickmode": "array", "tickvals": values, "ticktext": [fmt_ms(v) for v in values]}
+              for m in (1, 2, 5) if low / 2 <= m * 10.0**e <= high * 1.5]
+    text = [fmt_ms(v) for v in values]
+    if band is not None:
+        values.append(band)
+        text.append("overloaded")
+    top = band if band is not None else high
+    return {"tickmode": "array", "tickvals": values, "ticktext": text,
+            "range": [math.log10(low / 1.5), math.log10(top * 1.6)]}
 
 
 def _point_label(row: dict[str, Any]) -> str:

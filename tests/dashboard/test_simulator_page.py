@@ -95,7 +95,7 @@ def test_simulator_page_predicts_and_recommends(dashboard_url, page):
     page.get_by_text("L2 hit ratio").wait_for(timeout=120_000)
     body = page.inner_text("body")
     assert "Meets the guide's targets." in body or "Misses the guide's targets" in body
-    page.get_by_text("Reads served by tier").wait_for(timeout=30_000)  # plotly draws after the metrics
+    page.get_by_text("Reads served by tier").first.wait_for(timeout=30_000)  # plotly draws after the metrics
     shot(page, "simulator")
     page.get_by_role("button", name=re.compile("Run the sweep")).click()
     page.get_by_text("Recommended:").wait_for(timeout=180_000)
@@ -107,18 +107,24 @@ def test_simulator_page_predicts_and_recommends(dashboard_url, page):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_simulator_page_overloaded_scenario(dashboard_url, page):
-    page.set_viewport_size({"width": 1400, "height": 2000})
+    page.set_viewport_size({"width": 1400, "height": 3600})
     page.goto(dashboard_url)
     page.get_by_role("link", name="What-if simulator").click()
     page.get_by_text("L2 hit ratio").wait_for(timeout=120_000)
     page.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name="500k-users-small-redis.yaml").click()
     page.get_by_text("DB offered load").wait_for(timeout=120_000)
-    page.get_by_text("Reads served by tier").wait_for(timeout=30_000)
+    page.get_by_text("Reads served by tier").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
     shot(page, "simulator-overloaded")
     body = page.inner_text("body")
     assert "unbounded" in body and "inf ms" not in body
+    page.get_by_role("button", name=re.compile("Run the sweep")).click()
+    page.get_by_text("Recommended: l2.memory_bytes = 4.5 GB").wait_for(timeout=180_000)
+    page.get_by_text("Configurations: cost against P99").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)
+    shot(page, "simulator-500k-sweep")
+    assert "Traceback" not in page.inner_text("body")
 
 
 @pytest.mark.browser
@@ -144,3 +150,16 @@ def test_simulator_page_lays_a_calibration_over_the_scenario(dashboard_url, page
     page.locator("input[type=file]").set_input_files(str(bogus))
     page.get_by_text("This calibration cannot be used: not a calibration file").wait_for(timeout=60_000)
     assert "Traceback" not in page.inner_text("body")
+
+
+def test_both_engines_side_by_side_read_as_a_person_reads():
+    at = _app()
+    at.radio[1].set_value("both")
+    next(b for b in at.button if b.label == "Simulate").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert list(table["engine"]) == ["analytic", "trace"]
+    assert not RAW_FLOAT.search(table.to_string())
+    # the trace's stale figure is the analytic expectation here, and the page says why
+    assert "analytic expectation" in table.iloc[1]["stale reads"]
+    assert any("independent episodes" in c.value for c in at.caption)

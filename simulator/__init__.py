@@ -14,6 +14,13 @@ the guide's targets. Two engines give one answer:
 Tests hold the two within 0.5 points per tier on long runs, and bench/validate_simulator.py
 compares them with the reference service under the open-loop load generator.
 
+Honest figures: the trace's P99 and stale-read share carry 95 % intervals (`uncertainty`, batch
+means); where stale reads come from too few independent episodes the trace reports the analytic
+expectation with a note. A node whose offered load reaches its capacity is ``overloaded`` in
+both engines: its latency is unbounded (inf in Python, null in JSON), its CPU shows 100 % and
+``offered_load`` says by how much it is short. `summary` turns results into readable text (the
+CLI's default output) and the dashboard's figures.
+
 Example::
 
     from simulator import simulate, sweep

@@ -90,10 +90,18 @@ def _sweep(sc: Scenario, engine: str, grid: dict[str, list[Any]] | None, verify:
     from . import sweep
     from .summary import sweep_text
 
-    res = sweep(sc, grid=grid, engine="trace" if engine == "trace" else "analytic", verify=verify)
+    res = sweep(sc, grid=grid, engine="trace" if engine == "trace" else "analytic", verify=verify,
+                progress=_terminal_progress if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
     doc = res.to_dict()
     confirmed = res.verification is None or res.verification.verdict.passed
     return doc, sweep_text(doc), res.recommended is not None and confirmed
+
+
+def _terminal_progress(done: int, total: int) -> None:
+    """A sweep's progress on an interactive terminal (never in a pipe or a CI log)."""
+    click.echo(f"\rsweeping: {done:,} of {total:,} configurations", err=True, nl=False)
 
 
 @click.command("simulate")

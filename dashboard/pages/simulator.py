@@ -152,6 +152,8 @@ size = 1
 for values in grid.values():
     size *= max(1, len(values))
 sweep_key = scenario.model_dump_json() + repr(sorted(grid.items()))  # a stored sweep belongs to its inputs
+verify = st.checkbox("Confirm the recommendation with the trace engine (seconds more)")
+sweep_key += f"-verify={verify}"
 if st.button(f"Run the sweep ({size:,} configurations)", disabled=not grid):
     bar = st.progress(0.0, text="Sweeping…")
 
@@ -159,7 +161,7 @@ if st.button(f"Run the sweep ({size:,} configurations)", disabled=not grid):
         bar.progress(done / total, text=f"{done:,} of {total:,} configurations simulated")
 
     try:
-        st.session_state["sweep"] = (sweep_key, sweep(scenario, grid=grid, engine="analytic",
+        st.session_state["sweep"] = (sweep_key, sweep(scenario, grid=grid, engine="analytic", verify=verify,
                                                       progress=show_progress))
     except ScenarioError as exc:
         st.session_state.pop("sweep", None)
@@ -173,6 +175,10 @@ if result is not None:
         st.success("Recommended: " + ", ".join(f"{k} = {fmt_value(k, best[k])}" for k in result.grid)
                    + f" (cost {best['cost']:g}, cache hit ratio {fmt_pct(best['hit_overall'])}, "
                    f"P99 {fmt_ms(best['p99_ms'])}); {len(result.rows):,} configurations in {result.runtime_s:.1f} s")
+    if result.verification is not None and result.verification.verdict.passed:
+        check = result.verification
+        st.info(f"The trace engine confirms it: cache hit ratio {fmt_pct(check.hit_ratio.overall)}, "
+                f"P99 {fmt_ms(check.latency_ms.p99)}, stale reads {stale_text(check)}.")
     for note in result.notes:
         st.warning(note)
     st.plotly_chart(sweep_figure(result.rows, scenario.targets.p99_ms), width="stretch")

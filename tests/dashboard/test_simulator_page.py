@@ -163,3 +163,14 @@ def test_both_engines_side_by_side_read_as_a_person_reads():
     # the trace's stale figure is the analytic expectation here, and the page says why
     assert "analytic expectation" in table.iloc[1]["stale reads"]
     assert any("independent episodes" in c.value for c in at.caption)
+
+
+def test_the_sweep_recommendation_can_be_confirmed_by_the_trace_engine():
+    at = _app()
+    at.selectbox[0].select("startup-no-cache.json").run()
+    at.multiselect[0].set_value(["l1.enabled", "l2.enabled"]).run()
+    at.checkbox[0].check().run()
+    next(b for b in at.button if b.label.startswith("Run the sweep")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.success[-1].value.startswith("Recommended: l1.enabled = off, l2.enabled = on")  # fewer stale reads
+    assert any(i.value.startswith("The trace engine confirms it") for i in at.info)

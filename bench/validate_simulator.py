@@ -1,7 +1,7 @@
 """Validate the simulator against the reference service under the open-loop load generator.
 
 Run: ``python bench/validate_simulator.py [--duration 60] [--keys 10000] [--quick]``
-Writes bench/results/simulator-validation.json and .md.
+Writes bench/results/simulator-validation.json and .md; exits 1 when a configuration misses.
 
 Setup (all real, all on loopback): a throw-away PostgreSQL 15 primary with a streaming replica
 (tests/support/pg_cluster.py), Redis db 6 (FLUSHDB before every run), and the reference service
@@ -314,7 +314,7 @@ def _markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", type=float, default=40.0)
     ap.add_argument("--repeats", type=int, default=3, help="runs per configuration (medians of latencies)")
@@ -416,7 +416,13 @@ def main() -> None:
     (RESULTS / "simulator-validation.json").write_text(json.dumps(doc, indent=2) + "\n")
     (RESULTS / "simulator-validation.md").write_text(_markdown(doc))
     print(_markdown(doc))
+    if not doc["all_passed"]:
+        missed = [r["config"] + f" at {r['rate']:g}/s" for r in runs if not r["passed"]]
+        print("MISSED: outside the targets: " + "; ".join(missed))
+        return 1
+    print("all configurations within targets")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,8 +1,9 @@
 """What-if simulator for tiered caches and read replicas at 100K+ users.
 
 ``simulate(scenario, engine="trace"|"analytic")`` answers one scenario (a `Scenario`, a dict or
-a YAML/JSON path) with a `SimulationResult`; ``sweep(...)`` grids TTLs x replicas x instances and
-recommends the cheapest configuration meeting the guide's targets. Two engines give one answer:
+a YAML/JSON path) with a `SimulationResult`; ``sweep(...)`` grids any of the scenario's knobs (by
+default Redis memory x replicas x instances) and recommends the cheapest configuration meeting
+the guide's targets. Two engines give one answer:
 
 * ``trace``: numpy draws every request (Poisson arrivals, endpoint mix, Zipf keys by inverse CDF),
   a numba loop replays them through L1 (per instance) and L2 (TTL, LRU size limit, invalidation,
@@ -12,6 +13,13 @@ recommends the cheapest configuration meeting the guide's targets. Two engines g
 
 Tests hold the two within 0.5 points per tier on long runs, and bench/validate_simulator.py
 compares them with the reference service under the open-loop load generator.
+
+Honest figures: the trace's P99 and stale-read share carry 95 % intervals (`uncertainty`, batch
+means); where stale reads come from too few independent episodes the trace reports the analytic
+expectation with a note. A node whose offered load reaches its capacity is ``overloaded`` in
+both engines: its latency is unbounded (inf in Python, null in JSON), its CPU shows 100 % and
+``offered_load`` says by how much it is short. `summary` turns results into readable text (the
+CLI's default output) and the dashboard's figures.
 
 Example::
 
@@ -34,10 +42,10 @@ from typing import Any, Literal
 
 from .model import Scenario, ScenarioError, load_scenario
 from .result import SimulationResult
-from .sweep import DEFAULT_GRID, SweepResult, sweep
+from .sweep import SweepResult, default_grid, sweep, sweep_knobs
 
-__all__ = ["DEFAULT_GRID", "Scenario", "ScenarioError", "SimulationResult", "SweepResult", "load_scenario",
-           "simulate", "sweep"]
+__all__ = ["Scenario", "ScenarioError", "SimulationResult", "SweepResult", "default_grid", "load_scenario",
+           "simulate", "sweep", "sweep_knobs"]
 
 
 def simulate(scenario: Scenario | dict[str, Any] | str | Path,

@@ -15,10 +15,20 @@ import time
 
 import numpy as np
 
-from .closedform import _ttl_life
 from .model import Lag, Scenario, ServiceTime
 from .queueing import erlang_c, sample_service
-from .result import HitRatios, LatencyMs, NodeLoad, SimulationResult, StaleReads, TypeStats, judge, node_names
+from .result import (
+    HitRatios,
+    LatencyMs,
+    NodeLoad,
+    SimulationResult,
+    StaleReads,
+    TypeStats,
+    judge,
+    node_load,
+    node_names,
+    other_overloaded,
+)
 from .tiers import solve_tiers
 
 __all__ = ["run_analytic"]
@@ -143,18 +153,15 @@ def run_analytic(sc: Scenario) -> SimulationResult:
         node_mean_s.append(mean_s)
         cs2 = {"exp": 1.0, "const": 0.0, "lognormal": sc.db.read.cv**2}[sc.db.read.dist]
         wait = _mean_wait(servers, r + w, mean_s) * (1 + cs2) / 2
-        nodes.append(NodeLoad(name=nm, role=role, queries_per_s=r + w * sc.db.queries_per_write, reads_per_s=r,
-                              writes_per_s=w,
-                              servers=servers, utilisation=busy / servers,
-                              cpu=busy * sc.db.cpu_fraction / sc.db.cores_per_node,
-                              mean_wait_ms=wait * 1000 if math.isfinite(wait) else 1e12))
+        nodes.append(node_load(nm, role, busy_per_s=busy, servers=servers, cores=sc.db.cores_per_node,
+                               cpu_fraction=sc.db.cpu_fraction, mean_wait_s=wait,
+                               queries_per_s=r + w * sc.db.queries_per_write, reads_per_s=r, writes_per_s=w))
     l2_rate = (tot["l2look"] + db_reads + (writes if inv else 0.0)) if sc.l2.enabled else 0.0
     l2_mean = sc.l2.service.mean_ms / 1000
     l2_node = None
     if sc.l2.enabled:
-        w2 = _mean_wait(1, l2_rate, l2_mean)
-        l2_node = NodeLoad(name="redis", role="l2", queries_per_s=l2_rate, servers=1, utilisation=l2_rate * l2_mean,
-                           cpu=l2_rate * l2_mean, mean_wait_ms=w2 * 1000 if math.isfinite(w2) else 1e12)
+        l2_node = node_load("redis", "l2", busy_per_s=l2_rate * l2_mean, servers=1, cores=1, cpu_fraction=1.0,
+                            mean_wait_s=_mean_wait(1, l2_rate, l2_mean), queries_per_s=l2_rate)
 
     # latency: mixture over the paths, each from its closed-form laws
     rng = np.random.default_rng(sc.seed + 104729)
@@ -166,8 +173,11 @@ def run_analytic(sc: Scenario) -> SimulationResult:
     hit_law = sc.app.hit_service
     if hit_law is not None:
         lat[~miss1] = sample_service(rng, hit_law, int((~miss1).sum())) + sc.app.rtt_ms / 1000
+    app_overloaded = False
     if sc.app.workers:
-        lat += _wait_sample(rng, size, sc.app.workers, sc.read_rate / n_inst, _app_law(sc, p_l1))
+        app_law = _app_law(sc, p_l1)
+        app_overloaded = sc.read_rate / n_inst * app_law.mean_ms / 1000 >= sc.app.workers
+        lat += _wait_sample(rng, size, sc.app.workers, sc.read_rate / n_inst, app_law)
     to_db = u >= p_l1 + p_l2
     redis_law = sc.l2.service
     if sc.l2.enabled:
@@ -208,7 +218,9 @@ def run_analytic(sc: Scenario) -> SimulationResult:
         hit_ratio=hit, by_type=by_type, db_nodes=nodes, db_queries_per_s=db_reads + writes * sc.db.queries_per_write,
         l2_node=l2_node,
         latency_ms=latency, write_latency_ms=write_latency, stale_read_probability=stale,
-        verdict=judge(sc, hit.overall, latency.p99, nodes), runtime_s=time.perf_counter() - started, notes=notes,
+        app_overloaded=app_overloaded,
+        verdict=judge(sc, hit.overall, latency.p99, nodes, other_overloaded(l2_node, app_overloaded)),
+        runtime_s=time.perf_counter() - started, notes=notes,
     )
 
 
@@ -238,4 +250,9 @@ def _p(x: float) -> float:
 
 
 def _vlife(mu: np.ndarray, ttl: float) -> np.ndarray:
-    return np.array([_ttl_life(float(m), float(ttl)) for m in np.broadcast_to(mu, np.shape(mu))])
+    """`closedform._ttl_life` over an array: (1 - e^{-μT})/μ, its series where μT is tiny."""
+    mu = np.asarray(mu, dtype=np.float64)
+    x = mu * ttl
+    small = x < 1e-9
+    safe = np.where(small, 1.0, mu)
+    return np.where(small, ttl * (1.0 - 0.5 * x), -np.expm1(-np.where(small, 0.0, x)) / safe)

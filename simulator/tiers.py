@@ -13,7 +13,10 @@ interpolation weights, exact for N <= 3,000 and within 0.01 points of the full s
 from __future__ import annotations
 
 import functools
+import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +33,7 @@ from .closedform import (
 from .model import Scenario
 from .workload import zipf_pmf
 
-__all__ = ["TierSolution", "l2_hold_probability", "solve_tiers"]
+__all__ = ["TierSolution", "keep_tier_solutions", "l2_hold_probability", "solve_tiers", "tier_inputs"]
 
 _EXACT_UP_TO = 3_000
 _SAMPLES = 1_500
@@ -82,8 +85,53 @@ class TierSolution:
     l1_inv_share: float
 
 
+def tier_inputs(sc: Scenario) -> str:
+    """The part of a scenario the cache tiers depend on, as a canonical string.
+
+    Queues, service times, replicas, targets and costs do not change a hit ratio, so a sweep
+    over those axes reuses one tier solution (the expensive part of the analytic engine).
+    """
+    part = sc.model_dump(include={"users", "requests_per_user_s", "data_types", "endpoints", "l1", "invalidation"})
+    part["instances"] = sc.app.instances
+    part["l2"] = {"enabled": sc.l2.enabled, "memory_bytes": sc.l2.memory_bytes}
+    return json.dumps(part, sort_keys=True)
+
+
+_SOLVED: OrderedDict[str, TierSolution] = OrderedDict()
+_SOLVED_KEEP = 64
+_SOLVED_LOCK = threading.Lock()
+
+
+def keep_tier_solutions(count: int) -> int:
+    """Keep at most ``count`` solved tier setups (0: solve every time, as bench_sweep's baseline
+    does); returns the previous limit."""
+    global _SOLVED_KEEP
+    with _SOLVED_LOCK:
+        previous, _SOLVED_KEEP = _SOLVED_KEEP, max(0, int(count))
+        while len(_SOLVED) > _SOLVED_KEEP:
+            _SOLVED.popitem(last=False)
+    return previous
+
+
 def solve_tiers(sc: Scenario) -> TierSolution:
-    """Hit ratios of L1 and L2 for every data type (steady state)."""
+    """Hit ratios of L1 and L2 for every data type (steady state); solutions of the last 64
+    distinct tier inputs are kept, so sweeps and dashboard reruns solve each cache setup once.
+    Callers only read the arrays of a solution."""
+    key = tier_inputs(sc)
+    with _SOLVED_LOCK:  # the dashboard runs sessions in threads
+        sol = _SOLVED.get(key)
+        if sol is not None:
+            _SOLVED.move_to_end(key)
+            return sol
+    sol = _solve_tiers(sc)
+    with _SOLVED_LOCK:
+        _SOLVED[key] = sol
+        while len(_SOLVED) > _SOLVED_KEEP:
+            _SOLVED.popitem(last=False)
+    return sol
+
+
+def _solve_tiers(sc: Scenario) -> TierSolution:
     names = sc.type_names
     shares = sc.type_read_shares()
     n_inst = sc.app.instances
@@ -132,13 +180,10 @@ def solve_tiers(sc: Scenario) -> TierSolution:
         def l2_occupancy(tc: float) -> dict[str, np.ndarray]:
             # with L1 in front: an entry is held while some instance looked it up within t_C
             # (LRU) and since its fill less than a TTL ago; without L1 the Poisson form is exact
-            out = {}
-            for n, lf in l2_life(tc).items():
-                if sc.l1.enabled and math.isfinite(tc):
-                    out[n] = np.minimum(superposed_occupancy(lam[n] / n_inst, l1_life[n], n_inst, tc), ttl_occ[n])
-                else:
-                    out[n] = lam2[n] * lf / (1 + lam2[n] * lf)
-            return out
+            if sc.l1.enabled and math.isfinite(tc):  # no entry lives needed: the bisection's hot path
+                return {n: np.minimum(superposed_occupancy(lam[n] / n_inst, l1_life[n], n_inst, tc), ttl_occ[n])
+                        for n in names}
+            return {n: lam2[n] * lf / (1 + lam2[n] * lf) for n, lf in l2_life(tc).items()}
 
         def used_bytes(tc: float) -> float:
             return sum(nbytes[n] * float(ranks[n].count @ occ) for n, occ in l2_occupancy(tc).items())

@@ -17,8 +17,26 @@ import numpy as np
 from .cachesim import SERVED_DB, SERVED_L1, SERVED_L2, SERVED_WRITE, run_cache
 from .model import Scenario
 from .queueing import fcfs_waits, sample_service
-from .result import HitRatios, LatencyMs, NodeLoad, SimulationResult, StaleReads, TypeStats, judge, node_names
+from .result import (
+    HitRatios,
+    LatencyMs,
+    SimulationResult,
+    StaleReads,
+    TypeStats,
+    judge,
+    node_load,
+    node_names,
+    other_overloaded,
+)
 from .tiers import l2_hold_probability, solve_tiers
+from .uncertainty import (
+    BATCHES,
+    MIN_STALE_EPISODES,
+    MIN_STALE_EVENTS,
+    effective_episodes,
+    p99_batch_interval,
+    proportion_batch_interval,
+)
 from .workload import READ, build_trace
 
 __all__ = ["run_trace"]
@@ -131,11 +149,15 @@ def run_trace(sc: Scenario) -> SimulationResult:
         fast = np.flatnonzero(served == SERVED_L1)
         app_svc[fast] = sample_service(rng, sc.app.hit_service, fast.size)
     start = tr.t.copy()
+    app_overloaded = False
     if sc.app.workers:
         for i in range(sc.app.instances):
             sel = np.flatnonzero(tr.inst == i)
             start[sel] += fcfs_waits(tr.t[sel], app_svc[sel], sc.app.workers)
+        app_overloaded = app_svc[in_win].sum() / (sc.app.instances * sc.app.workers * window) >= 1.0
     latency = start - tr.t + app_svc + sc.app.rtt_ms / 1000.0
+    if app_overloaded:  # the waits only grow with the run's length: no finite figure is honest
+        latency[:] = np.inf
     is_db = served == SERVED_DB
     is_write = served == SERVED_WRITE
     l2_rtt = sc.l2.rtt_ms / 1000.0
@@ -154,10 +176,11 @@ def run_trace(sc: Scenario) -> SimulationResult:
         latency[sets] += l2_rtt + waits[a:b] + svc[a:b]
         latency[dels] += l2_rtt + waits[b:] + svc[b:]
         in_arr = np.concatenate([in_win[lookups], in_win[sets], in_win[dels]])
-        busy = svc[in_arr].sum()
-        l2_node = NodeLoad(name="redis", role="l2", queries_per_s=in_arr.sum() / window, servers=1,
-                           utilisation=busy / window, cpu=busy / window,
-                           mean_wait_ms=float(waits[in_arr].mean() * 1000) if in_arr.any() else 0.0)
+        l2_node = node_load("redis", "l2", busy_per_s=svc[in_arr].sum() / window, servers=1, cores=1,
+                            cpu_fraction=1.0, mean_wait_s=float(waits[in_arr].mean()) if in_arr.any() else 0.0,
+                            queries_per_s=in_arr.sum() / window)
+        if l2_node.overloaded:
+            latency[np.concatenate([lookups, sets, dels])] = np.inf
     servers = sc.db.servers(sc.app.instances)
     nodes = []
     for i, (nm, role) in enumerate(node_names(reps)):
@@ -169,22 +192,49 @@ def run_trace(sc: Scenario) -> SimulationResult:
         waits = fcfs_waits(arrive, svc, servers)
         latency[jobs] += db_rtt + waits + svc
         w = in_win[jobs]
-        busy = svc[w].sum()
-        nodes.append(NodeLoad(
-            name=nm, role=role, queries_per_s=((w & ~writes_here).sum() + (w & writes_here).sum()
-                                               * sc.db.queries_per_write) / window,
-            reads_per_s=(w & ~writes_here).sum() / window,
-            writes_per_s=(w & writes_here).sum() / window, servers=servers, utilisation=busy / (servers * window),
-            cpu=busy * sc.db.cpu_fraction / (sc.db.cores_per_node * window),
-            mean_wait_ms=float(waits[w].mean() * 1000) if w.any() else 0.0))
+        node_ = node_load(
+            nm, role, busy_per_s=svc[w].sum() / window, servers=servers, cores=sc.db.cores_per_node,
+            cpu_fraction=sc.db.cpu_fraction, mean_wait_s=float(waits[w].mean()) if w.any() else 0.0,
+            queries_per_s=((w & ~writes_here).sum() + (w & writes_here).sum() * sc.db.queries_per_write) / window,
+            reads_per_s=(w & ~writes_here).sum() / window, writes_per_s=(w & writes_here).sum() / window)
+        if node_.overloaded:
+            latency[jobs] = np.inf
+        nodes.append(node_)
     read_lat = _latency(latency[rd])
+    batch = _batch_of(tr.t[rd], sc)
+    p99_interval = p99_batch_interval(latency[rd], batch)
+    stale_interval, stale_source, stale_note = None, "trace", None
+    n_stale = int(s[:3].sum())
+    wr = ~is_read
+    episodes = effective_episodes(tr.key[rd & stale], tr.t[rd & stale], tr.key[wr], tr.t[wr])
+    if n_stale >= MIN_STALE_EVENTS and episodes >= MIN_STALE_EPISODES:
+        stale_interval = proportion_batch_interval(stale[rd], batch)
+    elif n_reads:
+        from .analytic import run_analytic
+
+        trace_figure = stale_p.total
+        stale_p = run_analytic(sc).stale_read_probability
+        stale_source = "analytic"
+        why = (f"only {n_stale} in {n_reads:,} reads" if n_stale < MIN_STALE_EVENTS else
+               f"{n_stale:,} in {n_reads:,} reads, but from about {episodes:.0f} independent episodes (writes to "
+               f"popular keys), so the figure swings between runs")
+        stale_note = (f"stale reads: the trace saw {why} ({trace_figure:.3%}); too few to estimate, the figure "
+                      "shown is the analytic engine's expectation")
     write_lat = _latency(latency[~is_read & in_win]) if n_writes else None
     db_qps = sum(nd.queries_per_s for nd in nodes)
     return SimulationResult(
         engine="trace", scenario=sc.name, reads_per_s=n_reads / window, writes_per_s=n_writes / window,
         simulated_requests=n, hit_ratio=hit, by_type=by_type, db_nodes=nodes, db_queries_per_s=db_qps,
         l2_node=l2_node, latency_ms=read_lat, write_latency_ms=write_lat, stale_read_probability=stale_p,
-        evictions={"l1": out.l1_evictions, "l2": out.l2_evictions},
-        verdict=judge(sc, hit.overall, read_lat.p99, nodes), runtime_s=time.perf_counter() - started,
-        notes=_notes(sc, n),
+        stale_read_interval=stale_interval, stale_read_source=stale_source, p99_interval_ms=p99_interval,
+        evictions={"l1": out.l1_evictions, "l2": out.l2_evictions}, app_overloaded=app_overloaded,
+        verdict=judge(sc, hit.overall, read_lat.p99, nodes, other_overloaded(l2_node, app_overloaded)),
+        runtime_s=time.perf_counter() - started,
+        notes=_notes(sc, n) + ([stale_note] if stale_note else []),
     )
+
+
+def _batch_of(t: np.ndarray, sc: Scenario) -> np.ndarray:
+    """Batch index (0..BATCHES-1) of each event: the measured window cut into equal time slices."""
+    window = sc.duration_s - sc.warmup_s
+    return np.clip(((t - sc.warmup_s) / window * BATCHES).astype(np.int64), 0, BATCHES - 1)

@@ -7,16 +7,21 @@ import streamlit as st
 import yaml
 
 from scaleready.paths import data_dir
-from simulator import ScenarioError, load_scenario, simulate, sweep
+from simulator import ScenarioError, default_grid, load_scenario, simulate, sweep, sweep_knobs
 from simulator.calibrate import apply_calibration
 from simulator.figures import db_load_figure, served_by_figure, sweep_figure
+from simulator.summary import fmt_bytes, fmt_ms, fmt_pct, fmt_rate, fmt_value, stale_text, sweep_table
+from simulator.sweep import parse_values
+
+SCENARIO_SUFFIXES = {".yaml", ".yml", ".json"}
 
 st.title("What-if simulator")
 st.caption("Predicts per-tier hit ratios, database load per node, latency percentiles and stale reads for a "
            "workload and a cache/replica configuration; judged against the guide's targets (P99 < 500 ms, "
            "cache hit ratio > 90 %, DB CPU < 70 %).")
 
-bundled = {p.stem: p for p in sorted((data_dir() / "simulator").glob("*.yaml"))}
+bundled = {p.name: p for p in sorted((data_dir() / "simulator").iterdir())
+           if p.suffix in SCENARIO_SUFFIXES and not p.name.endswith(".schema.json")}
 source = st.radio("Scenario", ["bundled", "upload"], horizontal=True)
 try:
     if source == "upload":
@@ -55,20 +60,23 @@ with st.form("knobs"):
     l1_on = cache.toggle("L1 in-process cache", base.l1.enabled)
     l1_ttl = cache.slider("L1 TTL (s)", 1, 60, int(base.l1.ttl_s))
     l2_on = cache.toggle("L2 Redis cache", base.l2.enabled)
+    l2_gb = cache.number_input("Redis memory (GB)", 0.01, 1024.0, round(base.l2.memory_bytes / 1e9, 2), step=0.5,
+                               format="%.2f")
     ttl_scale = cache.select_slider("L2 TTLs × (guide 2.2: product 1 h, session 30 min, listing 5 min)",
                                     [0.1, 0.25, 0.5, 1.0, 2.0, 4.0], value=1.0)
     invalidate = cache.toggle("Invalidate on writes (guide 2.2 triggers)", base.invalidation.enabled)
     replicas = database.slider("Read replicas", 0, 8, base.db.replicas)
     cores = database.slider("Cores per DB node", 1, 64, base.db.cores_per_node)
     engine = database.radio("Engine", ["analytic", "trace", "both"], horizontal=True,
-                            help="analytic: closed forms, instant. trace: simulates every request (seconds).")
+                            help="analytic: closed forms, instant. trace: simulates every request (seconds), "
+                                 "with 95 % intervals for its P99 and stale reads.")
     submitted = st.form_submit_button("Simulate", type="primary")
 
 try:
     scenario = base.with_changes(**{
         "users": users, "requests_per_user_s": rate, "app.instances": instances, "l1.enabled": l1_on,
-        "l1.ttl_s": l1_ttl, "l2.enabled": l2_on, "invalidation.enabled": invalidate, "db.replicas": replicas,
-        "db.cores_per_node": cores,
+        "l1.ttl_s": l1_ttl, "l2.enabled": l2_on, "l2.memory_bytes": l2_gb * 1e9,
+        "invalidation.enabled": invalidate, "db.replicas": replicas, "db.cores_per_node": cores,
         **{f"data_types.{n}.l2_ttl_s": dt.l2_ttl_s * ttl_scale for n, dt in base.data_types.items()},
     })
 except ScenarioError as exc:
@@ -81,40 +89,101 @@ with st.spinner(f"Simulating {scenario.read_rate:,.0f} requests/s…"):
 main = results[engines[-1]]
 
 verdict = main.verdict
-(st.success if verdict.passed else st.error)(
-    "Meets the guide's targets." if verdict.passed else "Misses: " + "; ".join(verdict.reasons))
+if verdict.passed:
+    st.success("Meets the guide's targets.")
+else:
+    st.error("Misses the guide's targets:\n" + "\n".join(f"- {r}" for r in verdict.reasons))
 first, second = st.columns(4), st.columns(4)
-first[0].metric("Cache hit ratio", f"{main.hit_ratio.overall:.1%}", help="reads served by L1 or L2")
-first[1].metric("L1 hit ratio", f"{main.hit_ratio.l1:.1%}")
-first[2].metric("L2 hit ratio", f"{main.hit_ratio.l2:.1%}", help="of the L1 misses")
-first[3].metric("Stale reads", f"{main.stale_read_probability.total:.2%}", help="L1 TTL and replica lag")
+first[0].metric("Cache hit ratio", fmt_pct(main.hit_ratio.overall), help="reads served by L1 or L2")
+first[1].metric("L1 hit ratio", fmt_pct(main.hit_ratio.l1))
+first[2].metric("L2 hit ratio", fmt_pct(main.hit_ratio.l2), help="of the L1 misses")
+first[3].metric("Stale reads", fmt_pct(main.stale_read_probability.total), help=stale_text(main))
 second[0].metric("DB queries/s", f"{main.db_queries_per_s:,.0f}")
-second[1].metric("Max DB CPU", f"{main.max_db_cpu:.0%}")
-second[2].metric("P50 latency", f"{main.latency_ms.p50:.1f} ms")
-second[3].metric("P99 latency", f"{main.latency_ms.p99:.1f} ms")
+worst = max(main.db_nodes, key=lambda n: n.offered_load)
+if worst.overloaded:
+    second[1].metric("DB offered load", f"{worst.offered_load * 100:,.0f} %",
+                     help=f"{worst.name} receives more work than its CPUs can do: it is overloaded and its "
+                          "queue grows for as long as the load lasts (this is offered load, not a CPU reading)")
+else:
+    second[1].metric("Max DB CPU", fmt_pct(worst.cpu, 0))
+UNBOUNDED_HELP = "an overloaded queue on the read path: the latency grows for as long as the load lasts"
+
+
+def latency_metric(value: float) -> str:
+    """A latency short enough for a metric tile: 'unbounded' instead of the summary's long form."""
+    return "unbounded" if value == float("inf") else fmt_ms(value)
+
+
+second[2].metric("P50 latency", latency_metric(main.latency_ms.p50),
+                 help=UNBOUNDED_HELP if main.latency_ms.p50 == float("inf") else None)
+p99_help = (f"95 % interval {fmt_ms(main.p99_interval_ms.low)} – {fmt_ms(main.p99_interval_ms.high)} "
+            f"({main.p99_interval_ms.method})" if main.p99_interval_ms
+            else UNBOUNDED_HELP if main.latency_ms.p99 == float("inf") else None)
+second[3].metric("P99 latency", latency_metric(main.latency_ms.p99), help=p99_help)
 
 left, right = st.columns(2)
-left.plotly_chart(served_by_figure(results), use_container_width=True)
-right.plotly_chart(db_load_figure(main, scenario.targets.db_cpu), use_container_width=True)
+left.plotly_chart(served_by_figure(results), width="stretch")
+right.plotly_chart(db_load_figure(main, scenario.targets.db_cpu), width="stretch")
 if len(results) > 1:
-    st.dataframe(pd.DataFrame([{"engine": e, "hit overall": r.hit_ratio.overall, "hit L1": r.hit_ratio.l1,
-                                "hit L2": r.hit_ratio.l2, "DB q/s": r.db_queries_per_s, "P99 ms": r.latency_ms.p99,
-                                "runtime s": r.runtime_s} for e, r in results.items()]), hide_index=True)
+    st.dataframe(pd.DataFrame([{"engine": e, "cache hit ratio": fmt_pct(r.hit_ratio.overall),
+                                "L1 hit ratio": fmt_pct(r.hit_ratio.l1), "L2 hit ratio": fmt_pct(r.hit_ratio.l2),
+                                "DB queries/s": f"{r.db_queries_per_s:,.0f}", "P99": fmt_ms(r.latency_ms.p99),
+                                "stale reads": stale_text(r), "runtime": f"{r.runtime_s:.2f} s"}
+                               for e, r in results.items()]), hide_index=True)
 for note in main.notes:
     st.caption(note)
 
 st.subheader("Find the cheapest configuration")
-st.caption("Grid over L1 TTL × L2 TTL scale × replicas × instances with the analytic engine; the cheapest "
-           "configuration meeting all targets is recommended.")
-if st.button("Run the sweep"):
-    with st.spinner("Sweeping…"):
-        result = sweep(scenario, engine="analytic")
+st.caption("Every combination of the values below is simulated with the analytic engine; the cheapest "
+           "configuration meeting all targets is recommended. Any knob of the scenario can be varied; the "
+           "default axes are what capacity is bought with: Redis memory, read replicas and app instances.")
+knobs = sweep_knobs(scenario)
+suggested = default_grid(scenario)
+chosen = st.multiselect("Knobs to vary", list(knobs), default=list(suggested),
+                        help="l2.ttl_scale multiplies every data type's L2 TTL")
+grid = {}
+for knob in chosen:
+    start = suggested.get(knob, [knobs[knob]])
+    text = st.text_input(f"{knob} values", ", ".join(fmt_value(knob, v).replace("×", "") for v in start),
+                         key=f"grid-{base.name}-{knob}",
+                         help="comma-separated; memory as 512 MB or 4.5 GB, switches as on/off")
+    grid[knob] = parse_values(text)
+size = 1
+for values in grid.values():
+    size *= max(1, len(values))
+sweep_key = scenario.model_dump_json() + repr(sorted(grid.items()))  # a stored sweep belongs to its inputs
+verify = st.checkbox("Confirm the recommendation with the trace engine (seconds more)")
+sweep_key += f"-verify={verify}"
+if st.button(f"Run the sweep ({size:,} configurations)", disabled=not grid):
+    bar = st.progress(0.0, text="Sweeping…")
+
+    def show_progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"{done:,} of {total:,} configurations simulated")
+
+    try:
+        st.session_state["sweep"] = (sweep_key, sweep(scenario, grid=grid, engine="analytic", verify=verify,
+                                                      progress=show_progress))
+    except ScenarioError as exc:
+        st.session_state.pop("sweep", None)
+        st.error(f"This sweep cannot run: {str(exc).splitlines()[0]}")
+    bar.empty()
+stored = st.session_state.get("sweep")
+result = stored[1] if stored and stored[0] == sweep_key else None
+if result is not None:
     if result.recommended:
-        keys = list(result.grid)
-        st.success("Recommended: " + ", ".join(f"{k} = {result.recommended[k]}" for k in keys)
-                   + f" (cost {result.recommended['cost']:g}, P99 {result.recommended['p99_ms']:.1f} ms)")
+        best = result.recommended
+        st.success("Recommended: " + ", ".join(f"{k} = {fmt_value(k, best[k])}" for k in result.grid)
+                   + f" (cost {best['cost']:g}, cache hit ratio {fmt_pct(best['hit_overall'])}, "
+                   f"P99 {fmt_ms(best['p99_ms'])}); {len(result.rows):,} configurations in {result.runtime_s:.1f} s")
+    if result.verification is not None and result.verification.verdict.passed:
+        check = result.verification
+        st.info(f"The trace engine confirms it: cache hit ratio {fmt_pct(check.hit_ratio.overall)}, "
+                f"P99 {fmt_ms(check.latency_ms.p99)}, stale reads {stale_text(check)}.")
     for note in result.notes:
         st.warning(note)
-    st.plotly_chart(sweep_figure(result.rows, scenario.targets.p99_ms), use_container_width=True)
-    st.dataframe(result.to_frame().sort_values(["passed", "cost"], ascending=[False, True]), hide_index=True,
-                 use_container_width=True)
+    st.plotly_chart(sweep_figure(result.rows, scenario.targets.p99_ms), width="stretch")
+    st.dataframe(pd.DataFrame(sweep_table(result.rows, result.grid)), hide_index=True, width="stretch")
+    if "l2.memory_bytes" in result.grid:
+        data_bytes = sum(dt.keys * dt.value_bytes for dt in scenario.data_types.values())
+        st.caption(f"The scenario's cached values add up to {fmt_bytes(data_bytes)}; "
+                   f"{fmt_rate(scenario.read_rate)} reads.")

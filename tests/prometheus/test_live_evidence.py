@@ -43,7 +43,7 @@ def good_page(t: float) -> str:
         'kafka_consumergroup_lag{consumergroup="search-index",topic="product.deleted",partition="0"} 7',
         'kafka_consumergroup_lag{consumergroup="search-index",topic="product.deleted",partition="1"} 5',
         f'otelcol_receiver_accepted_spans{{receiver="otlp"}} {100 * t:.3f}',
-        f'otelcol_receiver_refused_spans{{receiver="otlp"}} 0',
+        'otelcol_receiver_refused_spans{receiver="otlp"} 0',
         f'otelcol_exporter_sent_spans{{exporter="otlp"}} {100 * t:.3f}',
         'node_total_hourly_cost{node="n1"} 0.5',
         'node_total_hourly_cost{node="n2"} 0.5',
@@ -211,7 +211,7 @@ def test_query_override_and_bad_override(evidence_servers: dict[str, PrometheusS
     (lag,) = by_check(findings, "prometheus.events.consumer_lag")
     assert lag.status is Status.PASS and lag.evidence["lag"] == 190
     # a broken override is an error naming the API's reason, not a pass and not a crash
-    snapshot, findings = _run(evidence_servers["good"], queries={"breaker_open": "max by (name) (("})
+    _snapshot, findings = _run(evidence_servers["good"], queries={"breaker_open": "max by (name) (("})
     (exported,) = by_check(findings, "prometheus.breakers.exported")
     assert exported.status is Status.ERROR and "parse error" in exported.message
     assert status_of(findings, "prometheus.tracing.spans") is Status.PASS  # the rest still ran
@@ -229,7 +229,7 @@ def test_no_cost_metrics_skips_with_how_to(healthy_run: tuple[Snapshot, list[Fin
 def test_unreachable_prometheus_is_error_everywhere() -> None:
     from tests.support.prometheus_server import free_port
 
-    snapshot, findings = run({"url": f"http://127.0.0.1:{free_port()}", "rule_files": [str(DATA / "evidence_rules.yml")]},
+    _snapshot, findings = run({"url": f"http://127.0.0.1:{free_port()}", "rule_files": [str(DATA / "evidence_rules.yml")]},
                              timeout=5)
     mine = [f for f in findings if f.check.split(".")[1] in {"breakers", "events", "tracing", "cost", "cache",
                                                              "playbook"}]

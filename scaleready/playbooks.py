@@ -12,6 +12,7 @@ a replica 10 s behind (the replication check's default limit).
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -44,7 +45,7 @@ class Playbook:
     triggers: tuple[Trigger, ...]
     immediately: tuple[str, ...]
     next: tuple[str, ...]
-    switches: tuple[str, ...]  # names of the service's emergency switches this playbook flips
+    switches: tuple[str, ...]  # the service's emergency switches this playbook flips (globs)
     switch_hint: str = ""
 
 
@@ -67,8 +68,8 @@ PLAYBOOKS: dict[str, Playbook] = {
              Trigger("p99_latency", "P99 latency", 1.0, "seconds")),
             ("Enable rate limiting", "Return cached responses"),
             ("Scale out application layer", "Disable non-critical features"),
-            ("serve_stale", "disabled_features"),
-            "export emergency_switch{switch=\"serve_stale\"} for cached responses, and feature flags",
+            ("serve_stale", "disable_*"),
+            "export emergency_switch{switch=\"serve_stale\"} for cached responses and disable_<feature> flags",
         ),
     )
 }
@@ -110,7 +111,7 @@ class PlaybookState:
 
     @property
     def missing_switches(self) -> list[str]:
-        return [s for s in self.playbook.switches if s not in self.switches_seen]
+        return [s for s in self.playbook.switches if not fnmatch.filter(self.switches_seen, s)]
 
     @property
     def switches_on(self) -> list[str]:

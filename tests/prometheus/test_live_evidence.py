@@ -54,7 +54,7 @@ def good_page(t: float) -> str:
         "process_start_time_seconds 1.7e9",
         'emergency_switch{switch="read_only"} 0',
         'emergency_switch{switch="serve_stale"} 0',
-        'emergency_switch{switch="disabled_features"} 0',
+        'emergency_switch{switch="disable_search"} 0',
         'log_messages_total{level="error"} 3',
         "pg_stat_activity_count 20",
         "pg_settings_max_connections 200",

@@ -13,8 +13,9 @@ a replica 10 s behind (the replication check's default limit).
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,17 @@ def evaluate(playbook: Playbook, signals: Mapping[str, float | None],
 def signal_names() -> list[str]:
     """Every signal any playbook reads, in a stable order."""
     return list(dict.fromkeys(t.signal for p in PLAYBOOKS.values() for t in p.triggers))
+
+
+SIGNAL_CHECKS = frozenset({
+    "prometheus.slo.db_cpu", "prometheus.slo.error_rate", "prometheus.slo.p99_latency",
+    "postgres.connections.usage", "postgres.replication.lag",
+})
+"""Checks whose findings measure the playbooks' trigger signals (shown as the evidence behind them)."""
+
+
+def findings_behind(playbook: Playbook, findings: Iterable[Any]) -> list[dict[str, str]]:
+    """Rows for a run's findings behind one playbook: its own check and its signals' checks."""
+    wanted = {f"prometheus.playbook.{playbook.key}", *SIGNAL_CHECKS}
+    return [{"status": str(f.status), "check": f.check, "target": f.target, "subject": f.subject or "",
+             "message": f.message} for f in findings if f.check in wanted]

@@ -16,6 +16,7 @@ import os
 import ssl
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -153,12 +154,14 @@ def figure(entry: SignalSeries) -> go.Figure:
     fig = go.Figure()
     for series in entry.series[:5]:
         label = ",".join(f"{k}={v}" for k, v in series["labels"].items() if k != "__name__") or sig.title
-        fig.add_scatter(x=[time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) for t, _ in series["points"]],
-                        y=[None if v is None else v * scale for _, v in series["points"]], mode="lines", name=label)
+        points = series["points"]
+        fig.add_scatter(x=[datetime.fromtimestamp(t, UTC) for t, _ in points],
+                        y=[None if v is None else v * scale for _, v in points],
+                        mode="lines+markers" if len(points) < 20 else "lines", name=label)
     word = "<" if sig.better == "below" else ">"
     fig.add_hline(y=sig.threshold * scale, line_dash="dash", line_color="#d62728",
                   annotation_text=f"guide: {word} {sig.threshold * scale:g} {unit}")
-    fig.update_layout(title=sig.title, height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       yaxis_title=unit, xaxis_title="UTC", showlegend=len(entry.series) > 1)
     return fig
 

@@ -11,7 +11,7 @@ st.caption("P99 latency, error rate, database CPU and cache hit ratio, read from
            "queries as the checks (and the target's overrides), plotted against the guide's targets (1.2).")
 
 found, why = live.sources()
-left, middle, right = st.columns([2, 1.4, 1])
+left, middle, right = st.columns([1.5, 2.3, 0.8])
 if found:
     names = [s.name for s in found]
     picked = left.selectbox("Prometheus", names, format_func=lambda n: f"{n} ({found[names.index(n)].shown})")
@@ -40,8 +40,11 @@ def charts() -> None:
                 st.warning(f"{sig.title}: {entry.reason}")
                 continue
             shown = f"{entry.current * 1000:.0f} ms" if sig.unit == "seconds" else f"{entry.current * 100:.2f} %"
-            verdict = "outside the guide's target" if entry.breached else "within the guide's target"
-            st.metric(sig.title, shown, delta=verdict, delta_color="inverse" if entry.breached else "normal")
+            st.metric(sig.title, shown)
+            if entry.breached:
+                st.badge("outside the guide's target", icon=":material/error:", color="red")
+            else:
+                st.badge("within the guide's target", icon=":material/check_circle:", color="green")
             st.plotly_chart(live.figure(entry), key=f"chart-{sig.key}")
     st.caption(f"{source.shown} · window {source.options.window} · refreshed {refresh}")
 

@@ -248,7 +248,8 @@ def test_live_signals_for_the_pages(evidence_servers: dict[str, PrometheusServer
     series = live.signal_series(source, 30)
     assert series["error_rate"].current == pytest.approx(0.05, rel=0.05) and series["error_rate"].breached
     assert series["p99_latency"].breached and len(series["p99_latency"].series[0]["points"]) >= 10
-    assert live.figure(series["p99_latency"]).layout.title.text == "P99 latency"
+    fig = live.figure(series["p99_latency"])
+    assert fig.layout.shapes[0].y0 == 500 and len(fig.data[0].y) >= 10  # the guide's 500 ms line, in ms
     states = {s.playbook.key: s for s in live.playbook_states(source)}
     assert states["db_overload"].active and states["api_degradation"].active
     from checks.prometheus.collector import PrometheusOptions

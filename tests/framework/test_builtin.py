@@ -55,7 +55,7 @@ prometheus.breakers.exported prometheus.breakers.stuck_open prometheus.breakers.
 prometheus.events.consumer_lag prometheus.tracing.spans prometheus.logs.analysis prometheus.cost.metrics
 prometheus.cost.compute_growth prometheus.cost.storage_growth prometheus.cost.transfer prometheus.cache.warming
 prometheus.playbook.db_overload prometheus.playbook.api_degradation postgres.outbox.backlog postgres.outbox.stuck
-logs.structured logs.fields logs.trace_propagation tls.version tls.chain tls.expiry tls.hsts tls.mtls
+kubernetes.cost.spot_batch logs.structured logs.fields logs.trace_propagation tls.version tls.chain tls.expiry tls.hsts tls.mtls
 """
 KNOWN_CHECKS = set(_KNOWN_CHECKS_TEXT.split())
 

@@ -1,4 +1,4 @@
-"""Samples recent log lines of a workload (files or an HTTP source) and probes trace-context propagation.
+"""Samples recent log lines of a workload (files, HTTP, its pods in Kubernetes) and probes trace propagation.
 
 Bounded on purpose: the last ``max_lines`` lines of each source (a file is read backwards from
 its end, at most ``MAX_TAIL_BYTES``; an HTTP source's answer is cut the same way). The
@@ -24,6 +24,7 @@ import httpx
 from pydantic import Field, ValidationError
 
 from checks.logs.parse import find_id, summarise
+from checks.logs.pods import PodLogsOptions, read_pod_logs
 from scaleready.api import CollectError, ConfigPath, Snapshot, Target, TargetOptions, collector
 
 MAX_TAIL_BYTES = 512 * 1024
@@ -37,6 +38,7 @@ class LogsOptions(TargetOptions):
     files: list[ConfigPath] = Field(default_factory=list, description="log files or globs")
     urls: list[str] = Field(default_factory=list, description="HTTP sources answering recent lines as text")
     bearer_token: str | None = None
+    kubernetes: PodLogsOptions | None = Field(None, description="live pod logs of one workload")
     max_lines: int = Field(200, ge=1, le=5000)
     trace_probe: str | None = Field(None, description="URL to GET with a traceparent header")
     settle_seconds: float = Field(1.0, ge=0, le=30)
@@ -121,8 +123,8 @@ async def collect(target: Target) -> Snapshot:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "options"
         raise CollectError(f"invalid logs target option '{where}': {first.get('msg')}") from None
-    if not opts.files and not opts.urls:
-        raise CollectError("a logs target needs files: or urls: to sample lines from")
+    if not opts.files and not opts.urls and opts.kubernetes is None:
+        raise CollectError("a logs target needs files:, urls: or kubernetes: to sample lines from")
     headers = {"Authorization": f"Bearer {opts.bearer_token}"} if opts.bearer_token else {}
     timeout = max(1.0, min(10.0, float(target.timeout) / 3))
     data: dict[str, Any] = {}
@@ -133,6 +135,8 @@ async def collect(target: Target) -> Snapshot:
             if probe["status"] is not None and opts.settle_seconds:
                 await asyncio.sleep(opts.settle_seconds)  # let the service flush the probe's log line
         sources = await _read_sources(opts, client)
+    if opts.kubernetes is not None:
+        sources += await asyncio.to_thread(read_pod_logs, opts.kubernetes, opts.max_lines, MAX_TAIL_BYTES, timeout)
     data["sources"] = [{**meta, **(summarise(lines) if meta["reason"] is None else {})} for meta, lines in sources]
     if probe is not None:
         probe["found_in_logs"] = None

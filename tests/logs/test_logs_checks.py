@@ -162,6 +162,33 @@ def test_tail_is_bounded_and_bad_input_is_clear(tmp_path: Path) -> None:
     snapshot, _ = run({"files": [str(tmp_path / "nope-*.log")]})
     assert snapshot.error and "no file matches" in snapshot.error
     snapshot, _ = run({})
-    assert snapshot.error and "files: or urls:" in snapshot.error
+    assert snapshot.error and "files:, urls: or kubernetes:" in snapshot.error
     snapshot, _ = run({"files": ["x"], "max_lines": 0})
     assert snapshot.error and "max_lines" in snapshot.error and "\n" not in snapshot.error
+
+
+def _pod(name: str, app: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "shop", "labels": {"app": app}},
+            "spec": {"containers": [{"name": "app", "image": f"shop/{app}:1"}]}}
+
+
+def test_pod_logs_in_live_mode_are_bounded_and_judged_per_pod(tmp_path: Path) -> None:
+    from tests.support.k8s_api_server import FakeApiServer
+
+    good = "".join(f'{{"time":"2026-11-30T05:00:{i:02d}Z","level":"info","msg":"served","trace_id":"{i:032x}"}}\n'
+                   for i in range(40))
+    bad = "Started checkout\nGET /cart 200\nGET /cart 500\n"
+    objects = [_pod("checkout-1", "checkout"), _pod("checkout-2", "checkout"), _pod("search-1", "search")]
+    with FakeApiServer(objects, pod_logs={"shop/checkout-1": good, "shop/checkout-2": bad}) as server:
+        kube = {"kubeconfig": server.write_kubeconfig(), "namespace": "shop", "selector": "app=checkout"}
+        snapshot, found = run({"kubernetes": kube, "max_lines": 10})
+        log_calls = [p for m, p in server.requests if p.split("?")[0].endswith("/log")]
+        _, none = run({"kubernetes": {**kube, "selector": "app=nothing"}})
+    by_pod = {f.subject: f for f in found["logs.structured"]}
+    assert by_pod["pod shop/checkout-1"].status is Status.PASS
+    assert by_pod["pod shop/checkout-2"].status is Status.FAIL
+    assert snapshot.data["sources"][0]["lines"] == 10  # tailLines honoured: the last 10 of 40
+    assert log_calls and all("tailLines=10" in p and "limitBytes=" in p for p in log_calls)
+    assert "search-1" not in snapshot.canonical()  # only the selected workload's pods
+    assert {f.status for f in none["logs.structured"]} == {Status.ERROR}
+    assert "no pod matches" in none["logs.structured"][0].message

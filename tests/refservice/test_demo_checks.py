@@ -45,8 +45,7 @@ ALLOWED = {("prometheus.slo.db_cpu", None): {"pass", "fail"},  # the whole host'
            ("prometheus.playbook.db_overload", None): {"pass", "fail"},
            ("prometheus.playbook.api_degradation", None): {"pass", "fail"},
            ("http.security_headers", "Strict-Transport-Security"): {"skip"},  # plain HTTP
-           # not run by this stack: Kafka / stream-lag exporters, an OpenTelemetry collector, OpenCost, kubelet
-           ("prometheus.events.consumer_lag", None): {"skip"},
+           # not run by this stack: an OpenTelemetry collector, OpenCost, kubelet volume stats
            ("prometheus.tracing.spans", None): {"warn"},
            ("prometheus.cost.metrics", None): {"skip"},
            ("prometheus.cost.compute_growth", None): {"skip"},
@@ -137,7 +136,8 @@ def test_every_check_passes_on_the_reference_service(stack: Stack, monkeypatch: 
         node, rexp, pexp1, pexp2 = (free_port() for _ in range(4))
         stack.spawn("node", ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{node}"])
         stack.spawn("rexp", ["prometheus-redis-exporter", "-redis.addr", f"redis://127.0.0.1:{redis_port}",
-                             "-web.listen-address", f"127.0.0.1:{rexp}"])
+                             "-web.listen-address", f"127.0.0.1:{rexp}",
+                             "-check-streams", "db0=rs:stream:*"])  # the outbox's event streams (4.2)
         for exp_port, dsn in ((pexp1, primary), (pexp2, replica)):
             stack.spawn(f"pexp{exp_port}",
                         ["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{exp_port}"],

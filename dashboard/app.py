@@ -11,5 +11,7 @@ pages = [
     st.Page("pages/roadmap.py", title="Roadmap & checklist", icon=":material/checklist:"),
     st.Page("pages/runs.py", title="Runs & reports", icon=":material/history:"),
     st.Page("pages/simulator.py", title="What-if simulator", icon=":material/science:"),
+    st.Page("pages/live_metrics.py", title="Live metrics", icon=":material/monitoring:"),
+    st.Page("pages/playbooks.py", title="Playbooks", icon=":material/emergency:"),
 ]
 st.navigation(pages).run()

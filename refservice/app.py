@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
     service = Service(settings, clock=clock)
     if configure_logging:
         logs.configure(settings.log_level)
+    logs.count_levels(service.metrics.log_messages)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,7 +1,9 @@
-"""Structured JSON logs with the request id of the request being served (roadmap p2).
+"""Structured JSON logs with the request and trace ids of the request being served (roadmap p2).
 
-Each record is one JSON object per line: time, level, logger, message, request_id (from a
-context variable the middleware sets) and any ``extra={...}`` fields. Nothing secret is logged:
+Each record is one JSON object per line: time, level, logger, message, request_id and trace_id
+(from context variables the middleware sets) and any ``extra={...}`` fields. Lines at warning
+level and above are counted by level (``log_messages_total``) so an alert can watch the log
+error rate (guide 7.2's log analysis, automated). Nothing secret is logged:
 the access log carries method, route template, status and duration, never headers or bodies.
 """
 
@@ -15,6 +17,14 @@ import time
 from typing import Any, TextIO
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+trace_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace_id", default=None)
+_level_counter: Any = None  # a prometheus Counter labelled by level, set by count_levels()
+
+
+def count_levels(counter: Any) -> None:
+    """Count every formatted line at warning level and above on ``counter.labels(level)``."""
+    global _level_counter
+    _level_counter = counter
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName",
                                                                           "color_message"}
@@ -33,6 +43,11 @@ class JsonFormatter(logging.Formatter):
         rid = request_id_var.get()
         if rid is not None:
             doc["request_id"] = rid
+        tid = trace_id_var.get()
+        if tid is not None:
+            doc["trace_id"] = tid
+        if record.levelno >= logging.WARNING and _level_counter is not None:
+            _level_counter.labels(doc["level"]).inc()
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 doc[key] = value
@@ -54,7 +69,7 @@ def _iso(now: float) -> str:
 
 
 def access(logger: logging.Logger, rid: str, method: str, route: str, path: str, status: int,
-           duration_ms: float) -> None:
+           duration_ms: float, trace_id: str = "") -> None:
     """One access-log line. The hot path: when the logger's only handler is our JSON handler, the
     line is written directly with the fields `JsonFormatter` would give it, skipping the LogRecord
     machinery (which costs more than an L1 cache hit)."""
@@ -68,7 +83,7 @@ def access(logger: logging.Logger, rid: str, method: str, route: str, path: str,
     now = time.time()
     handler.stream.write(
         f'{{"ts":{now:.6f},"time":"{_iso(now)}","level":"info","logger":{_q(logger.name)},"msg":"request",'
-        f'"request_id":{_q(rid)},"method":{_q(method)},"route":{_q(route)},"path":{_q(path)},'
+        f'"request_id":{_q(rid)},"trace_id":"{trace_id}","method":{_q(method)},"route":{_q(route)},"path":{_q(path)},'
         f'"status":{status},"duration_ms":{duration_ms}}}\n')
 
 

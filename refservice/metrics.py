@@ -54,6 +54,10 @@ class Metrics:
         self.rate_limited = Counter("rate_limited_total", "Requests refused by the rate limiter",
                                     registry=r)
         self.switch = Gauge("emergency_switch", "1 when an emergency switch is on", ["switch"], registry=r)
+        self.cache_warmed = Gauge("cache_warmed_keys", "Cache entries the warm-up loaded at this start (9.1)",
+                                  registry=r)
+        self.log_messages = Counter("log_messages_total", "Log lines at warning level and above, by level",
+                                    ["level"], registry=r)
         self.stale_served = Counter("cache_stale_served_total", "Responses served stale in degraded mode",
                                     registry=r)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import time
 from itertools import count
@@ -24,7 +25,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from refservice.logs import access, request_id_var
+from refservice.logs import access, request_id_var, trace_id_var
 from refservice.problems import problem_body
 
 log = logging.getLogger("refservice.access")
@@ -37,6 +38,19 @@ _PRODUCT_ROUTE = "/products/{pid}"
 _SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"))
 _ids = count(1)
 _id_prefix = os.urandom(4).hex()
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})")
+_NO_TRACE = "0" * 32
+
+
+def trace_context(header: str | None) -> tuple[str, bytes]:
+    """The trace id to continue (the caller's W3C ``traceparent``, else a new one) and our own
+    ``traceparent`` for the response: same trace, a new span id, the caller's sampled flag."""
+    match = _TRACEPARENT.fullmatch(header.strip().lower()) if header else None
+    if match is not None and match.group(1) != _NO_TRACE:
+        trace_id, flags = match.group(1), match.group(2)
+    else:
+        trace_id, flags = f"{random.getrandbits(128):032x}", "01"
+    return trace_id, f"00-{trace_id}-{random.getrandbits(64):016x}-{flags}".encode()
 
 
 def _client_ip(scope: Scope, trust_forwarded: bool) -> str:
@@ -62,24 +76,29 @@ class ServiceMiddleware:
         service = self.service
         start = time.perf_counter()
         rid = None
+        parent = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 rid = value.decode("latin-1")[:128]
-                break
+            elif name == b"traceparent":
+                parent = value.decode("latin-1")[:128]
         if rid is None:
             rid = f"{_id_prefix}-{next(_ids):x}"
+        trace_id, traceparent = trace_context(parent)
         token = request_id_var.set(rid)
+        trace_token = trace_id_var.set(trace_id)
         method = scope["method"]
         path = scope["path"]
         status = 500
         fast = None
         rid_header = (b"x-request-id", rid.encode("latin-1"))
+        trace_header = (b"traceparent", traceparent)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), rid_header, *_SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", ()), rid_header, trace_header, *_SECURITY_HEADERS]
             await send(message)
 
         try:
@@ -105,7 +124,7 @@ class ServiceMiddleware:
                     status = 200
                     await send({"type": "http.response.start", "status": 200, "headers": [
                         (b"content-length", str(len(body)).encode()), (b"content-type", b"application/json"),
-                        rid_header, *_SECURITY_HEADERS]})
+                        rid_header, trace_header, *_SECURITY_HEADERS]})
                     await send({"type": "http.response.body", "body": body})
         finally:
             elapsed = time.perf_counter() - start
@@ -122,8 +141,9 @@ class ServiceMiddleware:
                 hist = self._hist[hkey] = service.metrics.latency.labels(method, template)
             hist.observe(elapsed)
             if service.settings.access_log:
-                access(log, rid, method, template, path, status, round(elapsed * 1000, 3))
+                access(log, rid, method, template, path, status, round(elapsed * 1000, 3), trace_id)
             request_id_var.reset(token)
+            trace_id_var.reset(trace_token)
 
     async def _refuse(self, scope: Scope, method: str, path: str) -> tuple[int, bytes, list[Any]] | None:
         service = self.service

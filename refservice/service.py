@@ -101,7 +101,7 @@ class Service:
         if self.router.replicas:
             await self.router.probe()
         if self.settings.warm_products:
-            await self.warm(self.settings.warm_products)
+            self.metrics.cache_warmed.set(await self.warm(self.settings.warm_products))
         await self.publisher.backlog()
         self.started = True
         if self.settings.run_background:

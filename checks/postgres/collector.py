@@ -27,6 +27,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from pydantic import Field, field_validator
 
+from checks.postgres.outbox_collect import OutboxOptions, read_outbox
 from checks.postgres.sql import (
     ACTIVITY_SQL,
     CITE_SQL,
@@ -69,6 +70,7 @@ class PostgresOptions(TargetOptions):
     slow_query_ms: float = Field(default=500.0, gt=0)
     max_lag_seconds: float = Field(default=10.0, gt=0)
     max_lag_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    outbox: OutboxOptions = Field(default_factory=OutboxOptions)
 
     @field_validator("memory")
     @classmethod
@@ -279,6 +281,7 @@ async def _collect_primary(dsn: str, opts: PostgresOptions, timeout: float) -> t
         await s.section("sequences", s.rows(SEQUENCES_SQL))
         await s.section("replication", _replication(s, server))
         await s.section("slots", _slots(s, server))
+        await s.section("outbox", read_outbox(s.rows, opts.outbox))
         return s.data, s.errors
     finally:
         await conn.close()

@@ -24,12 +24,13 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import Field, ValidationError, field_validator
 
+from checks.prometheus.evidence import EvidenceOptions, collect_evidence
 from checks.prometheus.queries import ESSENTIALS, SIGNALS, parse_duration, render
 from checks.prometheus.rulefiles import parse_promtool, parse_rule_file
 from scaleready.api import CollectError, ConfigPath, Snapshot, Target, TargetOptions, collector
 
 MAX_SERIES = 5
-LIVE_SECTIONS = ("server", "slo", "rules", "targets", "essential")
+LIVE_SECTIONS = ("server", "slo", "rules", "targets", "essential", "evidence")
 MAX_RULE_FILES = 200
 
 
@@ -50,6 +51,7 @@ class PrometheusOptions(TargetOptions):
     series_points: int = Field(30, ge=2, le=500)
     rule_files: list[ConfigPath] = Field(default_factory=list)
     promtool: str = "promtool"
+    evidence: EvidenceOptions = Field(default_factory=EvidenceOptions)
 
     @field_validator("window", "series_range")
     @classmethod
@@ -349,9 +351,9 @@ async def _live(opts: PrometheusOptions, timeout: float) -> tuple[dict[str, Any]
         essentials = asyncio.gather(*(_essential(api, k, opts) for k in ESSENTIALS))
         results = await asyncio.gather(
             signals, essentials, api.get("/api/v1/rules"), api.get("/api/v1/targets", {"state": "active"}),
-            return_exceptions=True,
+            collect_evidence(api, opts.evidence, opts.window), return_exceptions=True,
         )
-    sig_res, ess_res, rules, targets = results
+    sig_res, ess_res, rules, targets, evidence = results
     if isinstance(sig_res, BaseException):
         errors["slo"] = str(sig_res)
     else:
@@ -368,6 +370,10 @@ async def _live(opts: PrometheusOptions, timeout: float) -> tuple[dict[str, Any]
         errors["targets"] = str(targets)
     else:
         data["targets"] = {"active": _targets(targets)}
+    if isinstance(evidence, BaseException):
+        errors["evidence"] = str(evidence)
+    else:
+        data["evidence"] = evidence
     return data, errors
 
 

@@ -41,7 +41,16 @@ PG_SETTINGS = {"shared_preload_libraries": "pg_stat_statements", "shared_buffers
                "random_page_cost": 1.1, "max_connections": 200}
 # host-dependent or not applicable here, with the statuses they may take
 ALLOWED = {("prometheus.slo.db_cpu", None): {"pass", "fail"},  # the whole host's CPU (shared machine)
-           ("http.security_headers", "Strict-Transport-Security"): {"skip"}}  # plain HTTP
+           # the playbooks' triggers read that CPU and the P99 under the load generator on a shared machine
+           ("prometheus.playbook.db_overload", None): {"pass", "fail"},
+           ("prometheus.playbook.api_degradation", None): {"pass", "fail"},
+           ("http.security_headers", "Strict-Transport-Security"): {"skip"},  # plain HTTP
+           # not run by this stack: an OpenTelemetry collector, OpenCost, kubelet volume stats
+           ("prometheus.tracing.spans", None): {"warn"},
+           ("prometheus.cost.metrics", None): {"skip"},
+           ("prometheus.cost.compute_growth", None): {"skip"},
+           ("prometheus.cost.storage_growth", None): {"skip"},
+           ("prometheus.cost.transfer", None): {"skip"}}
 
 
 def _wait(url: str, ok: int | None = None, timeout: float = 120.0) -> None:
@@ -121,13 +130,14 @@ def test_every_check_passes_on_the_reference_service(stack: Stack, monkeypatch: 
         url = f"http://127.0.0.1:{port}"
         stack.spawn("service", [sys.executable, "-c", "from scaleready.cli import main; main()", "refservice",
                                 "--port", str(port), "--database-url", primary, "--replica-url", replica,
-                                "--redis-url", redis_url, "--seed", "2000", "--warm", "2000", "--no-access-log",
+                                "--redis-url", redis_url, "--seed", "2000", "--warm", "2000",
                                 "--trust-forwarded-for"],
                     env={**os.environ, "REFSERVICE_JWT_SECRET": SECRET})
         node, rexp, pexp1, pexp2 = (free_port() for _ in range(4))
         stack.spawn("node", ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{node}"])
         stack.spawn("rexp", ["prometheus-redis-exporter", "-redis.addr", f"redis://127.0.0.1:{redis_port}",
-                             "-web.listen-address", f"127.0.0.1:{rexp}"])
+                             "-web.listen-address", f"127.0.0.1:{rexp}",
+                             "-check-streams", "db0=rs:stream:*"])  # the outbox's event streams (4.2)
         for exp_port, dsn in ((pexp1, primary), (pexp2, replica)):
             stack.spawn(f"pexp{exp_port}",
                         ["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{exp_port}"],
@@ -159,10 +169,11 @@ def test_every_check_passes_on_the_reference_service(stack: Stack, monkeypatch: 
 
             for key, value in {"REFSERVICE_URL": url, "REFSERVICE_TOKEN": token, "REFSERVICE_JWT_SECRET": SECRET,
                                "REFSERVICE_PG_PRIMARY": primary, "REFSERVICE_PG_REPLICA": replica,
-                               "REFSERVICE_REDIS": redis_url, "REFSERVICE_PROMETHEUS": prom.url}.items():
+                               "REFSERVICE_REDIS": redis_url, "REFSERVICE_PROMETHEUS": prom.url,
+                               "REFSERVICE_LOG": str(stack.tmp / "service.log")}.items():
                 monkeypatch.setenv(key, value)
             config = load_config(CONFIG)
-            assert [t.target.kind for t in config.targets] == ["http", "postgres", "redis", "prometheus"]
+            assert [t.target.kind for t in config.targets] == ["http", "postgres", "redis", "prometheus", "logs"]
             outcome, _ = execute(config, store=None, environment=None)
     finally:
         pair.close()
@@ -171,7 +182,10 @@ def test_every_check_passes_on_the_reference_service(stack: Stack, monkeypatch: 
     checks = {f.check for f in findings}
     assert {"http.jwt", "http.rate_limit", "http.sql_injection", "postgres.replication.lag",
             "postgres.config.shared_buffers", "redis.ttl_policy", "redis.eviction_policy",
-            "prometheus.rules.high_error_rate", "prometheus.metrics.essential"} <= checks
+            "prometheus.rules.high_error_rate", "prometheus.metrics.essential", "prometheus.breakers.exported",
+            "prometheus.breakers.alerted", "prometheus.logs.analysis", "prometheus.cache.warming",
+            "postgres.outbox.backlog", "postgres.outbox.stuck", "logs.structured", "logs.fields",
+            "logs.trace_propagation"} <= checks
     bad = []
     for f in findings:
         allowed = ALLOWED.get((f.check, f.subject), {"pass"})

@@ -101,13 +101,17 @@ class FakeApiServer:
     ``forbidden`` names resources the identity may not list, as ``plural.group`` (everywhere),
     ``plural.group@cluster`` (at cluster scope only) or ``plural.group@namespace`` (only there).
     ``broken`` resources answer 500, ``slow`` ones wait that many seconds first.
-    ``requests`` records every (method, path).
+    ``requests`` records every (method, path). ``pod_logs`` maps ``namespace/pod`` to the text
+    its ``/log`` subresource answers (``tailLines`` honoured); pod lists honour equality
+    ``labelSelector``s.
     """
 
     def __init__(self, objects: Iterable[dict[str, Any]], *, token: str = "test-token",
                  forbidden: Iterable[str] = (), tls: bool = True, git_version: str = "v1.30.2",
-                 broken: Iterable[str] = (), slow: dict[str, float] | None = None) -> None:
+                 broken: Iterable[str] = (), slow: dict[str, float] | None = None,
+                 pod_logs: dict[str, str] | None = None) -> None:
         self.objects = [json.loads(json.dumps(o)) for o in objects]
+        self.pod_logs = dict(pod_logs or {})
         self.token = token
         self.forbidden = set(forbidden)
         self.broken = set(broken)
@@ -175,9 +179,10 @@ class FakeApiServer:
 
             def do_GET(self) -> None:
                 code, body = server.handle("GET", self.path, self.headers.get("Authorization"))
-                raw = json.dumps(body).encode()
+                text = isinstance(body, str)  # a pod's log: plain text, as a real server sends it
+                raw = body.encode() if text else json.dumps(body).encode()
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/plain" if text else "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.send_header("Audit-Id", str(uuid.uuid4()))
                 self.end_headers()
@@ -229,7 +234,7 @@ class FakeApiServer:
         return path
 
     # -- request handling ---------------------------------------------------------------------
-    def handle(self, method: str, raw_path: str, auth: str | None) -> tuple[int, dict[str, Any]]:
+    def handle(self, method: str, raw_path: str, auth: str | None) -> tuple[int, Any]:
         with self._lock:
             self.requests.append((method, raw_path))
         scheme, _, credential = (auth or "").partition(" ")
@@ -274,7 +279,7 @@ class FakeApiServer:
         return None
 
     def _route(self, group: str, version: str, rest: list[str], query: dict[str, str]
-               ) -> tuple[int, dict[str, Any]]:
+               ) -> tuple[int, Any]:
         not_found = _status(404, "NotFound", "the server could not find the requested resource", {})
         if not any(version in r.versions and r.group == group for r in self._resources):
             return 404, not_found
@@ -288,6 +293,10 @@ class FakeApiServer:
         res = self._find(group, version, rest[0])
         if res is None or (namespace is not None and not res.namespaced):
             return 404, not_found
+        if len(rest) == 3 and rest[2] == "log" and res.kind == "Pod" and f"{namespace}/{rest[1]}" in self.pod_logs:
+            lines = self.pod_logs[f"{namespace}/{rest[1]}"].splitlines(keepends=True)
+            tail = int(query["tailLines"]) if query.get("tailLines") else len(lines)
+            return 200, "".join(lines[-tail:] if tail else [])
         if len(rest) > 1:
             return 404, _status(404, "NotFound", f'{res.plural} "{rest[1]}" not found',
                                 {"name": rest[1], "group": group, "kind": res.plural})
@@ -309,6 +318,10 @@ class FakeApiServer:
               ) -> dict[str, Any]:
         items = [o for o in self.objects if o.get("kind") == res.kind and self._group_of(o) == group
                  and (namespace is None or (o.get("metadata") or {}).get("namespace") == namespace)]
+        if query.get("labelSelector"):
+            wanted = dict(p.split("=", 1) for p in query["labelSelector"].split(",") if "=" in p)
+            items = [o for o in items if all(((o.get("metadata") or {}).get("labels") or {}).get(k) == v
+                                             for k, v in wanted.items())]
         start = int(base64.b64decode(query["continue"]).decode()) if query.get("continue") else 0
         limit = int(query["limit"]) if query.get("limit") else len(items) or 1
         page = items[start:start + limit]

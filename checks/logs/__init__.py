@@ -1,0 +1,1 @@
+"""Workload logs: ``collector`` samples recent lines and probes traceparent, ``structure`` judges them."""

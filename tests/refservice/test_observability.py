@@ -1,0 +1,64 @@
+"""What the reference service exposes for the live-evidence checks: trace context continued, trace and
+request ids in its JSON logs, log lines counted by level, and the cache warm-up it did at start."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import httpx
+
+from refservice import logs
+from tests.refservice.support import ServerThread, create_app, metric, settings
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT = f"00-{TRACE}-00f067aa0ba902b7-01"
+TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+def test_traceparent_is_continued_and_logged() -> None:
+    stream = io.StringIO()
+    app = create_app(settings(access_log=True, fast_path=True, warm_products=20), seed=30,
+                     configure_logging=False)
+    handler = logs.configure("INFO", stream)
+    try:
+        with ServerThread(app) as server, httpx.Client(base_url=server.url) as client:
+            warm = client.get("/products/1", headers={"traceparent": PARENT})  # an L2 hit: the fast path
+            cold = client.get("/products/25", headers={"traceparent": PARENT.replace("-01", "-00")})
+            fresh = client.get("/products/2")
+            zeros = client.get("/products/3", headers={"traceparent": f"00-{'0' * 32}-00f067aa0ba902b7-01"})
+            text = client.get("/metrics").text
+    finally:
+        logging.getLogger("refservice").removeHandler(handler)
+    got = TRACEPARENT.match(warm.headers["traceparent"])
+    assert got and got.group(1) == TRACE and got.group(2) != "00f067aa0ba902b7" and got.group(3) == "01"
+    got = TRACEPARENT.match(cold.headers["traceparent"])
+    assert got and got.group(1) == TRACE and got.group(3) == "00"  # the caller's sampling decision kept
+    for response in (fresh, zeros):  # no or an invalid parent: a new trace is started
+        got = TRACEPARENT.match(response.headers["traceparent"])
+        assert got and got.group(1) not in (TRACE, "0" * 32)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    access = [line for line in lines if line.get("msg") == "request" and line.get("path", "").startswith("/products")]
+    assert [line["trace_id"] for line in access[:2]] == [TRACE, TRACE]
+    assert all(line["request_id"] and line["level"] == "info" and line["time"] for line in access)
+    assert metric(text, "cache_warmed_keys") == 25  # 20 products + 5 listing pages
+
+
+def test_warnings_and_errors_are_counted_by_level() -> None:
+    app = create_app(settings(), configure_logging=False)
+    handler = logs.configure("INFO", io.StringIO())
+    try:
+        log = logging.getLogger("refservice.test")
+        log.warning("disk almost full")
+        log.error("payment failed")
+        log.error("payment failed again")
+        log.info("not counted")
+        with ServerThread(app) as server:
+            text = httpx.get(f"{server.url}/metrics").text
+    finally:
+        logging.getLogger("refservice").removeHandler(handler)
+    assert metric(text, "log_messages_total", level="error") == 2
+    assert metric(text, "log_messages_total", level="warning") == 1
+    assert metric(text, "log_messages_total", level="info") == 0

@@ -21,7 +21,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from checks.kubernetes.objects import BUILTIN, CRD, CUSTOM, NAMESPACE, NODE, POD, Resource, node_fact, normalize
+from checks.kubernetes.objects import BUILTIN, CRD, CUSTOM, JOB, NAMESPACE, NODE, POD, Resource, node_fact, normalize
 from scaleready.api import CollectError
 
 MAX_PAGES = 200
@@ -39,6 +39,8 @@ _TYPED: dict[str, tuple[dict[str, str], str]] = {
     "Namespace": ({"v1": "CoreV1Api"}, "namespace"),
     "Node": ({"v1": "CoreV1Api"}, "node"),
     "Pod": ({"v1": "CoreV1Api"}, "pod"),
+    "Job": ({"v1": "BatchV1Api"}, "job"),
+    "CronJob": ({"v1": "BatchV1Api"}, "cron_job"),
     "CustomResourceDefinition": ({"v1": "ApiextensionsV1Api"}, "custom_resource_definition"),
 }
 
@@ -235,8 +237,10 @@ def collect(api: client.ApiClient, namespaces: list[str] | None, timeout: float,
         objects.extend(normalize(item) for item in reader.list(res) or [])
     # Bare Pods: nothing recreates them, so they are judged like workloads. Pods a controller owns
     # are its replicas and are judged through the controller; they are not kept in the snapshot.
-    objects.extend(normalize(pod) for pod in reader.list(POD) or []
-                   if not (pod.get("metadata") or {}).get("ownerReferences"))
+    # Same for Jobs: a CronJob's runs are judged through the CronJob (listed with the built-ins).
+    for res in (POD, JOB):
+        objects.extend(normalize(item) for item in reader.list(res) or []
+                       if not (item.get("metadata") or {}).get("ownerReferences"))
     if namespaces:
         ns_items = []
         core = client.CoreV1Api(api)

@@ -118,6 +118,7 @@ BUILTIN: tuple[Resource, ...] = (
     Resource("Service", "", ("v1",), "services"),
     Resource("ConfigMap", "", ("v1",), "configmaps"),
     Resource("NetworkPolicy", "networking.k8s.io", ("v1",), "networkpolicies"),
+    Resource("CronJob", "batch", ("v1",), "cronjobs"),
 )
 
 # CRD-based resources: a 404 (group or resource absent) means "not installed".
@@ -152,6 +153,8 @@ NAMESPACE = Resource("Namespace", "", ("v1",), "namespaces", namespaced=False)
 NODE = Resource("Node", "", ("v1",), "nodes", namespaced=False)
 # Listed in live mode only to find bare Pods (no ownerReferences); a controller's Pods are dropped at once.
 POD = Resource("Pod", "", ("v1",), "pods")
+# Listed in live mode to judge batch work; a CronJob's Jobs (owned) are judged through the CronJob.
+JOB = Resource("Job", "batch", ("v1",), "jobs")
 CRD = Resource("CustomResourceDefinition", "apiextensions.k8s.io", ("v1",), "customresourcedefinitions",
                namespaced=False)
 

@@ -5,8 +5,8 @@ of one of the big clouds or Karpenter, or when it tolerates a spot taint (AKS ta
 pools, so a toleration is what lets pods land there). Interruptions are survivable only with
 retries, so a spot Job with ``backoffLimit: 0`` warns.
 
-Judged on manifests; the live collector does not list Jobs/CronJobs, so in live mode the check
-says so (``error``) rather than reporting "no batch workloads".
+Judged on manifests and on live clusters alike: the live collector lists CronJobs and the Jobs no
+CronJob owns (a CronJob's runs are judged through the CronJob).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from checks.kubernetes.model import View, as_int
 from checks.kubernetes.secrets import pod_spec
-from scaleready.api import Outcome, Severity, Snapshot, Target, check, errored, failed, passed, skipped, warned
+from scaleready.api import Outcome, Severity, Snapshot, Target, check, failed, passed, skipped, warned
 
 KIND = "kubernetes"
 BATCH = ("Job", "CronJob")
@@ -78,10 +78,6 @@ def _backoff_limit(obj: dict[str, Any]) -> int:
 def spot_batch(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
     """Each Job/CronJob in scope asks for spot nodes and retries on interruption."""
     view = View(snapshot, target)
-    if view.mode == "live":
-        yield errored("the live collector does not list Jobs/CronJobs: check batch manifests with a manifests "
-                      "target to judge spot use")
-        return
     batch = view.workloads(BATCH)
     if not batch:
         yield skipped("no Job or CronJob in scope: no batch workload to put on spot capacity")

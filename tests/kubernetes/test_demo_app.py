@@ -43,6 +43,7 @@ EXPECTED = {
     ("kubernetes.tracing", None): P,
     ("kubernetes.chaos", None): F,
     ("kubernetes.regions", None): S,
+    ("kubernetes.cost.spot_batch", None): S,  # the sample app has no Job or CronJob
     ("kubernetes.references", "shop/HorizontalPodAutoscaler/cart-service"): P,
     ("kubernetes.references", "shop/HorizontalPodAutoscaler/product-service"): P,
     ("kubernetes.references", "shop/PodDisruptionBudget/cart-service"): P,

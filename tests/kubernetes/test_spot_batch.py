@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 import checks.kubernetes
-from scaleready.api import Status, Target
+from scaleready.api import Status
 from scaleready.engine import evaluate
 from scaleready.plugins import Registry
-from tests.kubernetes.helpers import objects_snapshot, snapshot_of, write
+from tests.kubernetes.helpers import snapshot_of, write
+from tests.support.k8s_api_server import FakeApiServer
 
 BATCH = """\
 apiVersion: batch/v1
@@ -75,11 +78,23 @@ def test_batch_workloads_on_spot(tmp_path: Path) -> None:
     assert found["shop/Job/import-catalogue"].location.endswith(f"batch.yaml:{third}")
 
 
-def test_no_batch_skips_and_live_mode_says_it_cannot_see(tmp_path: Path) -> None:
+def test_no_batch_skips(tmp_path: Path) -> None:
     write(tmp_path, "ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")
     snapshot, target = snapshot_of({"manifests": [str(tmp_path)]})
     (only,) = _findings(snapshot, target).values()
     assert only.status is Status.SKIP
-    snapshot, _ = objects_snapshot([], mode="live")
-    (only,) = _findings(snapshot, Target("t", "kubernetes", {})).values()
-    assert only.status is Status.ERROR and "does not list Jobs" in only.message
+
+
+def test_live_cluster_batch_is_judged_and_a_cronjobs_runs_are_not_judged_twice() -> None:
+    objects = [d for d in yaml.safe_load_all(BATCH) if d]
+    run_of_cronjob = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {
+        "name": "nightly-report-29110", "namespace": "shop",
+        "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly-report"}]},
+        "spec": {"template": {"spec": {"containers": [{"name": "report", "image": "shop/report:1.4"}]}}}}
+    with FakeApiServer([*objects, run_of_cronjob]) as srv:
+        snapshot, target = snapshot_of({"kubeconfig": srv.write_kubeconfig()}, name="live")
+    found = _findings(snapshot, target)
+    assert found["shop/CronJob/nightly-report"].status is Status.PASS
+    assert found["shop/Job/reindex"].status is Status.WARN
+    assert found["shop/Job/import-catalogue"].status is Status.FAIL
+    assert not any("nightly-report-29110" in (s or "") for s in found)

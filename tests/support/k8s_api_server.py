@@ -51,6 +51,8 @@ BUILTINS = (
     _Res("Deployment", "apps", ("v1",), "deployments", True),
     _Res("StatefulSet", "apps", ("v1",), "statefulsets", True),
     _Res("DaemonSet", "apps", ("v1",), "daemonsets", True),
+    _Res("Job", "batch", ("v1",), "jobs", True),
+    _Res("CronJob", "batch", ("v1",), "cronjobs", True),
     _Res("HorizontalPodAutoscaler", "autoscaling", ("v2", "v1"), "horizontalpodautoscalers", True),
     _Res("PodDisruptionBudget", "policy", ("v1",), "poddisruptionbudgets", True),
     _Res("NetworkPolicy", "networking.k8s.io", ("v1",), "networkpolicies", True),

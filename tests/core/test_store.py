@@ -111,9 +111,55 @@ def test_migrations_are_idempotent(store):
     again = Store(store.url)  # opening again runs the upgrade again: must be a no-op
     with again.engine.connect() as conn:
         version = conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0001"
+    assert version == "0002"
 
 
 def test_unreachable_database_is_a_store_error():
     with pytest.raises(StoreError, match="cannot open the store"):
         Store("postgresql://postgres@127.0.0.1:1/none")
+
+
+def test_ticks_and_waivers_belong_to_a_project(store):
+    fw = f"fw-{uuid.uuid4().hex[:6]}"
+    store.set_item_state(fw, "security.audit.pentest", "done", "ana", "PT-7", project="shop")
+    store.set_item_state(fw, "security.audit.pentest", "not_done", "bo", "not yet", project="blog")
+    assert store.item_states(fw, project="shop")["security.audit.pentest"].state == "done"
+    assert store.item_states(fw, project="blog")["security.audit.pentest"].state == "not_done"
+    assert store.item_states(fw) == {}  # the default project saw neither
+    wid = store.add_waiver("redis.*", "migrating", "ana", project="shop")
+    assert [w.id for w in store.waivers(project="shop")] == [wid]
+    assert store.waivers(project="blog") == []
+    with pytest.raises(StoreError, match="no waiver"):
+        store.revoke_waiver(wid, "bo", project="blog")
+    store.revoke_waiver(wid, "bo", project="shop")
+    events = store.audit_log(project="shop")
+    assert {e.action for e in events} == {"item.state", "waiver.added", "waiver.revoked"}
+    assert all(e.project == "shop" for e in events)
+
+
+def test_a_0001_store_upgrades_and_its_old_events_join_the_chain(tmp_path):
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from scaleready.store import _make_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = _make_engine(url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "scaleready/migrations")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(sqlalchemy.text(
+            "INSERT INTO item_states (framework_id, item_id, state, actor, at, note) "
+            "VALUES ('scaling-guide', 'security.audit.pentest', 'done', 'ana', '2026-01-02 03:04:05.000006', 'PT')"))
+        for n in range(3):
+            conn.execute(sqlalchemy.text(
+                "INSERT INTO audit_log (at, actor, action, subject, details_json) "
+                f"VALUES ('2026-01-02 03:04:0{n}.000000', 'ana', 'item.state', 's{n}', '{{}}')"))
+    store = Store(url)
+    verdict = store.verify_audit()
+    assert verdict.ok and verdict.events == 3, verdict.line()
+    assert store.item_states("scaling-guide")["security.audit.pentest"].actor == "ana"
+    store.audit("bo", "test.event")
+    assert store.verify_audit().events == 4 and store.verify_audit().ok

@@ -70,8 +70,8 @@ def _render(run: Any, fmt: str, output: str | None, config_path: str | None = No
     options: dict[str, Any] = {}
     if fmt == "table":
         options["color"] = output is None and sys.stdout.isatty()
-    if fmt == "sarif" and config_path:
-        options["artifact"] = config_path
+    if fmt == "sarif" and (config_path or run.config_path):
+        options["artifact"] = run.config_path or config_path
     return reports.render(run, fmt, **options)
 
 

@@ -158,6 +158,7 @@ class RunResult:
     waivers: list[WaiverRef] = field(default_factory=list)
     audit_head: str | None = None  # the audit chain's head right after this run was stored
     milestone: dict[str, Any] | None = None  # set when rendered from a milestone: name, sign-offs
+    config_path: str | None = None  # SARIF anchors findings without a file of their own to it
 
     def count(self, status: Status) -> int:
         return sum(1 for f in self.findings if f.status == status)

@@ -114,6 +114,7 @@ def execute(
         tool_version=__version__,
         environment=environment or config.environment,
         project=config.project,
+        config_path=str(config.path) if config.path else None,
         waivers=[*_config_waivers(config), *(ref for _, ref in stored_waivers)],
     )
     if store is not None and save:

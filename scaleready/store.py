@@ -291,6 +291,7 @@ class Store:
                 tool_version=record.tool_version,
                 environment=record.environment,
                 project=record.project,
+                config_path=record.config_path,
                 waivers=[WaiverRef.from_json(w) for w in json.loads(record.waivers_json or "[]")],
                 audit_head=record.audit_head,
             )

@@ -49,6 +49,7 @@ def to_document(run: RunResult) -> dict[str, Any]:
             "environment": run.environment,
             "project": run.project,
             "audit_head": run.audit_head,
+            "config_path": run.config_path,
         },
         "score": run.score.to_json(),
         "evidence_record": [record.to_json() for record in evidence_records(run)],
@@ -92,5 +93,6 @@ def from_json(doc: Mapping[str, Any] | str) -> RunResult:
         snapshots=[SnapshotRef(s["target"], s["kind"], s["sha256"], s.get("error"), float(s.get("duration_ms", 0.0)))
                    for s in doc.get("snapshots", [])],
         audit_head=run.get("audit_head"),
+        config_path=run.get("config_path"),
         milestone=doc.get("milestone"),
     )

@@ -78,20 +78,26 @@ def test_html_is_self_contained_and_complete(run):
     page = render(run, "html")
     parsed = _Collector()
     parsed.feed(page)
-    assert "script" not in parsed.tags and "link" not in parsed.tags and parsed.urls == []
-    assert "<style>" in page
-    assert {"summary", "areas", "roadmap", "items", "findings", "snapshots"} <= parsed.ids
+    assert "script" not in parsed.tags and "link" not in parsed.tags
+    assert all(url.startswith("#") and url[1:] in parsed.ids for url in parsed.urls)  # in-page links only
+    assert "<style>" in page and "<svg" in page  # the area chart is inline SVG
+    assert {"summary", "areas", "roadmap", "security", "items", "findings", "waivers", "snapshots",
+            "audit"} <= parsed.ids
     assert re.search(r'id="overall">37\.5<', page) and 'id="coverage">62%<' in page
     assert "Quick Wins" in page and "0 / 3" in page
     items = page[page.index('id="items"'):page.index('id="findings"')]
-    assert "<code>http.latency</code> <code>prometheus.p99</code>" in items and ">manual<" in items
+    assert "<code>http.latency</code> <code>prometheus.p99</code>" in items
+    assert "live evidence" in items and "no evidence yet" in items
     for s in run.snapshots:
         assert s.sha256 in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
     assert "legacy API retired in Q3" in page
-    assert "&#34;p99_ms&#34;: 420.0" in page  # evidence, pretty-printed and escaped
-    assert page.index('class="finding fail"') < page.index('class="finding warn"') < page.index(
-        'class="finding pass"')
+    # evidence as key/value rows, not a JSON dump
+    assert '<td class="k">p99_ms</td><td>420</td>' in page and '<td class="k">answers.alg_none</td>' in page
+    assert "&#34;p99_ms&#34;" not in page
+    by_area = page[page.index('id="findings"'):]
+    security = by_area[by_area.index("<h3>Security checklist"):by_area.index("<h3>Implementation roadmap")]
+    assert security.index('class="finding fail"') < security.index('class="finding pass"')
     for f in run.findings:
         assert f"finding-{f.fingerprint}" in parsed.ids
 

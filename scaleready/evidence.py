@@ -80,3 +80,30 @@ def evidence_records(run: RunResult) -> list[EvidenceRecord]:
             waivers = [w for w in run.waivers if any(waiver_matches(w, f) for f in findings)]
             records.append(EvidenceRecord(item, area.title, findings, waivers))
     return records
+
+
+def _when(iso_text: str) -> str:
+    return iso_text[:16].replace("T", " ") + " UTC" if iso_text else ""
+
+
+def record_texts(record: EvidenceRecord, max_findings: int = 5) -> dict[str, str]:
+    """The record as short texts (verdict, proven by, checks, findings, tick, waivers, conflict)
+    for the formats that lay it out as table cells or properties."""
+    shown = record.findings[:max_findings]
+    more = len(record.findings) - len(shown)
+    findings = "; ".join(f"{f.status.value} {f.target}{' / ' + f.subject if f.subject else ''}"
+                         + (" (waived)" if f.waived else "") for f in shown)
+    if more:
+        findings += f"; and {more} more"
+    tick = record.tick
+    return {
+        "verdict": record.item.status,
+        "proven_by": record.proven_by,
+        "checks": ", ".join(record.item.checks) or "none (manual item)",
+        "findings": findings or ("none in this run" if record.item.checks else ""),
+        "tick": (f"{tick.state} by {tick.actor}, {_when(tick.at)}" + (f": {tick.note}" if tick.note else ""))
+        if tick else "",
+        "waivers": "; ".join(f"{w.reason} ({w.actor or w.source}, expires {w.expires or 'never'}"
+                             + (", EXPIRED" if w.expired else "") + ")" for w in record.waivers),
+        "conflict": record.conflict or "",
+    }

@@ -44,7 +44,7 @@ def test_markdown(run):
 def test_table_plain_and_coloured(run):
     plain = render(run, "table")
     assert "\x1b[" not in plain
-    lines = plain.splitlines()
+    lines = plain.split("Evidence record")[0].splitlines()
     rows = [ln for ln in lines if ln.startswith("│ ") and ln.split("│")[1].strip()]
     statuses = [r.split("│")[1].strip().split()[0] for r in rows]
     assert statuses == ["FAIL", "FAIL", "FAIL", "WARN", "ERROR", "SKIP", "PASS", "PASS"]
@@ -52,7 +52,10 @@ def test_table_plain_and_coloured(run):
     assert "Score 37.5/100  coverage 62%  level 0" in plain
     assert "3 fail  1 warn  1 error  1 skip  2 pass  (1 waived)" in plain
     cut = render(run, "table", max_rows=3)
-    assert "FAIL (waived)" in cut and "WARN" not in cut.split("Score")[0]
+    assert "FAIL (waived)" in cut and "WARN" not in cut.split("Evidence record")[0]
+    evidence = plain.split("Evidence record")[1]
+    assert "security.rate_limiting" in evidence and "live evidence" in evidence and "no evidence yet" in evidence
+    assert "audit chain head not stored yet" in plain
     assert "5 more findings not shown (1 warn, 1 error, 1 skip, 2 pass)" in cut
     coloured = render(run, "table", color=True)
     assert "\x1b[1;31mFAIL" in coloured and "\x1b[32mPASS" in coloured

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 from click.testing import CliRunner
@@ -98,6 +99,19 @@ def test_every_format_of_a_stored_run_equals_the_check_time_report(env, tmp_path
     canary = [f for f in doc["findings"] if f["check"] == "kubernetes.canary"]
     assert canary and all(f["waived"] for f in canary if f["status"] in ("fail", "warn"))
     assert not any(f["waived"] for f in doc["findings"] if f["check"] == "kubernetes.chaos")
+
+    # the evidence record is in every format, not only in JSON and HTML
+    md = (tmp_path / "stored.md").read_text()
+    assert "done by bo" in md and "breaker PR #42" in md and "conflict: ticked done" in md
+    junit = ET.fromstring((tmp_path / "stored.xml").read_text())
+    props = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert "done by bo" in props["item:comm.circuit_breaker"] and "breaker PR #42" in props["item:comm.circuit_breaker"]
+    assert "conflict: ticked done" in props["item:principles.horizontal_stateless"]
+    sarif = json.loads((tmp_path / "stored.sarif").read_text())["runs"][0]["properties"]
+    assert {r["item"]: r for r in sarif["evidenceRecord"]}["comm.circuit_breaker"]["tick"]["actor"] == "bo"
+    assert sarif["project"] == "shop" and len(sarif["auditChainHead"]) == 64
+    table = (tmp_path / "stored.txt").read_text()
+    assert "Evidence record" in table and "comm.circuit_breaker" in table and "Project shop" in table
 
     html = (tmp_path / "stored.html").read_text()
     for text in ("breaker PR #42", "HPA everywhere but the legacy worker", "other product"):

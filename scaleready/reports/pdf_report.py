@@ -35,6 +35,7 @@ _COLOR = {Status.FAIL: (180, 35, 24), Status.WARN: (181, 71, 8), Status.ERROR: (
 _VERDICT_COLOR = {"pass": (6, 118, 71), "warn": (181, 71, 8), "fail": (180, 35, 24), "unknown": (102, 112, 133)}
 INK, GREY, MUTED = (16, 24, 40), (71, 84, 103), (102, 112, 133)
 MAX_EVIDENCE_ROWS = 12
+TOTAL_PAGES = "{pages}"  # wider than "{nb}": room for a four-digit page count
 MAX_RECORD_FINDINGS = 8
 
 
@@ -62,7 +63,7 @@ def _document_class() -> type:
             self.set_font(self.family, "", 8)
             self.set_text_color(*MUTED)
             self.cell(self.epw / 2, 5, self.footer_text, align="L")
-            self.cell(self.epw / 2, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+            self.cell(self.epw / 2, 5, f"Page {self.page_no()} of {TOTAL_PAGES}", align="R")
 
     return Report
 
@@ -70,6 +71,7 @@ def _document_class() -> type:
 class _Doc:
     def __init__(self, run: RunResult, unicode_font: bool = True) -> None:
         self.pdf = _document_class()(format="A4")
+        self.pdf.alias_nb_pages(TOTAL_PAGES)
         self.pdf.set_auto_page_break(auto=True, margin=18)
         self.pdf.set_margins(15, 15, 15)
         self.pdf.set_title(f"scaleready audit report {run.id}")
@@ -84,6 +86,8 @@ class _Doc:
                 break
         self.family = "Body" if self.unicode else "Helvetica"
         self.pdf.family = self.family
+        self._font: tuple[float, bool] | None = None
+        self._color: tuple[int, int, int] | None = None
         self.pdf.footer_text = self.text(f"scaleready audit report · project {run.project} · run {run.id[:8]}")
 
     def text(self, value: object) -> str:
@@ -94,8 +98,20 @@ class _Doc:
         return folded.encode("latin-1", "replace").decode("latin-1")
 
     def font(self, size: float, bold: bool = False, color: tuple[int, int, int] = INK) -> None:
-        self.pdf.set_font(self.family, "B" if bold else "", size)
-        self.pdf.set_text_color(*color)
+        # set_font is costly in fpdf2 even when nothing changes; thousands of findings call this
+        if self._font != (size, bold):
+            self.pdf.set_font(self.family, "B" if bold else "", size)
+            self._font = (size, bold)
+        if self._color != color:
+            self.pdf.set_text_color(*color)
+            self._color = color
+
+    def fits(self, text: str, width: float, size: float) -> bool:
+        """Whether one line holds the text: a cheap bound first (no glyph is wider than 0.75 em),
+        the real measurement only for texts near the limit."""
+        if len(text) * size * 0.265 < width:
+            return True
+        return self.pdf.get_string_width(text) < width
 
     def line(self, value: object, size: float = 10, bold: bool = False, color: tuple[int, int, int] = INK,
              height: float = 5.5, indent: float = 0) -> None:
@@ -105,7 +121,7 @@ class _Doc:
             self.pdf.set_x(self.pdf.l_margin + indent)
         width = self.pdf.epw - indent
         # A one-line cell costs a fraction of multi_cell's line breaking: use it when the text fits.
-        if "\n" not in text and self.pdf.get_string_width(text) < width - 1:
+        if "\n" not in text and self.fits(text, width - 1, size):
             self.pdf.cell(width, height, text, new_x="LMARGIN", new_y="NEXT")
         else:
             self.pdf.multi_cell(width, height, text, new_x="LMARGIN", new_y="NEXT", align="L")
@@ -129,6 +145,7 @@ class _Doc:
                 r = table.row()
                 for value in row:
                     r.cell(self.text(value))
+        self._font = self._color = None  # the table set its own fonts
         self.pdf.ln(2)
 
     def bar(self, fraction: float, width: float = 60, height: float = 3.5,
@@ -320,11 +337,11 @@ def _finding(doc: _Doc, f: Finding) -> None:
         for key, value in rows:
             doc.font(8, color=GREY)
             pdf.set_x(pdf.l_margin + 4)
-            key_w = min(70.0, max(30.0, pdf.get_string_width(doc.text(key)) + 3))
+            key_w = 30.0 if len(key) < 16 else min(70.0, pdf.get_string_width(doc.text(key)) + 3)
             pdf.cell(key_w, 4.2, doc.text(key))
             doc.font(8)
             value_text = doc.text(value)
-            if pdf.get_string_width(value_text) < pdf.epw - 4 - key_w - 1:
+            if doc.fits(value_text, pdf.epw - 4 - key_w - 1, 8):
                 pdf.cell(0, 4.2, value_text, new_x="LMARGIN", new_y="NEXT")
             else:
                 pdf.multi_cell(0, 4.2, value_text, new_x="LMARGIN", new_y="NEXT", align="L")

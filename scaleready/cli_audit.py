@@ -8,31 +8,15 @@ Every command acts on one *project*: ``--project``, else ``SCALEREADY_PROJECT``,
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
 
-from scaleready.models import DEFAULT_PROJECT
+from scaleready.projects import PROJECT_ENV, resolve_project
 
-PROJECT_ENV = "SCALEREADY_PROJECT"
-
-
-def resolve_project(project: str | None, config_path: str | None = "scaleready.yaml") -> str:
-    """The project a command acts on (see the module docstring)."""
-    if project:
-        return project
-    if env := os.environ.get(PROJECT_ENV):
-        return env
-    if config_path and Path(config_path).is_file():
-        from scaleready.config import load_config
-
-        return load_config(config_path).project
-    return DEFAULT_PROJECT
-
+__all__ = ["project_option", "register", "resolve_project"]
 
 def project_option(fn: Any) -> Any:
     fn = click.option("--config", "-c", "config_path", default="scaleready.yaml", show_default=True,

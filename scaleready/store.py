@@ -374,6 +374,17 @@ class Store:
                               project=row.project)
             session.commit()
 
+    # -- projects -------------------------------------------------------------------------------
+    def projects(self) -> list[str]:
+        """Every project the store knows (from runs, ticks, waivers, milestones), ``default`` first."""
+        from scaleready.models import MilestoneRecord
+
+        found = {DEFAULT_PROJECT}
+        with self.session() as session:
+            for column in (RunRecord.project, ItemStateRecord.project, WaiverRecord.project, MilestoneRecord.project):
+                found.update(session.exec(select(column).distinct()).all())
+        return sorted(found, key=lambda p: (p != DEFAULT_PROJECT, p))
+
     # -- audit ----------------------------------------------------------------------------------
     def audit(self, actor: str, action: str, subject: str = "", details: dict[str, Any] | None = None,
               project: str = DEFAULT_PROJECT) -> str:

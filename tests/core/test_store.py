@@ -135,31 +135,3 @@ def test_ticks_and_waivers_belong_to_a_project(store):
     events = store.audit_log(project="shop")
     assert {e.action for e in events} == {"item.state", "waiver.added", "waiver.revoked"}
     assert all(e.project == "shop" for e in events)
-
-
-def test_a_0001_store_upgrades_and_its_old_events_join_the_chain(tmp_path):
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
-
-    from scaleready.store import _make_engine
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = _make_engine(url)
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", "scaleready/migrations")
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
-        conn.execute(sqlalchemy.text(
-            "INSERT INTO item_states (framework_id, item_id, state, actor, at, note) "
-            "VALUES ('scaling-guide', 'security.audit.pentest', 'done', 'ana', '2026-01-02 03:04:05.000006', 'PT')"))
-        for n in range(3):
-            conn.execute(sqlalchemy.text(
-                "INSERT INTO audit_log (at, actor, action, subject, details_json) "
-                f"VALUES ('2026-01-02 03:04:0{n}.000000', 'ana', 'item.state', 's{n}', '{{}}')"))
-    store = Store(url)
-    verdict = store.verify_audit()
-    assert verdict.ok and verdict.events == 3, verdict.line()
-    assert store.item_states("scaling-guide")["security.audit.pentest"].actor == "ana"
-    store.audit("bo", "test.event")
-    assert store.verify_audit().events == 4 and store.verify_audit().ok

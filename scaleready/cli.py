@@ -75,6 +75,14 @@ def _render(run: Any, fmt: str, output: str | None, config_path: str | None = No
     return reports.render(run, fmt, **options)
 
 
+def _is_store_failure(exc: BaseException) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from scaleready.store import StoreError
+
+    return isinstance(exc, SQLAlchemyError | StoreError)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scaleready")
 @click.option("--debug", is_flag=True, help="Show tracebacks for tool errors.")
@@ -114,7 +122,14 @@ def check(config_path: str, environment: str | None, fmt: str, output: str | Non
                 click.echo(f"uploaded {len(uploaded.uploaded)} spooled run(s) to the store", err=True)
         except Exception as exc:  # any store failure: the run goes on and is spooled below
             store, problem = None, store_problem(exc)
-    run, snapshots = execute(config, store=store, environment=environment, save=False)
+    try:
+        run, snapshots = execute(config, store=store, environment=environment, save=False)
+    except Exception as exc:
+        if store is None or not _is_store_failure(exc):
+            raise
+        # the store died while its ticks and waivers were read: run without it, spool below
+        store, problem = None, store_problem(exc)
+        run, snapshots = execute(config, store=None, environment=environment, save=False)
     if not no_store:
         targets = redacted_target_summary(config.select(environment))
         if store is not None:

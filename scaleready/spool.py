@@ -32,10 +32,10 @@ def spool_dir() -> Path:
 
 
 def store_problem(exc: BaseException) -> str:
-    """One line for why the store failed: the driver's own first line, not SQLAlchemy's page."""
-    cause = getattr(exc, "orig", None) or exc
-    lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    """One line for why the store failed (see `scaleready.store.one_line`)."""
+    from scaleready.store import one_line
+
+    return one_line(exc)
 
 
 def spool_run(run: RunResult, snapshots: list[Snapshot], config_path: str | None,

@@ -48,6 +48,13 @@ class StoreError(RuntimeError):
     """The store cannot be opened or does not hold what was asked for."""
 
 
+def one_line(exc: BaseException) -> str:
+    """Why a database call failed, in one line: the driver's first line, not SQLAlchemy's page."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
 def default_url() -> str:
     """``SCALEREADY_DATABASE_URL`` if set, else a SQLite file in the user's data dir."""
     if url := os.environ.get(DATABASE_URL_ENV):
@@ -151,7 +158,7 @@ class Store:
             if upgrade:
                 migrate(self.engine)
         except Exception as exc:
-            raise StoreError(f"cannot open the store at {self.safe_url}: {exc}") from exc
+            raise StoreError(f"cannot open the store at {self.safe_url}: {one_line(exc)}") from exc
 
     @property
     def safe_url(self) -> str:

@@ -40,6 +40,8 @@ class EvidenceRecord:
         """How the verdict was reached, in words: the evidence source, never 'manual' by default."""
         if self.item.source == "evidence":
             return "live evidence"
+        if self.item.status == "not_applicable":
+            return "ticked not applicable: out of the score"
         if self.item.source == "manual":
             return "manual tick"
         if self.item.source == "conflict":
@@ -74,8 +76,11 @@ def evidence_records(run: RunResult) -> list[EvidenceRecord]:
     for f in run.findings:
         by_fingerprint.setdefault(f.fingerprint, []).append(f)
     records = []
+    excluded: dict[str, list[ItemScore]] = {}
+    for item in run.score.not_applicable:
+        excluded.setdefault(item.area, []).append(item)
     for area in run.score.areas:
-        for item in area.items:
+        for item in [*area.items, *excluded.pop(area.id, [])]:
             findings = [f for fp in item.evidence for f in by_fingerprint.get(fp, [])]
             waivers = [w for w in run.waivers if any(waiver_matches(w, f) for f in findings)]
             records.append(EvidenceRecord(item, area.title, findings, waivers))

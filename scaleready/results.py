@@ -111,6 +111,8 @@ class Scorecard:
     areas: list[AreaScore] = field(default_factory=list)
     phases: list[PhaseProgress] = field(default_factory=list)
     level: int = 0  # phases complete in order: phase 1 done = level 1
+    # items ticked not applicable: out of the score and coverage, kept for the evidence record
+    not_applicable: list[ItemScore] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,6 +133,7 @@ class Scorecard:
                 {"number": p.number, "title": p.title, "done": p.done, "total": p.total}
                 for p in self.phases
             ],
+            "not_applicable": [{**i.to_json(), "area": i.area} for i in self.not_applicable],
         }
 
 
@@ -186,4 +189,5 @@ def scorecard_from_json(doc: Mapping[str, Any]) -> Scorecard:
     phases = [PhaseProgress(int(p["number"]), p.get("title", ""), int(p.get("done", 0)), int(p.get("total", 0)))
               for p in doc.get("phases", [])]
     return Scorecard(overall=float(doc.get("overall", 0.0)), coverage=float(doc.get("coverage", 0.0)), areas=areas,
-                     phases=phases, level=int(doc.get("level", 0)))
+                     phases=phases, level=int(doc.get("level", 0)),
+                     not_applicable=[item_from_json(i, i.get("area", "")) for i in doc.get("not_applicable", [])])

@@ -83,9 +83,16 @@ def score(
     manual = manual or {}
     findings = list(findings)
     by_area: dict[str, list[ItemScore]] = defaultdict(list)
+    not_applicable: list[ItemScore] = []
     for item in framework.items:
         tick = manual.get(item.id)
         if tick is not None and tick.state == "not_applicable":
+            not_applicable.append(ItemScore(
+                id=item.id, title=item.title, area=item.area, section=item.section, kind=item.kind,
+                weight=float(item.weight), status="not_applicable", source="manual", value=0.0,
+                checks=list(item.checks), phase=item.phase, tick=_tick(tick),
+                evidence=list(dict.fromkeys(f.fingerprint for f in _item_findings(findings, item))),
+            ))
             continue
         behind = _item_findings(findings, item)
         status, source, note = _decide(item.kind, _evidence_status(behind), tick.state if tick else None)
@@ -114,7 +121,8 @@ def score(
             break
         level = phase.number
     return Scorecard(
-        overall=overall.score, coverage=overall.coverage, areas=areas, phases=phases, level=level
+        overall=overall.score, coverage=overall.coverage, areas=areas, phases=phases, level=level,
+        not_applicable=not_applicable,
     )
 
 

@@ -23,7 +23,7 @@ def test_shape(run):
                           "finished_at": "2026-11-24T10:00:07.250000+00:00",
                           "framework": {"id": "scaling-guide", "title": "Ultimate Scaling Guide", "version": "1.0"},
                           "environment": "staging", "project": "default", "audit_head": None, "config_path": None}
-    assert set(doc["score"]) == {"overall", "coverage", "level", "areas", "phases"}
+    assert set(doc["score"]) == {"overall", "coverage", "level", "areas", "phases", "not_applicable"}
     assert doc["score"] == run.score.to_json()
     assert len(doc["findings"]) == len(run.findings)
     for f in doc["findings"]:

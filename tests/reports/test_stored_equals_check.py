@@ -69,6 +69,7 @@ def test_every_format_of_a_stored_run_equals_the_check_time_report(env, tmp_path
     cli(env, "tick", "comm.circuit_breaker", "--state", "done", "--by", "bo", "--note", "breaker PR #42", *c)
     cli(env, "tick", "comm.circuit_breaker", "--state", "not_done", "--by", "eve", "--note", "other product",
         "--project", "blog")
+    cli(env, "tick", "cost.spot_batch", "--state", "not_applicable", "--by", "dan", "--note", "no batch jobs", *c)
     cli(env, "waive", "kubernetes.hpa.buffer", "--reason", "buffer sized by hand", "--by", "ana",
         "--expires", "2099-01-01", *c)
 
@@ -87,6 +88,9 @@ def test_every_format_of_a_stored_run_equals_the_check_time_report(env, tmp_path
     breaker = record["comm.circuit_breaker"]
     assert breaker["tick"]["actor"] == "bo" and breaker["tick"]["note"] == "breaker PR #42"
     assert breaker["verdict"] == "pass" and breaker["source"] == "manual"
+    spot = record["cost.spot_batch"]  # out of the score, still on the record with who and why
+    assert spot["verdict"] == "not_applicable" and spot["tick"]["actor"] == "dan"
+    assert "cost.spot_batch" not in {i["id"] for a in doc["score"]["areas"] for i in a["items"]}
     stateless = record["principles.horizontal_stateless"]
     assert stateless["checks"] == ["kubernetes.replicas.min", "kubernetes.hpa.present"]
     assert stateless["conflict"] and "ticked done" in stateless["conflict"]
@@ -114,7 +118,7 @@ def test_every_format_of_a_stored_run_equals_the_check_time_report(env, tmp_path
     assert "Evidence record" in table and "comm.circuit_breaker" in table and "Project shop" in table
 
     html = (tmp_path / "stored.html").read_text()
-    for text in ("breaker PR #42", "HPA everywhere but the legacy worker", "other product"):
+    for text in ("breaker PR #42", "HPA everywhere but the legacy worker", "no batch jobs", "other product"):
         assert (text in html) == (text != "other product"), text
     assert re.search(r'id="audit-head">[0-9a-f]{64}<', html)  # each format came from its own run
     assert re.search(r"Audit chain head[^0-9a-f]*[0-9a-f]{64}",

@@ -287,7 +287,7 @@ def _record(doc: _Doc, r: EvidenceRecord) -> None:
     if pdf.will_page_break(24):
         pdf.add_page()
     doc.font(9, bold=True, color=_VERDICT_COLOR.get(r.item.status, INK))
-    pdf.cell(20, 5.5, r.item.status.upper())
+    pdf.cell(23, 5.5, "N/A" if r.item.status == "not_applicable" else r.item.status.upper())
     doc.font(10, bold=True)
     pdf.multi_cell(0, 5.5, doc.text(f"{r.item.title}  ({r.item.id}, § {r.item.section})"),
                    new_x="LMARGIN", new_y="NEXT", align="L")
@@ -311,7 +311,7 @@ def _record(doc: _Doc, r: EvidenceRecord) -> None:
         facts.append(("CONFLICT", r.conflict))
     for key, value in facts:
         doc.font(8.5, bold=key == "CONFLICT", color=(180, 35, 24) if key == "CONFLICT" else GREY)
-        pdf.set_x(pdf.l_margin + 20)
+        pdf.set_x(pdf.l_margin + 23)
         pdf.cell(24, 4.6, doc.text(key))
         doc.font(8.5, color=(180, 35, 24) if key == "CONFLICT" else INK)
         pdf.multi_cell(0, 4.6, doc.text(value), new_x="LMARGIN", new_y="NEXT", align="L")

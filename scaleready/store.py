@@ -417,11 +417,39 @@ class Store:
             return (head.seq, head.head) if head else (0, "")
 
     def verify_audit(self) -> chain.Verdict:
-        """Walk the whole chain (see `scaleready.audit.verify`)."""
+        """Walk the whole chain (see `scaleready.audit.verify`), then check that every milestone and
+        signature matches the event that recorded it, so a frozen scorecard cannot be swapped."""
         with self.session() as session:
             seq, head = self.audit_head()
             events = session.exec(select(AuditEvent).order_by(col(AuditEvent.id))).yield_per(1000)
-            return chain.verify(events, seq, head)
+            verdict = chain.verify(events, seq, head)
+            if not verdict.ok:
+                return verdict
+            problem = _milestone_problem(session)
+        if problem:
+            return chain.Verdict(False, verdict.events, verdict.head, None, problem)
+        return verdict
+
+
+def _milestone_problem(session: Session) -> str | None:
+    """Why a milestone or signature disagrees with the chain, or None."""
+    import hashlib
+
+    from scaleready.models import MilestoneRecord, MilestoneSignature
+
+    created = {}
+    for e in session.exec(select(AuditEvent).where(AuditEvent.action == "milestone.created")):
+        created[(e.project, e.subject)] = json.loads(e.details_json).get("sha256")
+    signed = set(session.exec(select(AuditEvent.hash).where(AuditEvent.action == "milestone.signed")).all())
+    for m in session.exec(select(MilestoneRecord)):
+        digest = hashlib.sha256(json.dumps(json.loads(m.document_json), sort_keys=True, separators=(",", ":"),
+                                           default=str).encode()).hexdigest()
+        if digest != m.sha256 or created.get((m.project, m.name)) != m.sha256:
+            return f"milestone '{m.name}' (project {m.project}) does not match the sha256 its creation event recorded"
+        for s in session.exec(select(MilestoneSignature).where(MilestoneSignature.milestone_id == m.id)):
+            if s.event_hash not in signed:
+                return f"a signature by {s.actor} on milestone '{m.name}' has no sign-off event in the chain"
+    return None
 
 
 def _finding_row(run_id: str, f: Finding) -> dict[str, Any]:

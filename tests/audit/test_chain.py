@@ -6,6 +6,9 @@ or disabling them), then checks that the chain still gives it away.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import sqlalchemy
 from click.testing import CliRunner
 from sqlalchemy import text
@@ -132,3 +135,34 @@ def test_update_delete_and_truncate_stay_refused(store):
             except sqlalchemy.exc.DBAPIError as exc:
                 assert "append-only" in str(exc)
     assert store.verify_audit().ok
+
+
+def test_a_swapped_milestone_is_caught(store, store_url, tmp_path):
+    from scaleready import milestones
+    from scaleready.demo import demo_config
+    from scaleready.runner import execute
+
+    execute(demo_config(), store=store)
+    milestones.create(store, "launch", "ana")
+    milestones.sign(store, "launch", "carla", "ok")
+    with store.engine.connect() as conn:  # the frozen tables refuse changes outright
+        try:
+            conn.execute(text("UPDATE milestones SET note = 'x'"))
+            conn.commit()
+            raise AssertionError("UPDATE milestones was accepted")
+        except sqlalchemy.exc.DBAPIError as exc:
+            assert "append-only" in str(exc)
+    assert _verify(store_url)[0] == 0
+    # around the guard: a better-looking document, with a sha256 that matches it
+    row = store.engine.connect().execute(text("SELECT document_json FROM milestones")).scalar()
+    doc = json.loads(row)
+    doc["score"]["overall"] = 99.0
+    forged = hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE milestones DISABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER milestones_no_update"))
+        conn.execute(text("UPDATE milestones SET document_json = :d, sha256 = :s"), {"d": json.dumps(doc), "s": forged})
+    code, out = _verify(store_url)
+    assert code != 0 and "milestone 'launch'" in out

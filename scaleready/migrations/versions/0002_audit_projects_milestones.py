@@ -120,13 +120,27 @@ def _drop_append_only_guards(postgres: bool) -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
 
 
+FROZEN_TABLES = ("milestones", "milestone_signatures")  # written once, never changed
+
+
 def _add_append_only_guards(postgres: bool) -> None:
     if postgres:
         op.execute(
             "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
             "FOR EACH ROW EXECUTE FUNCTION scaleready_audit_append_only()"
         )
+        op.execute(
+            "CREATE FUNCTION scaleready_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$"
+        )
+        for table in FROZEN_TABLES:
+            op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                       "FOR EACH ROW EXECUTE FUNCTION scaleready_append_only()")
         return
+    for table in FROZEN_TABLES:
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
     for verb in ("UPDATE", "DELETE"):
         op.execute(
             f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
@@ -145,6 +159,9 @@ def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     if postgres:
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+        for table in FROZEN_TABLES:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS scaleready_append_only()")
     else:
         for name in ("audit_log_no_update", "audit_log_no_delete", "audit_log_no_replace"):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")

@@ -10,24 +10,21 @@ waivers and milestones belong to a project.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import platformdirs
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, event, insert, text
-from sqlmodel import Session, col, create_engine, select
+from sqlalchemy import insert, text
+from sqlmodel import Session, col, select
 
 from scaleready import audit as chain
 from scaleready.api import Finding, Snapshot
+from scaleready.database import DATABASE_URL_ENV, default_url, make_engine, migrate
+
+__all__ = ["DATABASE_URL_ENV", "MANUAL_STATES", "RunSummary", "Store", "StoreError", "default_url", "migrate"]
 from scaleready.models import (
     DEFAULT_PROJECT,
     AuditChainHead,
@@ -40,7 +37,6 @@ from scaleready.models import (
 )
 from scaleready.results import RunResult, SnapshotRef, WaiverRef, scorecard_from_json
 
-DATABASE_URL_ENV = "SCALEREADY_DATABASE_URL"
 MANUAL_STATES = ("done", "not_done", "not_applicable")
 
 
@@ -55,85 +51,11 @@ def one_line(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
-def default_url() -> str:
-    """``SCALEREADY_DATABASE_URL`` if set, else a SQLite file in the user's data dir."""
-    if url := os.environ.get(DATABASE_URL_ENV):
-        return url
-    folder = Path(platformdirs.user_data_dir("scaleready", appauthor=False))
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'scaleready.db'}"
-
-
 def _utc(moment: datetime | None) -> datetime | None:
     """Aware UTC for writing (naive values are taken to be UTC already)."""
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
-def _make_engine(url: str) -> Engine:
-    if url.startswith("postgresql://"):  # psycopg 3 is the driver we ship
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-HEAD_REVISION = "0002"
-
-
-def _current_revision(engine: Engine) -> str | None:
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except Exception:  # no table yet: a fresh store
-        return None
-
-
-@contextmanager
-def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
-    """An exclusive file lock beside the database: SQLite DDL is not transactional through the
-    driver, so two processes creating a fresh store would both try ``CREATE TABLE runs``."""
-    database = engine.url.database
-    if not database or database == ":memory:":
-        yield
-        return
-    lock_path = Path(database).with_name(Path(database).name + ".migrate-lock")
-    with open(lock_path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision, one process at a time."""
-    if _current_revision(engine) == HEAD_REVISION:
-        return
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    if engine.dialect.name == "sqlite":
-        with _sqlite_migration_lock(engine), engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
-        return
-    with engine.begin() as connection:
-        # Held until this transaction commits; PostgreSQL DDL is transactional, so whoever
-        # waited then sees the finished schema and Alembic finds nothing left to do.
-        connection.execute(text("SELECT pg_advisory_xact_lock(7316842053)"))
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
 
 
 @dataclass(frozen=True)
@@ -154,7 +76,7 @@ class Store:
     def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
         self.url = url or default_url()
         try:
-            self.engine = _make_engine(self.url)
+            self.engine = make_engine(self.url)
             if upgrade:
                 migrate(self.engine)
         except Exception as exc:

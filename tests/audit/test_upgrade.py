@@ -12,13 +12,14 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import text
 
 import scaleready
-from scaleready.store import Store, _make_engine
+from scaleready.database import make_engine
+from scaleready.store import Store
 
 MIGRATIONS = Path(scaleready.__file__).parent / "migrations"
 
 
 def _at_0001(url: str) -> None:
-    engine = _make_engine(url)
+    engine = make_engine(url)
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:

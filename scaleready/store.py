@@ -23,8 +23,6 @@ from sqlmodel import Session, col, select
 from scaleready import audit as chain
 from scaleready.api import Finding, Snapshot
 from scaleready.database import DATABASE_URL_ENV, default_url, make_engine, migrate
-
-__all__ = ["DATABASE_URL_ENV", "MANUAL_STATES", "RunSummary", "Store", "StoreError", "default_url", "migrate"]
 from scaleready.models import (
     DEFAULT_PROJECT,
     AuditChainHead,
@@ -37,6 +35,7 @@ from scaleready.models import (
 )
 from scaleready.results import RunResult, SnapshotRef, WaiverRef, scorecard_from_json
 
+__all__ = ["DATABASE_URL_ENV", "MANUAL_STATES", "RunSummary", "Store", "StoreError", "default_url", "migrate"]
 MANUAL_STATES = ("done", "not_done", "not_applicable")
 
 

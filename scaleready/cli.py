@@ -89,26 +89,39 @@ def main(debug: bool) -> None:
 @click.option("--output", "-o", help="Write the report to this file instead of stdout.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), help="Exit 4 when the overall score is lower.")
 @click.option("--no-store", is_flag=True, help="Do not save the run in the store.")
+@click.option("--shard", envvar="SCALEREADY_SHARD", metavar="I/N",
+              help="Run only shard I of N (1-based) and merge it into the stored run named by --run-key.")
+@click.option("--run-key", envvar="SCALEREADY_RUN_KEY", help="The name all shards of one run share (e.g. the Job).")
 @friendly_errors
 def check(config_path: str, environment: str | None, fmt: str, output: str | None,
-          fail_under: float | None, no_store: bool) -> None:
+          fail_under: float | None, no_store: bool, shard: str | None, run_key: str | None) -> None:
     """Collect from every target, evaluate the checks, store the run and print it."""
     from scaleready.api import Severity, Status
     from scaleready.config import load_config
     from scaleready.runner import execute
     from scaleready.store import Store
 
-    config = load_config(config_path)
-    store = None if no_store else Store()
-    run, _ = execute(config, store=store, environment=environment)
-    _emit(_render(run, fmt, output, config_path), output)
+    if shard:
+        from scaleready.cli_team import run_shard
+
+        if no_store:
+            raise ToolError("--shard merges shards in the store: it cannot be combined with --no-store")
+        # Danger: this shard's own findings. Score: the merged run, once every shard is in.
+        run, judged = run_shard(config_path, environment, shard, run_key,
+                                lambda merged: _emit(_render(merged, fmt, output, config_path), output))
+    else:
+        config = load_config(config_path)
+        store = None if no_store else Store()
+        run, _ = execute(config, store=store, environment=environment)
+        judged = run
+        _emit(_render(run, fmt, output, config_path), output)
     danger = [f for f in run.findings
               if f.status == Status.FAIL and f.severity == Severity.DANGER and not f.waived]
     if danger:
         click.echo(f"{len(danger)} danger finding(s) failed", err=True)
         sys.exit(EXIT_DANGER)
-    if fail_under is not None and run.score.overall < fail_under:
-        click.echo(f"score {run.score.overall:.1f} is below --fail-under {fail_under:g}", err=True)
+    if fail_under is not None and judged is not None and judged.score.overall < fail_under:
+        click.echo(f"score {judged.score.overall:.1f} is below --fail-under {fail_under:g}", err=True)
         sys.exit(EXIT_BELOW_SCORE)
 
 
@@ -214,7 +227,8 @@ def _add_optional_commands() -> None:
     """Commands owned by the reference service and simulator packages, when present."""
     import importlib
 
-    for module, names in (("refservice.commands", ("refservice", "loadgen", "seed")),
+    for module, names in (("scaleready.cli_team", ("shards", "exporter")),
+                          ("refservice.commands", ("refservice", "loadgen", "seed")),
                           ("simulator.commands", ("simulate", "calibrate"))):
         try:
             mod = importlib.import_module(module)

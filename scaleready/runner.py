@@ -69,8 +69,12 @@ def execute(
     registry: Registry | None = None,
     framework: Framework | None = None,
     environment: str | None = None,
+    save: bool = True,
 ) -> tuple[RunResult, list[Snapshot]]:
-    """Run every selected target's checks, score them and (given a store) save the run."""
+    """Run every selected target's checks, score them and (given a store) save the run.
+
+    ``save=False`` still reads the store's waivers and ticks but leaves storing to the caller
+    (a shard of a sharded run is merged by `scaleready.shard_store`)."""
     registry = registry or default_registry()
     base_dir = config.path.parent if config.path else None
     framework = framework or resolve_framework(config.framework, base_dir)
@@ -94,7 +98,7 @@ def execute(
         tool_version=__version__,
         environment=environment or config.environment,
     )
-    if store is not None:
+    if store is not None and save:
         summary: list[dict[str, Any]] = redacted_target_summary(selected)
         store.save_run(run, snapshots, str(config.path) if config.path else None, summary)
     return run, snapshots

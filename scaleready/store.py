@@ -19,7 +19,7 @@ from typing import Any
 import platformdirs
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import Engine, event, insert, text
 from sqlmodel import Session, col, create_engine, select
 
 from scaleready.api import Finding, Snapshot
@@ -81,6 +81,9 @@ def migrate(engine: Engine) -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Shards of one run start together as separate Jobs: one migrates, the others wait.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7242015)"))
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
 

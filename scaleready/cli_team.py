@@ -1,0 +1,95 @@
+"""CLI commands for running scaleready for a team: sharded checks, shard status, the metrics exporter.
+
+Registered from `scaleready.cli` with one line, so the team features stay out of the core CLI
+module. ``check --shard`` itself is an option of ``check``; its work is `run_shard` here.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+EXIT_INCOMPLETE = 5  # `scaleready shards`: the run is missing shards
+
+
+def _actor() -> str:
+    """Who stored a shard: the Job's pod name in a cluster, else the local user."""
+    try:
+        return os.environ.get("SCALEREADY_ACTOR") or os.environ.get("HOSTNAME") or getpass.getuser()
+    except OSError:
+        return "scaleready"
+
+
+def run_shard(config_path: str, environment: str | None, shard_spec: str, run_key: str | None,
+              emit: Callable[[Any], None]) -> tuple[Any, Any]:
+    """One shard of a sharded run: returns (this shard's findings as a run, the merged run when this
+    shard completed it, else None). Emits the merged run as stored so far; its shard state on stderr."""
+    from scaleready.config import load_config
+    from scaleready.shards import Shard, execute_shard
+    from scaleready.store import Store
+
+    shard = Shard.parse(shard_spec)
+    if not run_key:
+        raise ValueError("--shard needs --run-key (or SCALEREADY_RUN_KEY): the name all shards of one run share, "
+                         "e.g. the Kubernetes Job name")
+    config = load_config(config_path)
+    store = Store()
+    outcome = execute_shard(config, shard, run_key, store, environment=environment, actor=_actor())
+    click.echo(f"shard {shard}: {len(outcome.shard_run.findings)} finding(s) stored; "
+               f"{outcome.status.describe()}", err=True)
+    merged = store.load_run(outcome.status.run_id)
+    emit(merged)
+    if not outcome.status.complete:
+        click.echo("the merged score (--fail-under) is judged by the shard that completes the run", err=True)
+        return outcome.shard_run, None
+    return outcome.shard_run, merged
+
+
+@click.command("shards")
+@click.option("--run", "run_ref", default="latest", show_default=True, help="Run id, id prefix or 'latest'.")
+def shards(run_ref: str) -> None:
+    """Say whether a sharded run is complete; exit 5 (and name the unknown targets) when not."""
+    from scaleready.shard_store import shard_status
+    from scaleready.store import Store, StoreError
+
+    try:
+        status = shard_status(Store(), run_ref)
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if status is None:
+        click.echo("this run was not sharded: it is complete by construction")
+        return
+    click.echo(status.describe())
+    if not status.complete:
+        sys.exit(EXIT_INCOMPLETE)
+
+
+@click.command("exporter")
+@click.option("--port", default=9717, show_default=True, help="Port of /metrics.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--project", default="default", show_default=True, help="The `project` label.")
+@click.option("--environment", "-e", help="Only this environment's newest run.")
+def exporter(port: int, host: str, project: str, environment: str | None) -> None:
+    """Serve readiness (score, coverage, level, per-check status) as Prometheus gauges on /metrics."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from scaleready.exporter import ReadinessCollector
+    from scaleready.store import Store, StoreError
+
+    try:
+        store = Store()
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ReadinessCollector(store, project, environment))
+    server, thread = start_http_server(port, addr=host, registry=registry)
+    click.echo(f"scaleready exporter on http://{host}:{server.server_port}/metrics (store {store.safe_url})",
+               err=True)
+    thread.join()

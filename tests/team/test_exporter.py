@@ -1,0 +1,127 @@
+"""`scaleready exporter` scraped by a real Prometheus, and the example alert rules under promtool.
+
+Two real runs (production and staging) go into a PostgreSQL store through the CLI; the
+exporter serves that store; Prometheus scrapes it with the example alert rules loaded. What
+PromQL returns must equal what the store holds, and the danger alert must be pending for a
+failing danger check but not for a waived one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from scaleready.exporter import effective_status, worst_status
+from scaleready.store import Store
+from tests.support.processes import stop_process
+from tests.support.prometheus_server import PrometheusServer, ScrapeJob, binary, free_port
+from tests.team.conftest import REPO, cli_env, scaleready, scaleready_background
+
+RULES = REPO / "deploy" / "prometheus" / "scaleready-alerts.yml"
+RULE_TESTS = REPO / "deploy" / "prometheus" / "scaleready-alerts.test.yml"
+
+
+def test_alert_rules_pass_promtool() -> None:
+    promtool = binary("promtool")
+    checked = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 6 rules found" in checked.stdout
+    tested = subprocess.run([promtool, "test", "rules", RULE_TESTS.name], capture_output=True, text=True,
+                            cwd=RULE_TESTS.parent)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def _config(folder: Path) -> Path:
+    targets = [
+        {"name": "cart", "kind": "kubernetes", "environment": "production",
+         "manifests": [str(REPO / "data/demo/k8s/cart-service")]},
+        {"name": "legacy", "kind": "kubernetes", "environment": "production",
+         "manifests": [str(REPO / "data/demo/k8s/legacy-worker")]},
+        {"name": "products", "kind": "kubernetes", "environment": "staging",
+         "manifests": [str(REPO / "data/demo/k8s/product-service")]},
+        {"name": "api", "kind": "http", "url": "http://127.0.0.1:9/", "timeout": 60},
+    ]
+    path = folder / "scaleready.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "targets": targets}))
+    return path
+
+
+def _wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+@pytest.mark.postgres
+@pytest.mark.prometheus
+@pytest.mark.slow
+def test_exporter_scraped_by_prometheus_equals_the_store(tmp_path: Path, fresh_pg) -> None:
+    url = fresh_pg()
+    env = cli_env(url)
+    Store(url).add_waiver("kubernetes.chaos", "drills next quarter", "alice@example.com", target="cart")
+    config = _config(tmp_path)
+    for environment in ("production", "staging"):
+        done = scaleready("check", "-c", str(config), "-e", environment, "-f", "json", env=env)
+        assert done.returncode in (0, 3), done.stderr
+
+    port = free_port()
+    exporter = scaleready_background("exporter", "--port", str(port), "--project", "shop", env=env)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/metrics")
+        with PrometheusServer([ScrapeJob("scaleready", [f"127.0.0.1:{port}"])], rule_files=[RULES]) as prom:
+            prom.wait_for('scaleready_score{job="scaleready"}')
+            prom.wait_rules_evaluated()
+            store = Store(url)
+            latest = {r.environment: store.load_run(r.id) for r in reversed(store.runs())}
+            assert set(latest) == {"production", "staging"}
+            for environment, run in latest.items():
+                sel = f'{{project="shop",environment="{environment}"}}'
+                assert float(prom.query(f"scaleready_score{sel}")[0]["value"][1]) == pytest.approx(run.score.overall)
+                assert float(prom.query(f"scaleready_coverage_ratio{sel}")[0]["value"][1]) == pytest.approx(
+                    run.score.coverage)
+                assert float(prom.query(f"scaleready_level{sel}")[0]["value"][1]) == run.score.level
+                assert float(prom.query(f"scaleready_run_complete{sel}")[0]["value"][1]) == 1
+
+                statuses: dict[tuple[str, str], list[str]] = defaultdict(list)
+                for f in run.findings:
+                    statuses[(f.target, f.check)].append(effective_status(f.status, f.waived))
+                series = prom.query(f"scaleready_check_status{sel}")
+                scraped = {(s["metric"]["target"], s["metric"]["check"]): s["metric"]["status"] for s in series}
+                assert scraped == {key: worst_status(v) for key, v in statuses.items()}
+                assert {s["metric"]["target"] for s in series} == {f.target for f in run.findings}
+                counted = prom.query(f"sum(scaleready_findings{sel})")
+                assert float(counted[0]["value"][1]) == len(run.findings)
+
+            assert scraped_status(prom, "production", "cart", "kubernetes.chaos") == "waived"
+            assert scraped_status(prom, "production", "legacy", "kubernetes.chaos") == "fail"
+            assert scraped_status(prom, "production", "api", "http.health") == "error"  # unknown, never pass
+            # The danger alert is pending (it waits `for: 15m`) for a failing danger check, not a waived one.
+            prom.wait_for('ALERTS{alertname="ScalereadyDangerCheckFailing"}')
+            alerts = prom.api("/api/v1/alerts")["alerts"]
+            danger = {(a["labels"]["environment"], a["labels"]["target"], a["labels"]["check"])
+                      for a in alerts if a["labels"]["alertname"] == "ScalereadyDangerCheckFailing"}
+            failing_danger = {(r, f.target, f.check)
+                              for r, run in latest.items() for f in run.findings
+                              if f.status.value == "fail" and f.severity.value == "danger" and not f.waived}
+            assert danger == failing_danger
+            assert ("production", "cart", "kubernetes.chaos") not in danger
+            assert all(a["state"] == "pending" for a in alerts)  # every example rule waits before firing
+    finally:
+        stop_process(exporter)
+
+
+def scraped_status(prom: PrometheusServer, environment: str, target: str, check: str) -> str:
+    series = prom.query(f'scaleready_check_status{{environment="{environment}",target="{target}",check="{check}"}}')
+    assert len(series) == 1, series
+    return series[0]["metric"]["status"]

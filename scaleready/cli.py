@@ -210,17 +210,28 @@ def init(path: str, force: bool) -> None:
 @main.command()
 @click.option("--port", default=8501, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-def dashboard(port: int, host: str) -> None:
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False),
+              help="Config with the auth/roles sections (default: ./scaleready.yaml when present).")
+@click.option("--secrets", "secrets_file", type=click.Path(dir_okay=False),
+              help="Streamlit secrets.toml with the identity provider's [auth] settings.")
+@click.option("--allow-unauthenticated", is_flag=True,
+              help="Serve without sign-in on a non-loopback address (everyone reaching it is an editor).")
+@friendly_errors
+def dashboard(port: int, host: str, config_path: str | None, secrets_file: str | None,
+              allow_unauthenticated: bool) -> None:
     """Start the Streamlit dashboard (SQLite store by default, no external service)."""
+    from scaleready.cli_team import dashboard_access
+
+    env_extra, streamlit_args = dashboard_access(host, config_path, secrets_file, allow_unauthenticated)
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--client.toolbarMode", "minimal"]
+           "--client.toolbarMode", "minimal", *streamlit_args]
     click.echo(f"scaleready dashboard on http://{host}:{port}", err=True)
     # Become Streamlit (exec, not a child): a supervisor's or a test's SIGTERM to this process then
     # stops the server; with a child process it was orphaned and kept serving.
     sys.stderr.flush()
-    os.execve(sys.executable, cmd, {**os.environ, "PYTHONPATH": str(app.parent.parent)})
+    os.execve(sys.executable, cmd, {**os.environ, **env_extra, "PYTHONPATH": str(app.parent.parent)})
 
 
 def _add_optional_commands() -> None:

@@ -50,6 +50,46 @@ def run_shard(config_path: str, environment: str | None, shard_spec: str, run_ke
     return outcome.shard_run, merged
 
 
+def dashboard_access(host: str, config_path: str | None, secrets_file: str | None,
+                     allow_unauthenticated: bool) -> tuple[dict[str, str], list[str]]:
+    """Decide how the dashboard may be served; refuse (ValueError, one line) rather than serve open.
+
+    Returns the environment the app reads (its config path, the explicit permission to be open)
+    and extra Streamlit arguments (the secrets file)."""
+    from pathlib import Path
+
+    from scaleready.access import check_oidc_secrets, default_secrets_files, is_loopback
+    from scaleready.config import load_config
+
+    path = config_path or ("scaleready.yaml" if Path("scaleready.yaml").is_file() else None)
+    access = load_config(path).access if path else None
+    env: dict[str, str] = {"SCALEREADY_CONFIG": str(Path(path).resolve())} if path else {}
+    args: list[str] = []
+    if secrets_file:
+        if not Path(secrets_file).is_file():
+            raise ValueError(f"--secrets {secrets_file}: no such file")
+        args += ["--secrets.files", str(Path(secrets_file).resolve())]
+    if access is not None and access.oidc:
+        files = [Path(secrets_file)] if secrets_file else default_secrets_files()
+        secrets = check_oidc_secrets(files, access.provider)
+        if not secrets.ok:
+            raise ValueError(f"auth.oidc is on in {path}, but sign-in cannot work: missing "
+                             + "; ".join(secrets.missing))
+        click.echo("sign-in: OpenID Connect (st.login); roles from " + str(path), err=True)
+        return env, args
+    if is_loopback(host):
+        click.echo(f"no identity provider configured: serving on {host} (this machine) only; "
+                   "everyone who can open it is an editor", err=True)
+        return env, args
+    if not allow_unauthenticated:
+        raise ValueError(f"refusing to serve the dashboard without sign-in on {host}: anyone reaching it could "
+                         "tick and waive. Configure `auth: {oidc: true}` and `roles` (see deploy/README.md), "
+                         "bind to 127.0.0.1, or pass --allow-unauthenticated")
+    click.echo(f"WARNING: serving without sign-in on {host} (--allow-unauthenticated): everyone who can reach "
+               "it is an editor", err=True)
+    return {**env, "SCALEREADY_ALLOW_UNAUTHENTICATED": "1"}, args
+
+
 @click.command("shards")
 @click.option("--run", "run_ref", default="latest", show_default=True, help="Run id, id prefix or 'latest'.")
 def shards(run_ref: str) -> None:

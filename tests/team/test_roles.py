@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from scaleready.access import AccessConfig, check_oidc_secrets, is_loopback
 from scaleready.config import ConfigError, parse_config
 from scaleready.runner import resolve_framework
+from scaleready.shards import Shard, execute_shard
 from scaleready.store import Store
 from tests.team.conftest import REPO
 
@@ -192,3 +193,27 @@ def test_a_broken_config_fails_closed(store_url: str, monkeypatch: pytest.Monkey
     assert not at.exception
     assert any("nobody can be let in" in e.value and "roles.editors" in e.value for e in at.error)
     assert not at.button
+
+
+def test_scorecard_shows_an_incomplete_sharded_run_and_viewers_cannot_run(team_config: Path, store_url: str) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.user = dict(VIEWER)
+    at.run()
+    assert not at.exception
+    assert not any(b.label == "Run the demo checks" for b in at.button)  # an empty store: viewers cannot run
+    assert any("An editor can run the demo checks." in c.value for c in at.caption)
+
+    config = parse_config(yaml_targets(4), "/tmp/scaleready.yaml")
+    execute_shard(config, Shard(1, 2), "nightly-7", Store(store_url))  # shard 2/2 never reports
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.user = dict(VIEWER)
+    at.run()
+    assert not at.exception, at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "Incomplete sharded run" in warning and "shard(s) 2 missing" in warning and "k8s-1, k8s-3" in warning
+
+
+def yaml_targets(n: int) -> str:
+    return "version: 1\ntargets:\n" + "".join(
+        f"  - name: k8s-{i}\n    kind: kubernetes\n    manifests: [{REPO / 'data/demo/k8s/cart-service'}]\n"
+        for i in range(n))

@@ -3,8 +3,9 @@
 A custom prometheus-client collector reads the store on every scrape and exposes the newest
 run of each environment: score, coverage, level, per-area score, the run's age, whether a
 sharded run is complete, and per (target, check) the worst status of its findings. Labels:
-``project``, ``environment`` and (where it applies) ``target``. Nothing is cached across
-scrapes except rendered runs, which never change once complete.
+``project``, ``environment`` and (where it applies) ``target``. Only complete runs are kept
+between scrapes (they never change once stored); the list of runs and shard states are read
+fresh every time.
 
 Status gauges are one-hot (``scaleready_check_status{status="fail"} 1``) so an alert can say
 ``scaleready_check_status{status="fail",severity="danger"} == 1`` without magic numbers.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 
 from scaleready.api import Status
 from scaleready.results import RunResult
@@ -39,8 +41,11 @@ class LatestRun:
     complete: bool
 
 
-def latest_runs(store: Store, environment: str | None = None) -> list[LatestRun]:
-    """The newest stored run of every environment (runs without one are labelled ``default``)."""
+def latest_runs(store: Store, environment: str | None = None,
+                cache: dict[str, RunResult] | None = None) -> list[LatestRun]:
+    """The newest stored run of every environment (runs without one are labelled ``default``).
+    ``cache`` keeps complete runs by id across calls; a sharded run still merging is re-read."""
+    cache = {} if cache is None else cache
     newest: dict[str, RunSummary] = {}
     for summary in store.runs(RECENT_RUNS):  # newest first
         env = summary.environment or "default"
@@ -49,7 +54,13 @@ def latest_runs(store: Store, environment: str | None = None) -> list[LatestRun]
     out = []
     for env, summary in sorted(newest.items()):
         status = shard_status(store, summary.id)
-        out.append(LatestRun(env, store.load_run(summary.id), status is None or status.complete))
+        complete = status is None or status.complete
+        run = cache.get(summary.id) or store.load_run(summary.id)
+        if complete:
+            cache[summary.id] = run
+        out.append(LatestRun(env, run, complete))
+    for stale in set(cache) - {latest.run.id for latest in out}:
+        del cache[stale]
     return out
 
 
@@ -68,12 +79,13 @@ class ReadinessCollector(Collector):
         self.store = store
         self.project = project
         self.environment = environment
+        self._complete_runs: dict[str, RunResult] = {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily("scaleready_store_up", "1 when the exporter could read the store", labels=["project"])
         try:
-            runs = latest_runs(self.store, self.environment)
-        except StoreError:
+            runs = latest_runs(self.store, self.environment, self._complete_runs)
+        except (StoreError, SQLAlchemyError):  # the database is down or unreadable: say so, do not fail the scrape
             up.add_metric([self.project], 0)
             yield up
             return

@@ -125,3 +125,47 @@ def scraped_status(prom: PrometheusServer, environment: str, target: str, check:
     series = prom.query(f'scaleready_check_status{{environment="{environment}",target="{target}",check="{check}"}}')
     assert len(series) == 1, series
     return series[0]["metric"]["status"]
+
+
+def test_exporter_follows_a_sharded_run_until_complete_and_reports_an_unreadable_store(tmp_path: Path) -> None:
+    """The collector straight on a registry: an incomplete run reads 0, then the late shard flips it
+    to 1 with the merged score (an incomplete run is never served from the cache)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.exposition import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from scaleready.config import parse_config
+    from scaleready.exporter import ReadinessCollector
+    from scaleready.shards import Shard, execute_shard
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ReadinessCollector(store, "shop"))
+
+    def samples(name: str) -> list:
+        text = generate_latest(registry).decode()
+        return [s for fam in text_string_to_metric_families(text) for s in fam.samples if s.name == name]
+
+    def sample(name: str) -> float:
+        return samples(name)[0].value
+
+    config = parse_config("version: 1\ntargets:\n" + "".join(
+        f"  - name: app-{i}\n    kind: kubernetes\n    manifests: [{REPO / 'data/demo/k8s' / d}]\n"
+        for i, d in enumerate(["cart-service", "product-service"])), tmp_path / "scaleready.yaml")
+    execute_shard(config, Shard(1, 2), "k1", store)
+    assert sample("scaleready_run_complete") == 0
+    assert {s.labels["target"] for s in samples("scaleready_findings")} == {"app-0"}
+    execute_shard(config, Shard(2, 2), "k1", store)
+    assert sample("scaleready_run_complete") == 1
+    assert sample("scaleready_score") == pytest.approx(store.load_run("latest").score.overall)
+    assert {s.labels["target"] for s in samples("scaleready_findings")} == {"app-0", "app-1"}
+    assert sample("scaleready_store_up") == 1
+
+    broken = CollectorRegistry(auto_describe=False)
+    unreadable = Store(f"sqlite:///{tmp_path / 'gone.db'}")
+    (tmp_path / "gone.db").unlink()
+    (tmp_path / "gone.db").mkdir()  # the file is now a folder: every read fails
+    unreadable.engine.dispose()
+    broken.register(ReadinessCollector(unreadable, "shop"))
+    text = generate_latest(broken).decode()
+    assert "scaleready_store_up{project=\"shop\"} 0.0" in text and "scaleready_score" not in text

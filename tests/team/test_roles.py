@@ -217,3 +217,19 @@ def yaml_targets(n: int) -> str:
     return "version: 1\ntargets:\n" + "".join(
         f"  - name: k8s-{i}\n    kind: kubernetes\n    manifests: [{REPO / 'data/demo/k8s/cart-service'}]\n"
         for i in range(n))
+
+
+def test_a_viewer_browses_every_page_of_a_stored_run(team_config: Path, store_url: str) -> None:
+    config = parse_config(yaml_targets(2), "/tmp/scaleready.yaml")
+    execute_shard(config, Shard(1, 1), "one-shard", Store(store_url))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.user = dict(VIEWER)
+    at.run()
+    assert not at.exception, at.exception
+    assert any(t.value == "Readiness scorecard" for t in at.title)
+    assert not at.warning  # a one-shard run is complete
+    for page, title in (("pages/roadmap.py", "Roadmap and checklist"), ("pages/runs.py", "Runs and reports")):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert [t.value for t in at.title] == [title]
+        assert not at.error, [e.value for e in at.error]

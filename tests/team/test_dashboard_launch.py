@@ -95,6 +95,13 @@ def test_signed_in_dashboard_opens_on_a_sign_in_screen(tmp_path: Path, page) -> 
         shot(page, "team-sign-in")
         for name in ("Scorecard", "scorecard", "roadmap", "runs"):  # no page, no data before sign-in
             assert page.get_by_text(name, exact=True).count() == 0, name
+        # Nor by a page's own address: each page asks who is there before it reads the store.
+        for path in ("roadmap", "runs", "scorecard"):
+            page.goto(f"{url}/{path}")
+            page.get_by_role("button", name="Sign in").wait_for(timeout=30000)
+            page.wait_for_load_state("networkidle")
+            assert page.get_by_text("Tick an item").count() == 0 and page.get_by_text("Runs and reports").count() == 0
+            assert page.get_by_text("Readiness scorecard").count() == 0, path
     finally:
         stop_process(proc)
     assert "sign-in: OpenID Connect" in proc.stderr.read()

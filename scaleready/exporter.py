@@ -113,6 +113,9 @@ class ReadinessCollector(Collector):
                                   labels=[*base, "target", "check", "severity", "status"])
         findings = GaugeMetricFamily("scaleready_findings", "Findings of the newest run per target and status",
                                      labels=[*base, "target", "status"])
+        collected = GaugeMetricFamily("scaleready_target_collected",
+                                      "1 when the target's snapshot was collected, 0 when it could not be read",
+                                      labels=[*base, "target", "kind"])
         for latest in runs:
             labels = [self.project, latest.environment]
             run = latest.run
@@ -121,6 +124,8 @@ class ReadinessCollector(Collector):
             level.add_metric(labels, run.score.level)
             complete.add_metric(labels, 1 if latest.complete else 0)
             stamp.add_metric(labels, (run.finished_at or run.started_at).timestamp())
+            for snap in run.snapshots:
+                collected.add_metric([*labels, snap.target, snap.kind], 0 if snap.error else 1)
             for a in run.score.areas:
                 area.add_metric([*labels, a.id], a.score)
             per_check: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -137,4 +142,4 @@ class ReadinessCollector(Collector):
                                   worst_status(statuses)], 1)
             for (target, status), n in sorted(counts.items()):
                 findings.add_metric([*labels, target, status.value], n)
-        yield from (score, coverage, level, area, stamp, complete, check, findings)
+        yield from (score, coverage, level, area, stamp, complete, check, findings, collected)

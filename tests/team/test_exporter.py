@@ -106,6 +106,9 @@ def test_exporter_scraped_by_prometheus_equals_the_store(tmp_path: Path, fresh_p
             assert scraped_status(prom, "production", "cart", "kubernetes.chaos") == "waived"
             assert scraped_status(prom, "production", "legacy", "kubernetes.chaos") == "fail"
             assert scraped_status(prom, "production", "api", "http.health") == "error"  # unknown, never pass
+            reached = {s["metric"]["target"]: s["value"][1]
+                       for s in prom.query('scaleready_target_collected{environment="production"}')}
+            assert reached == {"cart": "1", "legacy": "1", "api": "0"}
             # The danger alert is pending (it waits `for: 15m`) for a failing danger check, not a waived one.
             prom.wait_for('ALERTS{alertname="ScalereadyDangerCheckFailing"}')
             alerts = prom.api("/api/v1/alerts")["alerts"]

@@ -80,9 +80,13 @@ def _nothing_to_show() -> None:
 
 
 def _stop_here() -> None:
-    """Stop before the app's pages exist for this session. Registering a single hidden page also
-    keeps Streamlit from offering the files in pages/ as a navigation of their own."""
-    st.navigation([st.Page(_nothing_to_show, title="scaleready", default=True)], position="hidden")
+    """Stop before the app's pages exist for this session. Hidden stand-ins under the pages'
+    addresses keep a bookmarked /roadmap on this screen (not a "page not found" dialog) and keep
+    Streamlit from offering the files in pages/ as a navigation of their own."""
+    addresses = sorted(p.stem for p in (Path(__file__).parent / "pages").glob("*.py") if p.stem != "__init__")
+    stand_ins = [st.Page(_nothing_to_show, title="scaleready", default=True)]
+    stand_ins += [st.Page(_nothing_to_show, title="scaleready", url_path=a) for a in addresses]
+    st.navigation(stand_ins, position="hidden")
     st.stop()
 
 

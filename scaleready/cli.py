@@ -92,15 +92,19 @@ def main(debug: bool) -> None:
 @click.option("--shard", envvar="SCALEREADY_SHARD", metavar="I/N",
               help="Run only shard I of N (1-based) and merge it into the stored run named by --run-key.")
 @click.option("--run-key", envvar="SCALEREADY_RUN_KEY", help="The name all shards of one run share (e.g. the Job).")
+@click.option("--push", "pushgateway", envvar="SCALEREADY_PUSHGATEWAY", metavar="URL",
+              help="Also push the run's readiness gauges to this Prometheus Pushgateway.")
 @friendly_errors
 def check(config_path: str, environment: str | None, fmt: str, output: str | None,
-          fail_under: float | None, no_store: bool, shard: str | None, run_key: str | None) -> None:
+          fail_under: float | None, no_store: bool, shard: str | None, run_key: str | None,
+          pushgateway: str | None) -> None:
     """Collect from every target, evaluate the checks, store the run and print it."""
     from scaleready.api import Severity, Status
     from scaleready.config import load_config
     from scaleready.runner import execute
     from scaleready.store import Store
 
+    store = None
     if shard:
         from scaleready.cli_team import run_shard
 
@@ -115,6 +119,10 @@ def check(config_path: str, environment: str | None, fmt: str, output: str | Non
         run, _ = execute(config, store=store, environment=environment)
         judged = run
         _emit(_render(run, fmt, output, config_path), output)
+    if pushgateway and judged is not None:  # a sharded run is pushed once, by the shard that completes it
+        from scaleready.cli_team import push
+
+        push(store.load_run(judged.id) if store is not None else judged, pushgateway)  # stored = pushed
     danger = [f for f in run.findings
               if f.status == Status.FAIL and f.severity == Severity.DANGER and not f.waived]
     if danger:

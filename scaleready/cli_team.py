@@ -90,6 +90,20 @@ def dashboard_access(host: str, config_path: str | None, secrets_file: str | Non
     return {**env, "SCALEREADY_ALLOW_UNAUTHENTICATED": "1"}, args
 
 
+def push(run: Any, gateway: str) -> None:
+    """``check --push``: the run's gauges to a Pushgateway, labelled with ``SCALEREADY_PROJECT``
+    (default ``default``). A gateway that cannot be reached is a tool error (exit 1); the run is
+    stored and its report written already."""
+    from scaleready.exporter import push_run
+
+    project = os.environ.get("SCALEREADY_PROJECT") or "default"
+    try:
+        push_run(run, gateway, project)
+    except OSError as exc:
+        raise ValueError(f"push to {gateway} failed: {getattr(exc, 'reason', exc)}") from None
+    click.echo(f"pushed readiness gauges of run {run.id[:8]} to {gateway} (project {project})", err=True)
+
+
 @click.command("shards")
 @click.option("--run", "run_ref", default="latest", show_default=True, help="Run id, id prefix or 'latest'.")
 def shards(run_ref: str) -> None:

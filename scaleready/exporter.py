@@ -91,55 +91,77 @@ class ReadinessCollector(Collector):
             return
         up.add_metric([self.project], 1)
         yield up
-        yield from self._families(runs)
+        yield from readiness_families(runs, self.project)
 
-    def _families(self, runs: list[LatestRun]) -> Iterator[GaugeMetricFamily]:
-        base = ["project", "environment"]
-        score = GaugeMetricFamily("scaleready_score", "Overall readiness score of the newest run (0-100)",
-                                  labels=base)
-        coverage = GaugeMetricFamily("scaleready_coverage_ratio",
-                                     "Items evaluated / all items in the newest run (0-1)", labels=base)
-        level = GaugeMetricFamily("scaleready_level", "Readiness level (roadmap phases done)", labels=base)
-        area = GaugeMetricFamily("scaleready_area_score", "Score per framework area (0-100)",
-                                 labels=[*base, "area"])
-        stamp = GaugeMetricFamily("scaleready_run_timestamp_seconds", "When the newest run finished (Unix time)",
-                                  labels=base)
-        complete = GaugeMetricFamily("scaleready_run_complete",
-                                     "1 when every shard of the newest run reported (always 1 unsharded)",
-                                     labels=base)
-        check = GaugeMetricFamily("scaleready_check_status",
-                                  "1 for the worst status of a check's findings on a target "
-                                  "(one-hot: fail error warn waived pass skip)",
-                                  labels=[*base, "target", "check", "severity", "status"])
-        findings = GaugeMetricFamily("scaleready_findings", "Findings of the newest run per target and status",
-                                     labels=[*base, "target", "status"])
-        collected = GaugeMetricFamily("scaleready_target_collected",
-                                      "1 when the target's snapshot was collected, 0 when it could not be read",
-                                      labels=[*base, "target", "kind"])
-        for latest in runs:
-            labels = [self.project, latest.environment]
-            run = latest.run
-            score.add_metric(labels, run.score.overall)
-            coverage.add_metric(labels, run.score.coverage)
-            level.add_metric(labels, run.score.level)
-            complete.add_metric(labels, 1 if latest.complete else 0)
-            stamp.add_metric(labels, (run.finished_at or run.started_at).timestamp())
-            for snap in run.snapshots:
-                collected.add_metric([*labels, snap.target, snap.kind], 0 if snap.error else 1)
-            for a in run.score.areas:
-                area.add_metric([*labels, a.id], a.score)
-            per_check: dict[tuple[str, str], list[str]] = defaultdict(list)
-            severity: dict[tuple[str, str], str] = {}
-            counts: dict[tuple[str, Status], int] = defaultdict(int)
-            for f in run.findings:
-                key = (f.target, f.check)
-                per_check[key].append(effective_status(f.status, f.waived))
-                if _SEVERITY_RANK.get(f.severity.value, 0) >= _SEVERITY_RANK.get(severity.get(key, "info"), 0):
-                    severity[key] = f.severity.value
-                counts[(f.target, f.status)] += 1
-            for (target, check_id), statuses in sorted(per_check.items()):
-                check.add_metric([*labels, target, check_id, severity[(target, check_id)],
-                                  worst_status(statuses)], 1)
-            for (target, status), n in sorted(counts.items()):
-                findings.add_metric([*labels, target, status.value], n)
-        yield from (score, coverage, level, area, stamp, complete, check, findings, collected)
+
+class _OneRun(Collector):
+    def __init__(self, latest: LatestRun, project: str) -> None:
+        self.latest, self.project = latest, project
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield from readiness_families([self.latest], self.project)
+
+
+def push_run(run: RunResult, gateway: str, project: str, complete: bool = True, timeout: float = 10.0) -> None:
+    """Push one run's gauges to a Pushgateway, replacing the group (job ``scaleready``, project,
+    environment) so the newest run is what Prometheus scrapes there. Raises OSError on failure."""
+    from prometheus_client import CollectorRegistry, push_to_gateway
+
+    environment = run.environment or "default"
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_OneRun(LatestRun(environment, run, complete), project))
+    push_to_gateway(gateway, job="scaleready", registry=registry, timeout=timeout,
+                    grouping_key={"project": project, "environment": environment})
+
+
+def readiness_families(runs: list[LatestRun], project: str) -> Iterator[GaugeMetricFamily]:
+    """Every readiness gauge for these runs (one per environment)."""
+    base = ["project", "environment"]
+    score = GaugeMetricFamily("scaleready_score", "Overall readiness score of the newest run (0-100)",
+                              labels=base)
+    coverage = GaugeMetricFamily("scaleready_coverage_ratio",
+                                 "Items evaluated / all items in the newest run (0-1)", labels=base)
+    level = GaugeMetricFamily("scaleready_level", "Readiness level (roadmap phases done)", labels=base)
+    area = GaugeMetricFamily("scaleready_area_score", "Score per framework area (0-100)",
+                             labels=[*base, "area"])
+    stamp = GaugeMetricFamily("scaleready_run_timestamp_seconds", "When the newest run finished (Unix time)",
+                              labels=base)
+    complete = GaugeMetricFamily("scaleready_run_complete",
+                                 "1 when every shard of the newest run reported (always 1 unsharded)",
+                                 labels=base)
+    check = GaugeMetricFamily("scaleready_check_status",
+                              "1 for the worst status of a check's findings on a target "
+                              "(one-hot: fail error warn waived pass skip)",
+                              labels=[*base, "target", "check", "severity", "status"])
+    findings = GaugeMetricFamily("scaleready_findings", "Findings of the newest run per target and status",
+                                 labels=[*base, "target", "status"])
+    collected = GaugeMetricFamily("scaleready_target_collected",
+                                  "1 when the target's snapshot was collected, 0 when it could not be read",
+                                  labels=[*base, "target", "kind"])
+    for latest in runs:
+        labels = [project, latest.environment]
+        run = latest.run
+        score.add_metric(labels, run.score.overall)
+        coverage.add_metric(labels, run.score.coverage)
+        level.add_metric(labels, run.score.level)
+        complete.add_metric(labels, 1 if latest.complete else 0)
+        stamp.add_metric(labels, (run.finished_at or run.started_at).timestamp())
+        for snap in run.snapshots:
+            collected.add_metric([*labels, snap.target, snap.kind], 0 if snap.error else 1)
+        for a in run.score.areas:
+            area.add_metric([*labels, a.id], a.score)
+        per_check: dict[tuple[str, str], list[str]] = defaultdict(list)
+        severity: dict[tuple[str, str], str] = {}
+        counts: dict[tuple[str, Status], int] = defaultdict(int)
+        for f in run.findings:
+            key = (f.target, f.check)
+            per_check[key].append(effective_status(f.status, f.waived))
+            if _SEVERITY_RANK.get(f.severity.value, 0) >= _SEVERITY_RANK.get(severity.get(key, "info"), 0):
+                severity[key] = f.severity.value
+            counts[(f.target, f.status)] += 1
+        for (target, check_id), statuses in sorted(per_check.items()):
+            check.add_metric([*labels, target, check_id, severity[(target, check_id)],
+                              worst_status(statuses)], 1)
+        for (target, status), n in sorted(counts.items()):
+            findings.add_metric([*labels, target, status.value], n)
+    yield from (score, coverage, level, area, stamp, complete, check, findings, collected)

@@ -91,7 +91,10 @@ def _stop_here() -> None:
 
 
 def _server_is_local() -> bool:
-    return is_loopback(str(st.get_option("server.address") or "localhost"))
+    """Unset means Streamlit listens on every interface (`streamlit run` without an address):
+    not local. `scaleready dashboard` always passes the address it was given."""
+    address = st.get_option("server.address")
+    return bool(address) and is_loopback(str(address))
 
 
 def sign_in() -> Identity:

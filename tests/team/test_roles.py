@@ -170,10 +170,28 @@ def test_unknown_address_and_signed_out_get_nothing(team_config: Path, store_url
     assert not at.title or at.title[0].value == "scaleready"  # no scorecard, no data before sign-in
 
 
+@pytest.fixture
+def server_address():
+    """Set Streamlit's server.address for the AppTest runs of one test, then put it back."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    yield lambda address: config.set_option("server.address", address)
+    config.set_option("server.address", before)
+
+
 def test_local_mode_without_identity_provider(store_url: str, monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+                                              tmp_path: Path, server_address) -> None:
     monkeypatch.delenv("SCALEREADY_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)  # no scaleready.yaml here
+    for address in ("0.0.0.0", None):  # None: `streamlit run` without an address listens everywhere
+        server_address(address)
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        assert not at.exception
+        assert any("no sign-in configured and is not on a loopback address" in e.value for e in at.error), address
+        assert not at.button and not at.get("form")
+    server_address("127.0.0.1")  # as `scaleready dashboard` starts it by default
     at = roadmap_as({}, sidebar_says="Local mode")
     who = next(t for t in at.text_input if t.label == "Who")
     assert not who.disabled

@@ -59,6 +59,12 @@ class Identity:
         return f"{who} · {self.role}"
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def _access_of(path: str, mtime_ns: int) -> AccessConfig:
+    """Read once per version of the file (the mtime is the cache key), not on every rerun."""
+    return load_config(path).access
+
+
 def access_config() -> AccessConfig:
     """The ``auth``/``roles`` sections of the config the dashboard was started with (none: local mode).
     A config that cannot be read stops the app: failing open would hand out editor rights."""
@@ -68,7 +74,11 @@ def access_config() -> AccessConfig:
     if not path:
         return AccessConfig()
     try:
-        return load_config(path).access
+        mtime_ns = Path(path).stat().st_mtime_ns
+    except OSError:
+        mtime_ns = 0  # load_config says what is wrong with the path
+    try:
+        return _access_of(path, mtime_ns)
     except ConfigError as exc:
         st.error(f"The dashboard's config cannot be read, so nobody can be let in: {exc}")
         _stop_here()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.auth import sign_in
+
 st.set_page_config(page_title="scaleready", page_icon=":material/speed:", layout="wide")
+sign_in()  # who is looking, and in which role; stops at a sign-in screen until known
 
 pages = [
     st.Page("pages/scorecard.py", title="Scorecard", icon=":material/speed:", default=True),

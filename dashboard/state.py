@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.auth import GuardedStore, current
 from scaleready.store import Store, StoreError
 
 
@@ -13,9 +14,10 @@ def _open_store() -> Store:
 
 
 def store_or_stop() -> Store:
-    """The store, or a readable error on the page (never a traceback) and stop."""
+    """The store as the signed-in person may use it (viewers cannot write; writes name them), or a
+    readable error on the page (never a traceback) and stop."""
     try:
-        return _open_store()
+        return GuardedStore(_open_store(), current())  # type: ignore[return-value]
     except StoreError as exc:
         st.error(f"The store cannot be opened: {exc}")
         st.stop()

@@ -102,52 +102,73 @@ def main(debug: bool) -> None:
 @click.option("--no-store", is_flag=True, help="Do not save the run in the store.")
 @click.option("--allow-collection-errors", is_flag=True,
               help="Do not exit 5 when a target could not be collected (its findings still say error).")
+@click.option("--shard", envvar="SCALEREADY_SHARD", metavar="I/N",
+              help="Run only shard I of N (1-based) and merge it into the stored run named by --run-key.")
+@click.option("--run-key", envvar="SCALEREADY_RUN_KEY", help="The name all shards of one run share (e.g. the Job).")
+@click.option("--push", "pushgateway", envvar="SCALEREADY_PUSHGATEWAY", metavar="URL",
+              help="Also push the run's readiness gauges to this Prometheus Pushgateway.")
 @friendly_errors
 def check(config_path: str, environment: str | None, fmt: str, output: str | None,
-          fail_under: float | None, no_store: bool, allow_collection_errors: bool) -> None:
+          fail_under: float | None, no_store: bool, allow_collection_errors: bool, shard: str | None,
+          run_key: str | None, pushgateway: str | None) -> None:
     """Collect from every target, evaluate the checks, store the run and print it.
 
     A store that cannot be opened or written never loses the run: the report is still written,
     the run waits in the local spool (uploaded by the next check or `scaleready store flush`),
-    one line says so and the exit code is 1."""
+    one line says so and the exit code is 1. With ``--shard`` the shard's findings merge into the
+    stored run its ``--run-key`` names; the shard that completes the run judges its score."""
     from scaleready.api import Severity, Status
     from scaleready.config import load_config, redacted_target_summary
     from scaleready.runner import execute
     from scaleready.spool import flush, spool_run, store_problem
     from scaleready.store import Store
 
-    config = load_config(config_path)
-    store, problem = None, None
-    if not no_store:
-        try:
-            store = Store()
-            uploaded = flush(store)
-            if uploaded.uploaded:
-                click.echo(f"uploaded {len(uploaded.uploaded)} spooled run(s) to the store", err=True)
-        except Exception as exc:  # any store failure: the run goes on and is spooled below
-            store, problem = None, store_problem(exc)
-    try:
-        run, snapshots = execute(config, store=store, environment=environment, save=False)
-    except Exception as exc:
-        if store is None or not _is_store_failure(exc):
-            raise
-        # the store died while its ticks and waivers were read: run without it, spool below
-        store, problem = None, store_problem(exc)
-        run, snapshots = execute(config, store=None, environment=environment, save=False)
-    if not no_store:
-        targets = redacted_target_summary(config.select(environment))
-        if store is not None:
+    store, problem, path = None, None, None
+    if shard:
+        from scaleready.cli_team import run_shard
+
+        if no_store:
+            raise ToolError("--shard merges shards in the store: it cannot be combined with --no-store")
+        # Danger and collection: this shard's own findings. Score: the merged run, once every shard is in.
+        run, judged = run_shard(config_path, environment, shard, run_key,
+                                lambda merged: _emit(_render(merged, fmt, output, config_path), output))
+    else:
+        config = load_config(config_path)
+        if not no_store:
             try:
-                store.save_run(run, snapshots, str(config.path) if config.path else None, targets)
-            except Exception as exc:
-                problem = store_problem(exc)
-        if problem is not None:
-            path = spool_run(run, snapshots, str(config.path) if config.path else None, targets)
-    _emit(_render(run, fmt, output, config_path), output)
+                store = Store()
+                uploaded = flush(store)
+                if uploaded.uploaded:
+                    click.echo(f"uploaded {len(uploaded.uploaded)} spooled run(s) to the store", err=True)
+            except Exception as exc:  # any store failure: the run goes on and is spooled below
+                store, problem = None, store_problem(exc)
+        try:
+            run, snapshots = execute(config, store=store, environment=environment, save=False)
+        except Exception as exc:
+            if store is None or not _is_store_failure(exc):
+                raise
+            # the store died while its ticks and waivers were read: run without it, spool below
+            store, problem = None, store_problem(exc)
+            run, snapshots = execute(config, store=None, environment=environment, save=False)
+        if not no_store:
+            targets = redacted_target_summary(config.select(environment))
+            if store is not None:
+                try:
+                    store.save_run(run, snapshots, str(config.path) if config.path else None, targets)
+                except Exception as exc:
+                    store, problem = None, store_problem(exc)
+            if problem is not None:
+                path = spool_run(run, snapshots, str(config.path) if config.path else None, targets)
+        judged = run
+        _emit(_render(run, fmt, output, config_path), output)
     if problem is not None:
         click.echo(f"error: the store is unavailable ({problem}); run {run.id} is kept in {path} and is uploaded "
                    "by the next check or `scaleready store flush`", err=True)
         sys.exit(EXIT_TOOL_ERROR)
+    if pushgateway and judged is not None:  # a sharded run is pushed once, by the shard that completes it
+        from scaleready.cli_team import push
+
+        push(store.load_run(judged.id) if store is not None else judged, pushgateway)  # stored = pushed
     danger = [f for f in run.findings
               if f.status == Status.FAIL and f.severity == Severity.DANGER and not f.waived]
     if danger:
@@ -160,8 +181,8 @@ def check(config_path: str, environment: str | None, fmt: str, output: str | Non
         click.echo(f"{len(uncollected)} of {len(run.snapshots)} target(s) could not be collected "
                    "(--allow-collection-errors to not fail on that)", err=True)
         sys.exit(EXIT_NOT_COLLECTED)
-    if fail_under is not None and run.score.overall < fail_under:
-        click.echo(f"score {run.score.overall:.1f} is below --fail-under {fail_under:g}", err=True)
+    if fail_under is not None and judged is not None and judged.score.overall < fail_under:
+        click.echo(f"score {judged.score.overall:.1f} is below --fail-under {fail_under:g}", err=True)
         sys.exit(EXIT_BELOW_SCORE)
 
 
@@ -262,24 +283,36 @@ def init(path: str, force: bool) -> None:
 @main.command()
 @click.option("--port", default=8501, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-def dashboard(port: int, host: str) -> None:
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False),
+              help="Config with the auth/roles sections (default: ./scaleready.yaml when present).")
+@click.option("--secrets", "secrets_file", type=click.Path(dir_okay=False),
+              help="Streamlit secrets.toml with the identity provider's [auth] settings.")
+@click.option("--allow-unauthenticated", is_flag=True,
+              help="Serve without sign-in on a non-loopback address (everyone reaching it is an editor).")
+@friendly_errors
+def dashboard(port: int, host: str, config_path: str | None, secrets_file: str | None,
+              allow_unauthenticated: bool) -> None:
     """Start the Streamlit dashboard (SQLite store by default, no external service)."""
+    from scaleready.cli_team import dashboard_access
+
+    env_extra, streamlit_args = dashboard_access(host, config_path, secrets_file, allow_unauthenticated)
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--client.toolbarMode", "minimal"]
+           "--client.toolbarMode", "minimal", *streamlit_args]
     click.echo(f"scaleready dashboard on http://{host}:{port}", err=True)
     # Become Streamlit (exec, not a child): a supervisor's or a test's SIGTERM to this process then
     # stops the server; with a child process it was orphaned and kept serving.
     sys.stderr.flush()
-    os.execve(sys.executable, cmd, {**os.environ, "PYTHONPATH": str(app.parent.parent)})
+    os.execve(sys.executable, cmd, {**os.environ, **env_extra, "PYTHONPATH": str(app.parent.parent)})
 
 
 def _add_optional_commands() -> None:
     """Commands owned by the reference service and simulator packages, when present."""
     import importlib
 
-    for module, names in (("refservice.commands", ("refservice", "loadgen", "seed")),
+    for module, names in (("scaleready.cli_team", ("shards", "exporter")),
+                          ("refservice.commands", ("refservice", "loadgen", "seed")),
                           ("simulator.commands", ("simulate", "calibrate"))):
         try:
             mod = importlib.import_module(module)

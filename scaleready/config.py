@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from scaleready.access import AccessConfig
 from scaleready.api import RelativeToConfig, Severity, Target, TargetOptions
 from scaleready.engine import Policy, Waiver
 from scaleready.plugins import Registry, default_registry
@@ -50,6 +51,23 @@ class _WaiverSpec(BaseModel):
     expires: date | None = None
 
 
+class _AuthSpec(BaseModel):
+    """``auth``: sign in to the dashboard with OpenID Connect (client settings stay in Streamlit's
+    secrets.toml)."""
+
+    model_config = ConfigDict(extra="forbid")
+    oidc: bool = False
+    provider: str | None = Field(default=None, pattern=NAME_PATTERN)
+
+
+class _RolesSpec(BaseModel):
+    """``roles``: e-mail globs of editors (run, tick, waive, milestones) and viewers (browse, export)."""
+
+    model_config = ConfigDict(extra="forbid")
+    editors: list[str] = Field(default_factory=list)
+    viewers: list[str] = Field(default_factory=lambda: ["*"])
+
+
 class _ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = 1
@@ -59,6 +77,8 @@ class _ConfigFile(BaseModel):
     targets: list[dict[str, Any]] = Field(default_factory=list)
     severity: dict[str, Severity] = Field(default_factory=dict)
     waivers: list[_WaiverSpec] = Field(default_factory=list)
+    auth: _AuthSpec = Field(default_factory=_AuthSpec)
+    roles: _RolesSpec = Field(default_factory=_RolesSpec)
 
 
 @dataclass
@@ -78,6 +98,7 @@ class Config:
     environment: str | None = None
     redactor: Redactor = field(default_factory=Redactor)
     project: str = "default"  # whose ticks, waivers and milestones: one store serves several products
+    access: AccessConfig = field(default_factory=AccessConfig)
 
     def select(self, environment: str | None = None) -> list[ConfiguredTarget]:
         """Targets of one environment (targets without one belong to every environment)."""
@@ -180,7 +201,8 @@ def parse_config(
     if not isinstance(data, dict):
         raise ConfigError(f"{source.where(())}: the config must be a mapping with a 'targets' list")
     # A section whose entries are all commented out parses as null: treat it as empty.
-    data = {k: v for k, v in data.items() if not (v is None and k in ("targets", "severity", "waivers"))}
+    optional_sections = ("targets", "severity", "waivers", "auth", "roles")
+    data = {k: v for k, v in data.items() if not (v is None and k in optional_sections)}
     try:
         doc = _ConfigFile.model_validate(data)
     except ValidationError as exc:
@@ -207,6 +229,8 @@ def parse_config(
         environment=doc.environment,
         redactor=redactor,
         project=doc.project,
+        access=AccessConfig(oidc=doc.auth.oidc, provider=doc.auth.provider, editors=tuple(doc.roles.editors),
+                            viewers=tuple(doc.roles.viewers)),
     )
 
 

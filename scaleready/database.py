@@ -9,6 +9,7 @@ transaction-scoped advisory lock on PostgreSQL. A store already at head skips bo
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from typing import Any
 import platformdirs
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, text
 from sqlmodel import create_engine
 
@@ -51,7 +53,10 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-HEAD_REVISION = "0002"
+@functools.cache
+def head_revision() -> str:
+    """The newest migration, read from the scripts themselves (never a constant to forget)."""
+    return ScriptDirectory(str(Path(__file__).parent / "migrations")).get_current_head() or ""
 
 
 def _current_revision(engine: Engine) -> str | None:
@@ -81,7 +86,7 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision, one process at a time."""
-    if _current_revision(engine) == HEAD_REVISION:
+    if _current_revision(engine) == head_revision():
         return
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))

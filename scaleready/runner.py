@@ -88,8 +88,9 @@ def execute(
 ) -> tuple[RunResult, list[Snapshot]]:
     """Run every selected target's checks, score them and (given a store and ``save``) save the run.
 
-    The store also supplies the project's ticks and waivers; ``save=False`` lets the caller
-    save it (the CLI spools the run when the store cannot take it)."""
+    The store also supplies the project's ticks and waivers; ``save=False`` leaves storing to the
+    caller (the CLI spools the run when the store cannot take it; a shard of a sharded run is
+    merged by `scaleready.shard_store`)."""
     registry = registry or default_registry()
     base_dir = config.path.parent if config.path else None
     framework = framework or resolve_framework(config.framework, base_dir)

@@ -91,7 +91,7 @@ def score(
                 id=item.id, title=item.title, area=item.area, section=item.section, kind=item.kind,
                 weight=float(item.weight), status="not_applicable", source="manual", value=0.0,
                 checks=list(item.checks), phase=item.phase, tick=_tick(tick),
-                evidence=list(dict.fromkeys(f.fingerprint for f in _item_findings(findings, item))),
+                evidence=sorted({f.fingerprint for f in _item_findings(findings, item)}),
             ))
             continue
         behind = _item_findings(findings, item)
@@ -102,7 +102,7 @@ def score(
             id=item.id, title=item.title, area=item.area, section=item.section, kind=item.kind,
             weight=float(item.weight), status=status, source=source, value=STATUS_VALUE[status],
             checks=list(item.checks), phase=item.phase, note=note, tick=_tick(tick),
-            evidence=list(dict.fromkeys(f.fingerprint for f in behind)),
+            evidence=sorted({f.fingerprint for f in behind}),
         ))
     areas = [_area_score(area.id, area.title, by_area.get(area.id, [])) for area in framework.areas]
     every = [i for a in areas for i in a.items]

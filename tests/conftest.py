@@ -55,3 +55,21 @@ def plugin_env(plugin_site: Path, tmp_path: Path) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join([str(plugin_site), repo]),
         "SCALEREADY_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
     }
+
+
+@pytest.fixture(autouse=True)
+def _streamlit_serves_loopback() -> Iterator[None]:
+    """AppTest runs the dashboard with no server, so Streamlit's ``server.address`` is unset, which
+    the dashboard reads as "listening on every interface" and refuses without sign-in. Tests of
+    the app mean this machine: say so. (Only when the test imported Streamlit: costs nothing else.)"""
+    if "streamlit" not in sys.modules:
+        yield
+        return
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    try:
+        yield
+    finally:
+        config.set_option("server.address", before)

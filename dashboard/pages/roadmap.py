@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.auth import current
 from dashboard.state import store_or_stop
 from scaleready import views
 from scaleready.framework import FrameworkError
@@ -32,23 +33,31 @@ if run is not None:
 states = store.item_states(framework.id)
 frame = views.checklist_frame(framework, run, states)
 
-with st.form("tick", clear_on_submit=False):
-    st.subheader("Tick an item")
-    ids = [i.id for i in framework.items]
-    titles = {i.id: f"{i.section} · {i.title} ({i.kind})" for i in framework.items}
-    cols = st.columns([3, 1.2, 1.2])
-    item_id = cols[0].selectbox("Item", ids, format_func=titles.__getitem__)
-    state = cols[1].selectbox("State", ["done", "not_done", "not_applicable"])
-    actor = cols[2].text_input("Who", value=st.session_state.get("actor", ""), placeholder="your name")
-    note = st.text_input("Why (evidence, ticket, link)", placeholder="e.g. pentest report PT-2026-Q4")
-    if st.form_submit_button("Save tick", type="primary"):
-        if not actor.strip():
-            st.error("Say who is ticking the item.")
+identity = current()
+if not identity.can("tick"):
+    st.info(f"You are a viewer ({identity.label()}): you can browse and export; editors tick items.")
+else:
+    with st.form("tick", clear_on_submit=False):
+        st.subheader("Tick an item")
+        ids = [i.id for i in framework.items]
+        titles = {i.id: f"{i.section} · {i.title} ({i.kind})" for i in framework.items}
+        cols = st.columns([3, 1.2, 1.2])
+        item_id = cols[0].selectbox("Item", ids, format_func=titles.__getitem__)
+        state = cols[1].selectbox("State", ["done", "not_done", "not_applicable"])
+        if identity.signed_in:  # the audit log names the signed-in person, not a typed name
+            actor = str(identity.actor)
+            cols[2].text_input("Who", value=actor, disabled=True)
         else:
-            st.session_state["actor"] = actor
-            store.set_item_state(framework.id, item_id, state, actor.strip(), note.strip())
-            st.success(f"{item_id}: {state} by {actor.strip()}")
-            st.rerun()
+            actor = cols[2].text_input("Who", value=st.session_state.get("actor", ""), placeholder="your name")
+        note = st.text_input("Why (evidence, ticket, link)", placeholder="e.g. pentest report PT-2026-Q4")
+        if st.form_submit_button("Save tick", type="primary"):
+            if not actor.strip():
+                st.error("Say who is ticking the item.")
+            else:
+                st.session_state["actor"] = actor
+                store.set_item_state(framework.id, item_id, state, actor.strip(), note.strip())
+                st.success(f"{item_id}: {state} by {actor.strip()}")
+                st.rerun()
 
 phase_tab, all_tab = st.tabs(["Roadmap phases", "All items"])
 with phase_tab:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.auth import current
 from dashboard.state import store_or_stop
 from scaleready import views
 from scaleready.demo import run_demo
+from scaleready.shard_store import shard_status
 from scaleready.store import StoreError
 
 store = store_or_stop()
@@ -16,7 +18,9 @@ runs = store.runs(limit=100)
 if not runs:
     st.info("No runs yet. Run `scaleready check` against your systems, or start with the demo: real checks "
             "over the bundled sample application (Kubernetes manifests and a repository), no service needed.")
-    if st.button("Run the demo checks", type="primary"):
+    if not current().can("run"):
+        st.caption("An editor can run the demo checks.")
+    elif st.button("Run the demo checks", type="primary"):
         with st.spinner("Running the demo checks…"):
             run_demo(store)
         st.rerun()
@@ -29,6 +33,9 @@ try:
 except StoreError as exc:
     st.error(str(exc))
     st.stop()
+shards = shard_status(store, run.id)
+if shards is not None and not shards.complete:  # a sharded run some Job has not reported to (yet)
+    st.warning(f"Incomplete sharded run: {shards.describe()}. Their items stay unknown.")
 
 card = run.score
 counts = views.status_counts(run)

@@ -12,7 +12,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import text
 
 import scaleready
-from scaleready.database import make_engine
+from scaleready.database import head_revision, make_engine
 from scaleready.store import Store
 
 MIGRATIONS = Path(scaleready.__file__).parent / "migrations"
@@ -62,4 +62,4 @@ def test_a_0001_store_upgrades(store_url):
         conn.execute(text("DELETE FROM audit_log"))
         conn.commit()
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from scaleready import views
+from scaleready import history, views
 from scaleready.framework import Framework, FrameworkError
 from scaleready.results import RunResult
 from scaleready.runner import resolve_framework
@@ -54,6 +54,26 @@ def _run(url: str, run_id: str) -> RunResult:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _findings_frame(url: str, run_id: str) -> pd.DataFrame:
     return views.findings_frame(_run(url, run_id))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _changes(url: str, run_id: str) -> history.Changes:
+    return history.changes_since_previous(_open_store(url), _run(url, run_id), lambda ref: _outline(url, ref))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _outline(url: str, run_id: str) -> RunResult:
+    return history.outline_run(_open_store(url), run_id)
+
+
+def outline_run(store: Store, run_id: str) -> RunResult:
+    """A stored run without its evidence, for comparing (read once and shared; read-only)."""
+    return _outline(store.url, run_id)
+
+
+def changes_since_previous(store: Store, run_id: str) -> history.Changes:
+    """What changed since the previous run of the same environment (computed once per run)."""
+    return _changes(store.url, run_id)
 
 
 def stored_run(store: Store, run_id: str) -> RunResult:

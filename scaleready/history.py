@@ -8,16 +8,19 @@ finding's history follows its fingerprint (check, target, subject) across runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pandas as pd
 import plotly.graph_objects as go
 from sqlmodel import col, select
 
+from scaleready.api import Finding, Severity, Status
 from scaleready.diff import RunDiff, diff_runs
 from scaleready.models import FindingRecord, RunRecord
 from scaleready.results import RunResult
-from scaleready.store import Store, _utc
+from scaleready.store import Store, StoreError, _utc, scorecard_from_json
 
 TREND_COLUMNS = ["started", "run", "environment", "overall", "coverage %", "level"]
 
@@ -107,11 +110,34 @@ class Changes:
                 f"{len(d.appeared)} new, {len(d.disappeared)} gone.")
 
 
-def changes_since_previous(store: Store, run: RunResult) -> Changes:
+def outline_run(store: Store, run_id: str) -> RunResult:
+    """A stored run with what comparing needs (identity, status, message, score) and without the
+    evidence: a fraction of the cost of `Store.load_run` for a run of thousands of findings."""
+    with store.session() as session:
+        record = session.get(RunRecord, run_id)
+        if record is None:
+            raise StoreError(f"no run {run_id}")
+        rows = session.exec(
+            select(FindingRecord.check_id, FindingRecord.target, FindingRecord.subject, FindingRecord.status,
+                   FindingRecord.severity, FindingRecord.title, FindingRecord.message, FindingRecord.waived)
+            .where(FindingRecord.run_id == run_id).order_by(col(FindingRecord.id))
+        ).all()
+    findings = [Finding(check, target, Status(status), Severity(severity), title, message, subject=subject,
+                        waived=waived) for check, target, subject, status, severity, title, message, waived in rows]
+    return RunResult(id=record.id, started_at=_utc(record.started_at) or datetime.now(UTC),
+                     finished_at=_utc(record.finished_at), framework={"id": record.framework_id,
+                     "title": record.framework_title, "version": record.framework_version},
+                     findings=findings, score=scorecard_from_json(json.loads(record.score_json)),
+                     environment=record.environment)
+
+
+def changes_since_previous(store: Store, run: RunResult,
+                           load: Callable[[str], RunResult] | None = None) -> Changes:
+    """The diff with the previous run of the same environment (``load`` defaults to `outline_run`)."""
     previous = previous_run_id(store, run)
     if previous is None:
         return Changes(None, None)
-    return Changes(previous, diff_runs(store.load_run(previous), run))
+    return Changes(previous, diff_runs((load or (lambda ref: outline_run(store, ref)))(previous), run))
 
 
 def finding_history(store: Store, fingerprint: str, limit: int = 100) -> pd.DataFrame:

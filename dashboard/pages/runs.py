@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.demo_panel import delete_demo_button, demo_button
-from dashboard.state import rendered_report, show_flash, store_or_stop, stored_run
+from dashboard.state import outline_run, rendered_report, show_flash, store_or_stop
 from scaleready import reports, views
 from scaleready.demo import DEMO_ENVIRONMENT
 from scaleready.diff import diff_runs
@@ -72,8 +72,8 @@ if len(runs) > 1:
     ids = list(labels)
     before_id = left.selectbox("Before", ids, index=1, format_func=labels.__getitem__)
     after_id = right.selectbox("After", ids, index=0, format_func=labels.__getitem__)
-    after = stored_run(store, after_id)
-    change = diff_runs(stored_run(store, before_id), after)
+    after = outline_run(store, after_id)
+    change = diff_runs(outline_run(store, before_id), after)
     metrics = st.columns(4)
     metrics[0].metric("Score", f"{after.score.overall:.1f}", f"{change.score_delta:+.1f}")
     metrics[1].metric("Coverage", f"{100 * after.score.coverage:.0f} %", f"{100 * change.coverage_delta:+.0f} pts")

@@ -5,8 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.demo_panel import demo_button
-from dashboard.state import pick_run, run_or_stop, show_flash, store_or_stop, stored_findings_frame
-from scaleready import history, views
+from dashboard.state import (
+    changes_since_previous,
+    pick_run,
+    run_or_stop,
+    show_flash,
+    store_or_stop,
+    stored_findings_frame,
+)
+from scaleready import views
 
 store = store_or_stop()
 st.title("Readiness scorecard")
@@ -36,7 +43,7 @@ with right:
     st.caption(f"Framework {run.framework.get('title')} {run.framework.get('version')} · run {run.id[:8]}"
                f"{environment} · {run.started_at:%Y-%m-%d %H:%M:%S} UTC · unknown items score 0 and lower coverage")
 
-changes = history.changes_since_previous(store, run)
+changes = changes_since_previous(store, run.id)
 with st.expander(f"What changed since the previous run — {changes.summary}", expanded=False):
     if changes.diff is not None:
         rows = views.change_rows(changes.diff)

@@ -1,29 +1,33 @@
 """The scaleready dashboard: Streamlit navigation over pages that only lay out `scaleready` data.
 
-Icons are emoji, not Material Symbols names: those are drawn from an icon font, and the
-dashboard must look the same on a machine with no internet access.
+Offline by construction: the navigation's Material icons come from the font Streamlit bundles,
+and the tab icon is a bundled PNG. (A ``:material/...:`` *page icon* would make the browser
+fetch an SVG from a Google font host; emoji need a colour-emoji font many servers lack.)
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="scaleready", page_icon="📈", layout="wide")
+st.set_page_config(page_title="scaleready", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
+                   layout="wide")
 
 pages = {
     "Readiness": [
-        st.Page("pages/scorecard.py", title="Scorecard", icon="📊", default=True),
-        st.Page("pages/finding.py", title="Finding detail", icon="🔎", url_path="finding"),
-        st.Page("pages/history.py", title="History & trends", icon="📈"),
-        st.Page("pages/roadmap.py", title="Roadmap & checklist", icon="✅"),
+        st.Page("pages/scorecard.py", title="Scorecard", icon=":material/speed:", default=True),
+        st.Page("pages/finding.py", title="Finding detail", icon=":material/search:", url_path="finding"),
+        st.Page("pages/history.py", title="History & trends", icon=":material/show_chart:"),
+        st.Page("pages/roadmap.py", title="Roadmap & checklist", icon=":material/checklist:"),
     ],
     "Operate": [
-        st.Page("pages/run_checks.py", title="Run checks", icon="▶️", url_path="run"),
-        st.Page("pages/targets.py", title="Targets", icon="🎯"),
-        st.Page("pages/runs.py", title="Runs & reports", icon="🗂️"),
+        st.Page("pages/run_checks.py", title="Run checks", icon=":material/play_arrow:", url_path="run"),
+        st.Page("pages/targets.py", title="Targets", icon=":material/dns:"),
+        st.Page("pages/runs.py", title="Runs & reports", icon=":material/history:"),
     ],
     "What if": [
-        st.Page("pages/simulator.py", title="What-if simulator", icon="🧪"),
+        st.Page("pages/simulator.py", title="What-if simulator", icon=":material/science:"),
     ],
 }
 st.navigation(pages).run()

@@ -221,7 +221,8 @@ def init(path: str, force: bool) -> None:
 def dashboard(port: int, host: str) -> None:
     """Start the Streamlit dashboard (SQLite store by default, no external service)."""
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+    # dashboard.server is `streamlit` with the app's navigation as the only router (see its docstring)
+    cmd = [sys.executable, "-m", "dashboard.server", "run", str(app), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--client.toolbarMode", "minimal"]
     click.echo(f"scaleready dashboard on http://{host}:{port}", err=True)

@@ -68,6 +68,7 @@ class Evidence:
     facts: list[tuple[str, str]] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     series: dict[str, pd.DataFrame] = field(default_factory=dict)
+    nested: dict[str, Any] = field(default_factory=dict)  # structures kept whole, shown as JSON
     pointer: str | None = None
     snapshot: str | None = None
 
@@ -86,6 +87,8 @@ def split_evidence(evidence: dict[str, Any]) -> Evidence:
             out.tables[label] = pd.DataFrame([{k: readable(v) for k, v in row.items()} for row in value])
         elif isinstance(value, list) and len(value) > 6:
             out.tables[label] = pd.DataFrame({label: [readable(v) for v in value]})
+        elif isinstance(value, dict) and any(isinstance(v, dict | list) for v in value.values()):
+            out.nested[label] = value
         elif isinstance(value, dict) and len(value) > 6:
             out.tables[label] = pd.DataFrame([{"key": k, "value": readable(v)} for k, v in value.items()])
         else:

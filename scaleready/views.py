@@ -75,17 +75,21 @@ def items_frame(run: RunResult) -> pd.DataFrame:
 
 
 def areas_figure(run: RunResult) -> go.Figure:
-    """Score per area as bars, coverage as markers: a low bar with low coverage means 'unknown'."""
+    """Score and coverage per area as paired bars, each labelled at its end: a low score with low
+    coverage means 'unknown', not 'bad'. Paired bars keep every label clear of the other series."""
     frame = areas_frame(run)
     fig = go.Figure()
     fig.add_bar(y=frame["area"], x=frame["score"], orientation="h", name="score",
                 marker_color=[_score_colour(s) for s in frame["score"]],
-                text=[f"{s:.0f}" for s in frame["score"]], textposition="outside")
-    fig.add_scatter(y=frame["area"], x=frame["coverage"], mode="markers", name="coverage %",
-                    marker={"symbol": "diamond", "size": 11, "color": "#1565c0"})
-    fig.update_layout(xaxis={"range": [0, 110], "title": "score / coverage (%)"},
-                      yaxis={"autorange": "reversed"}, height=40 * len(frame) + 120,
-                      margin={"l": 10, "r": 10, "t": 30, "b": 40}, legend={"orientation": "h", "y": 1.08})
+                text=[f"{s:.0f}" for s in frame["score"]], textposition="outside", cliponaxis=False)
+    fig.add_bar(y=frame["area"], x=frame["coverage"], orientation="h", name="coverage %",
+                marker_color="#90caf9", text=[f"{c:.0f} %" for c in frame["coverage"]], textposition="outside",
+                cliponaxis=False)
+    fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05,
+                      xaxis={"range": [0, 112], "title": "score / coverage (%)"},
+                      yaxis={"autorange": "reversed", "automargin": True}, height=52 * len(frame) + 120,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 40}, legend={"orientation": "h", "y": 1.06},
+                      uniformtext={"minsize": 10, "mode": "show"})
     return fig
 
 

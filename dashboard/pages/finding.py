@@ -35,8 +35,8 @@ fp = st.selectbox("Finding", keys, index=index, format_func=lambda k: finding_de
 st.session_state["finding"] = (run.id, fp)
 finding = by_fp[fp]
 
-badge = {"pass": "🟢", "warn": "🟡", "fail": "🔴", "error": "🟣", "skip": "⚪"}[finding.status.value]
-st.subheader(f"{badge} {finding.title or finding.check}")
+colour = {"pass": "green", "warn": "orange", "fail": "red", "error": "violet", "skip": "gray"}[finding.status.value]
+st.subheader(f":{colour}-badge[{finding.status.value}] {finding.title or finding.check}")
 st.markdown(f"**{finding.status.value}**{' (waived: ' + (finding.waiver_reason or '') + ')' if finding.waived else ''}"
             f" · severity **{finding.severity.value}** · check `{finding.check}` · target `{finding.target}`"
             + (f" · subject `{finding.subject}`" if finding.subject else "")
@@ -47,9 +47,11 @@ if finding.remediation:
 
 evidence = finding_detail.split_evidence(finding.evidence)
 st.markdown("#### Evidence")
-if evidence.facts:
-    st.dataframe({"fact": [k for k, _ in evidence.facts], "value": [v for _, v in evidence.facts]},
-                 hide_index=True, width="stretch")
+if evidence.facts:  # a list, not a table: long values wrap instead of being cut off
+    st.markdown("\n".join(f"- **{label}**: {value}" for label, value in evidence.facts))
+for name, value in evidence.nested.items():
+    with st.expander(name):
+        st.json(value)
 for name, table in evidence.tables.items():
     st.caption(name)
     st.dataframe(table, hide_index=True, width="stretch")

@@ -86,12 +86,8 @@ if config is not None:
         st.rerun()
 
 
-@st.fragment(run_every=0.5)
-def _progress() -> None:
-    """Redrawn twice a second while a run is going; one last time when it ends."""
-    current: RunJob | None = st.session_state.get("run_job")
-    if current is None:
-        return
+def _draw(current: RunJob) -> None:
+    """Where the run is: one bar per target, then the outcome."""
     st.subheader("Progress")
     st.progress(current.overall(), text=f"{current.state} · {sum(t.phase == 'evaluated' for t in current.progress())}"
                 f"/{len(current.targets)} targets done")
@@ -103,13 +99,13 @@ def _progress() -> None:
         return
     if current.state == "done" and current.result is not None:
         run = current.result
-        failed = [s for s in run.snapshots if s.error]
         took = format_ms(1000 * ((current.finished or current.started) - current.started))
         st.success(f"Run {run.id[:8]} stored: score {run.score.overall:.1f}, coverage {run.score.coverage:.0%}, "
                    f"{len(run.findings):,} findings in {took}.")
-        for snap in failed:
-            st.warning(f"{snap.target} ({snap.kind}) could not be collected: {snap.error} — its checks are "
-                       "`error` findings with this reason.")
+        for snap in run.snapshots:
+            if snap.error:
+                st.warning(f"{snap.target} ({snap.kind}) could not be collected: {snap.error} — its checks are "
+                           "`error` findings with this reason.")
         if st.button("Open its scorecard", type="primary"):
             st.session_state["run_id"] = run.id
             st.session_state.pop("run_job", None)
@@ -120,7 +116,22 @@ def _progress() -> None:
         st.error(f"The run failed: {current.error}")
     if st.button("Clear"):
         st.session_state.pop("run_job", None)
-        st.rerun(scope="app")
+        st.rerun()
 
 
-_progress()
+@st.fragment(run_every=0.5)
+def _poll() -> None:
+    """Redrawn twice a second while the run goes; when it ends, the whole page reruns once (and
+    stops polling, so the inputs above stay quiet)."""
+    current: RunJob | None = st.session_state.get("run_job")
+    if current is None:
+        return
+    _draw(current)
+    if current.done:
+        st.rerun()
+
+
+if job is not None and not job.done:
+    _poll()
+elif job is not None:
+    _draw(job)

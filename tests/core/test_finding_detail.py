@@ -56,3 +56,9 @@ def test_unknown_items_do_not_break_the_context():
     finding = Finding("custom.check", "t", Status.FAIL, Severity.WARNING, "t", "m", items=["no.such.item"])
     assert context(resolve_framework(None), finding).items == []
     assert context(None, finding).items == []
+
+
+def test_nested_structures_stay_whole():
+    out = split_evidence({"analysis": {"interval": "1m", "metrics": [{"name": "rate", "min": 99}]}})
+    assert out.nested == {"analysis": {"interval": "1m", "metrics": [{"name": "rate", "min": 99}]}}
+    assert out.facts == []

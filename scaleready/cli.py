@@ -181,18 +181,24 @@ def tick(item_id: str, state: str, actor: str, note: str, ref: str | None) -> No
 
 @main.command()
 @click.option("--no-service", is_flag=True, help="Do not start the reference service (sample files only).")
+@click.option("--postgres", "postgres_admin", metavar="DSN",
+              help="Run the service on this PostgreSQL (a throw-away database is created and dropped) and check it.")
+@click.option("--redis", "redis_url", metavar="URL",
+              help="Run the service on this Redis database (use an unused db number: its rs:* keys are removed "
+                   "afterwards) and check it.")
 @click.option("--delete", "delete_runs", is_flag=True, help="Delete every stored demo run instead.")
 @friendly_errors
-def demo(no_service: bool, delete_runs: bool) -> None:
+def demo(no_service: bool, postgres_admin: str | None, redis_url: str | None, delete_runs: bool) -> None:
     """Run the demo: the sample app's files and a live reference service, stored as environment 'demo'."""
-    from scaleready.demo import delete_demo_runs, items_with_evidence, run_demo
+    from scaleready.demo import DemoBackends, delete_demo_runs, items_with_evidence, run_demo
     from scaleready.store import Store
 
     store = Store()
     if delete_runs:
         click.echo(f"deleted {delete_demo_runs(store, actor='cli')} demo run(s)")
         return
-    run = run_demo(store, with_service=not no_service, actor="cli")
+    run = run_demo(store, with_service=not no_service, backends=DemoBackends(postgres_admin, redis_url),
+                   actor="cli")
     proven, total = items_with_evidence(run)
     click.echo(f"demo run {run.id[:8]}: score {run.score.overall:.1f}, coverage {run.score.coverage:.0%} "
                f"({proven}/{total} items with live evidence), level {run.score.level}")

@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard.demo_panel import delete_demo_button, demo_button
+from dashboard.demo_panel import backends_inputs, delete_demo_button, demo_button
 from dashboard.state import outline_run, rendered_report, show_flash, store_or_stop
 from scaleready import reports, views
 from scaleready.demo import DEMO_ENVIRONMENT
@@ -24,10 +24,13 @@ runs = store.runs(limit=200)
 
 with st.expander("Demo", expanded=not runs):
     st.caption("Real checks over the bundled sample application and a reference service started on this machine. "
+               "Name a local PostgreSQL and Redis to run the service on them and check them too (about 60 % of "
+               "the guide instead of about 30 %). "
                f"Demo runs are stored as the environment '{DEMO_ENVIRONMENT}' and can be deleted at any time.")
+    backends = backends_inputs()
     left, right = st.columns(2)
     with left:
-        demo_button(store, key="demo-runs-page")
+        demo_button(store, key="demo-runs-page", backends=backends)
     with right:
         if any(r.environment == DEMO_ENVIRONMENT for r in runs):
             delete_demo_button(store)

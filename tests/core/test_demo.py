@@ -64,3 +64,36 @@ def test_scaleready_demo_command(tmp_path, monkeypatch):
     assert "items with live evidence" in result.output and "sample-app-repo (gitops): collected" in result.output
     deleted = CliRunner().invoke(main, ["demo", "--delete"])
     assert deleted.exit_code == 0 and "deleted 1 demo run(s)" in deleted.output
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_with_local_postgres_and_redis_the_demo_covers_most_of_the_guide(tmp_path):
+    import psycopg
+    import redis
+
+    from scaleready.demo import DemoBackends
+    from tests.conftest import PG_ADMIN_DSN
+
+    redis_url = "redis://127.0.0.1:6379/11"
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    run = run_demo(store, backends=DemoBackends(PG_ADMIN_DSN, redis_url))
+    assert {s.kind: s.error for s in run.snapshots} == {"kubernetes": None, "gitops": None, "http": None,
+                                                       "postgres": None, "redis": None}
+    proven, total = items_with_evidence(run)
+    assert proven / total >= 0.6, (proven, total)
+    assert {"db.shared_buffers", "cache.rule.product_details", "cache.rule.user_sessions"} <= {
+        i.id for a in run.score.areas for i in a.items if i.source == "evidence"}
+    with psycopg.connect(PG_ADMIN_DSN) as conn:
+        left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'scaleready_demo_%'").fetchone()
+    assert left == (0,)
+    assert not list(redis.Redis.from_url(redis_url).scan_iter("rs:*"))
+    stored = " ".join(f.message + str(f.evidence) for f in store.load_run(run.id).findings)
+    assert "postgresql://" not in stored  # the service's DSN is referenced like a secret, so scrubbed
+
+
+def test_backends_that_cannot_be_used_are_one_clear_error(tmp_path):
+    from scaleready.demo import DemoBackends, DemoError
+
+    with pytest.raises(DemoError, match="could not use the given backends"):
+        run_demo(None, backends=DemoBackends(postgres_admin_dsn="postgresql://nobody@127.0.0.1:1/x"))

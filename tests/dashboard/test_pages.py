@@ -179,3 +179,13 @@ def test_runs_page_deletes_demo_runs(store):
     next(b for b in at.button if b.label == "Delete the demo runs").click().run()
     assert store.runs() == []
     assert not at.exception
+
+
+def test_runs_page_demo_with_backends_that_cannot_be_used_says_why(store):
+    at = open_page("pages/runs.py")
+    next(t for t in at.text_input if t.label.startswith("PostgreSQL admin DSN")).set_value(
+        "postgresql://nobody@127.0.0.1:1/x")
+    next(b for b in at.button if b.label == "Run the demo checks").click().run()
+    assert not at.exception
+    assert any("could not use the given backends" in e.value for e in at.error)
+    assert store.runs() == []

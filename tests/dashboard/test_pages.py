@@ -189,3 +189,28 @@ def test_runs_page_demo_with_backends_that_cannot_be_used_says_why(store):
     assert not at.exception
     assert any("could not use the given backends" in e.value for e in at.error)
     assert store.runs() == []
+
+
+def test_a_run_started_from_the_page_can_be_cancelled(store, tmp_path):
+    import socket
+
+    listener = socket.socket()  # accepts connections (backlog) and never answers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        config = tmp_path / "scaleready.yaml"
+        config.write_text(f"targets:\n  - {{name: hangs, kind: http, url: 'http://127.0.0.1:"
+                          f"{listener.getsockname()[1]}', timeout: 300}}\n")
+        at = open_page("pages/run_checks.py")
+        at.text_input[0].set_value(str(config)).run()
+        next(b for b in at.button if b.label == "Run the checks").click().run()
+        job = at.session_state["run_job"]
+        assert not job.done
+        next(b for b in at.button if b.label == "Cancel the run").click().run()
+        assert job.wait(15) and job.state == "cancelled"
+        at.run()
+        assert not at.exception
+        assert any("nothing was stored" in i.value for i in at.info)
+        assert store.runs() == []
+    finally:
+        listener.close()

@@ -122,3 +122,10 @@ def show_flash() -> None:
     """The one-line outcome of the last action (set before a rerun), shown once."""
     if message := st.session_state.pop("flash", None):
         st.success(message)
+
+
+def project_of(run: RunResult | None) -> dict[str, str]:
+    """``{"project": …}`` for store calls about this run's ticks and waivers, once runs carry a
+    project (issue 10); empty before, so the same page works with either store."""
+    project = getattr(run, "project", None)
+    return {"project": project} if project else {}

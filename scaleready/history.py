@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -25,12 +26,29 @@ from scaleready.store import Store, StoreError, _utc, scorecard_from_json
 TREND_COLUMNS = ["started", "run", "environment", "overall", "coverage %", "level"]
 
 
-def trend_frame(store: Store, environment: str | None = None, limit: int = 200) -> pd.DataFrame:
+def _project_column() -> Any:
+    """Runs belong to a project once the store records one (issue 10); until then there is none."""
+    return getattr(RunRecord, "project", None)
+
+
+def projects(store: Store) -> list[str]:
+    """The projects runs were made for (empty while the store has no notion of projects)."""
+    column = _project_column()
+    if column is None:
+        return []
+    with store.session() as session:
+        return sorted(v for v in session.exec(select(column).distinct()).all() if v)
+
+
+def trend_frame(store: Store, environment: str | None = None, limit: int = 200,
+                project: str | None = None) -> pd.DataFrame:
     """One row per run, oldest first: overall, coverage %, level and one column per area's score."""
     query = select(RunRecord.id, RunRecord.started_at, RunRecord.environment, RunRecord.overall,
                    RunRecord.coverage, RunRecord.level, RunRecord.score_json)
     if environment is not None:
         query = query.where(RunRecord.environment == environment)
+    if project is not None and _project_column() is not None:
+        query = query.where(_project_column() == project)
     query = query.order_by(col(RunRecord.started_at).desc()).limit(limit)
     with store.session() as session:
         rows = session.exec(query).all()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.state import framework_or_stop, pick_run, run_or_stop, store_or_stop
+from dashboard.state import framework_or_stop, pick_run, project_of, run_or_stop, store_or_stop
 from scaleready import finding_detail, history
 
 store = store_or_stop()
@@ -107,6 +107,7 @@ else:
                     finding.check, reason.strip(), actor.strip(),
                     target=finding.target if narrow else "*",
                     subject=(finding.subject or "*") if narrow else "*",
-                    expires=datetime.combine(expires, time.max, tzinfo=UTC) if expires else None)
+                    expires=datetime.combine(expires, time.max, tzinfo=UTC) if expires else None,
+                    **project_of(run))
                 st.success(f"Waiver {waiver_id} recorded: it applies from the next run (stored runs stay as "
                            "they were checked).")

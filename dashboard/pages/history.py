@@ -14,11 +14,14 @@ environments = history.environments(store)
 if not environments:
     st.info("No runs yet: trends appear after the first run.")
     st.stop()
+project = None
+if len(projects := history.projects(store)) > 1:
+    project = st.selectbox("Project", projects)
 labels = {"(all)": "All environments", **{str(e): e or "(no environment)" for e in environments}}
 choice = st.selectbox("Environment", list(labels), format_func=labels.__getitem__,
                       help="Runs of one environment compare like with like; demo runs are the environment 'demo'.")
 wanted = None if choice == "(all)" else next(e for e in environments if str(e) == choice)
-frame = history.trend_frame(store, environment=wanted)
+frame = history.trend_frame(store, environment=wanted, project=project)
 if choice != "(all)" and wanted is None:
     frame = frame[frame["environment"] == "(none)"]
 if frame.empty:

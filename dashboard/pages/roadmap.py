@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.state import framework_or_stop, pick_run, run_or_stop, store_or_stop
+from dashboard.state import framework_or_stop, pick_run, project_of, run_or_stop, store_or_stop
 from scaleready import views
 from scaleready.runner import rescore
 
@@ -24,7 +24,7 @@ if run is not None:
                f"Readiness level {run.score.level}: a phase counts when all its items pass.")
     st.plotly_chart(views.phase_figure(run), width="stretch")
 
-states = store.item_states(framework.id)
+states = store.item_states(framework.id, **project_of(run))
 frame = views.checklist_frame(framework, run, states)
 
 with st.form("tick", clear_on_submit=False):
@@ -43,7 +43,7 @@ with st.form("tick", clear_on_submit=False):
             st.error("Say who is ticking the item.")
         else:
             st.session_state["actor"] = actor
-            store.set_item_state(framework.id, item_id, state, actor.strip(), note.strip())
+            store.set_item_state(framework.id, item_id, state, actor.strip(), note.strip(), **project_of(run))
             st.success(f"{item_id}: {state} by {actor.strip()}")
             st.rerun()
 

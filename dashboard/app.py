@@ -26,6 +26,10 @@ pages = {
         st.Page("pages/targets.py", title="Targets", icon=":material/dns:"),
         st.Page("pages/runs.py", title="Runs & reports", icon=":material/history:"),
     ],
+    "Governance": [
+        st.Page("pages/milestones.py", title="Milestones & sign-off", icon=":material/flag:"),
+        st.Page("pages/waivers.py", title="Waivers", icon=":material/verified_user:"),
+    ],
     "What if": [
         st.Page("pages/simulator.py", title="What-if simulator", icon=":material/science:"),
     ],

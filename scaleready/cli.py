@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from scaleready import __version__
+from scaleready.cli_audit import project_option, resolve_project
 
 EXIT_OK, EXIT_TOOL_ERROR, EXIT_DANGER, EXIT_BELOW_SCORE = 0, 1, 3, 4
 RUN_FORMATS = ["table", "json", "sarif", "junit", "markdown", "html", "pdf"]
@@ -69,9 +70,17 @@ def _render(run: Any, fmt: str, output: str | None, config_path: str | None = No
     options: dict[str, Any] = {}
     if fmt == "table":
         options["color"] = output is None and sys.stdout.isatty()
-    if fmt == "sarif" and config_path:
-        options["artifact"] = config_path
+    if fmt == "sarif" and (config_path or run.config_path):
+        options["artifact"] = run.config_path or config_path
     return reports.render(run, fmt, **options)
+
+
+def _is_store_failure(exc: BaseException) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from scaleready.store import StoreError
+
+    return isinstance(exc, SQLAlchemyError | StoreError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,16 +101,49 @@ def main(debug: bool) -> None:
 @friendly_errors
 def check(config_path: str, environment: str | None, fmt: str, output: str | None,
           fail_under: float | None, no_store: bool) -> None:
-    """Collect from every target, evaluate the checks, store the run and print it."""
+    """Collect from every target, evaluate the checks, store the run and print it.
+
+    A store that cannot be opened or written never loses the run: the report is still written,
+    the run waits in the local spool (uploaded by the next check or `scaleready store flush`),
+    one line says so and the exit code is 1."""
     from scaleready.api import Severity, Status
-    from scaleready.config import load_config
+    from scaleready.config import load_config, redacted_target_summary
     from scaleready.runner import execute
+    from scaleready.spool import flush, spool_run, store_problem
     from scaleready.store import Store
 
     config = load_config(config_path)
-    store = None if no_store else Store()
-    run, _ = execute(config, store=store, environment=environment)
+    store, problem = None, None
+    if not no_store:
+        try:
+            store = Store()
+            uploaded = flush(store)
+            if uploaded.uploaded:
+                click.echo(f"uploaded {len(uploaded.uploaded)} spooled run(s) to the store", err=True)
+        except Exception as exc:  # any store failure: the run goes on and is spooled below
+            store, problem = None, store_problem(exc)
+    try:
+        run, snapshots = execute(config, store=store, environment=environment, save=False)
+    except Exception as exc:
+        if store is None or not _is_store_failure(exc):
+            raise
+        # the store died while its ticks and waivers were read: run without it, spool below
+        store, problem = None, store_problem(exc)
+        run, snapshots = execute(config, store=None, environment=environment, save=False)
+    if not no_store:
+        targets = redacted_target_summary(config.select(environment))
+        if store is not None:
+            try:
+                store.save_run(run, snapshots, str(config.path) if config.path else None, targets)
+            except Exception as exc:
+                problem = store_problem(exc)
+        if problem is not None:
+            path = spool_run(run, snapshots, str(config.path) if config.path else None, targets)
     _emit(_render(run, fmt, output, config_path), output)
+    if problem is not None:
+        click.echo(f"error: the store is unavailable ({problem}); run {run.id} is kept in {path} and is uploaded "
+                   "by the next check or `scaleready store flush`", err=True)
+        sys.exit(EXIT_TOOL_ERROR)
     danger = [f for f in run.findings
               if f.status == Status.FAIL and f.severity == Severity.DANGER and not f.waived]
     if danger:
@@ -114,14 +156,23 @@ def check(config_path: str, environment: str | None, fmt: str, output: str | Non
 
 @main.command()
 @click.option("--run", "run_ref", default="latest", show_default=True, help="Run id, id prefix or 'latest'.")
+@click.option("--milestone", help="Render a milestone's frozen scorecard (with its sign-offs) instead of a run.")
 @click.option("--format", "-f", "fmt", type=click.Choice(RUN_FORMATS), default="json", show_default=True)
 @click.option("--output", "-o", help="Write to this file instead of stdout.")
+@project_option
 @friendly_errors
-def report(run_ref: str, fmt: str, output: str | None) -> None:
-    """Export a stored run (audit report) in any output format."""
+def report(run_ref: str, milestone: str | None, fmt: str, output: str | None, project: str | None,
+           config_path: str) -> None:
+    """Export a stored run or a milestone (audit report) in any output format."""
+    from scaleready import milestones
     from scaleready.store import Store
 
-    run = Store().load_run(run_ref)
+    project = resolve_project(project, config_path)
+    store = Store()
+    if milestone:
+        run = milestones.as_run(milestones.get(store, milestone, project=project))
+    else:
+        run = store.load_run(run_ref, project=project if run_ref == "latest" else None)
     _emit(_render(run, fmt, output), output)
 
 
@@ -166,17 +217,20 @@ def framework(fmt: str, ref: str | None) -> None:
 @click.option("--by", "actor", required=True, help="Who is ticking it.")
 @click.option("--note", default="", help="Why: evidence, ticket, link.")
 @click.option("--framework", "ref", help="A framework file (default: the built-in scaling guide).")
+@project_option
 @friendly_errors
-def tick(item_id: str, state: str, actor: str, note: str, ref: str | None) -> None:
-    """Record a manual tick on a framework item (kept in the audit log)."""
+def tick(item_id: str, state: str, actor: str, note: str, ref: str | None, project: str | None,
+         config_path: str) -> None:
+    """Record a manual tick on a framework item of a project (kept in the audit log)."""
     from scaleready.runner import resolve_framework
     from scaleready.store import Store
 
     fw = resolve_framework(ref)
     if not fw.has_item(item_id):
         raise ToolError(f"framework '{fw.id}' has no item '{item_id}'")
-    Store().set_item_state(fw.id, item_id, state, actor, note)
-    click.echo(f"{item_id}: {state} (by {actor})")
+    project = resolve_project(project, config_path)
+    Store().set_item_state(fw.id, item_id, state, actor, note, project=project)
+    click.echo(f"{item_id}: {state} (by {actor}, project {project})")
 
 
 @main.command()
@@ -255,3 +309,13 @@ def _add_optional_commands() -> None:
 
 
 _add_optional_commands()
+
+
+def _add_audit_commands() -> None:
+    """audit verify/log, waive, waivers, unwaive, milestone *, store flush (scaleready.cli_audit)."""
+    from scaleready import cli_audit
+
+    cli_audit.register(main, friendly_errors, ToolError)
+
+
+_add_audit_commands()

@@ -53,6 +53,7 @@ class _WaiverSpec(BaseModel):
 class _ConfigFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = 1
+    project: str = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
     framework: str | None = None
     environment: str | None = None
     targets: list[dict[str, Any]] = Field(default_factory=list)
@@ -76,6 +77,7 @@ class Config:
     framework: str | None = None
     environment: str | None = None
     redactor: Redactor = field(default_factory=Redactor)
+    project: str = "default"  # whose ticks, waivers and milestones: one store serves several products
 
     def select(self, environment: str | None = None) -> list[ConfiguredTarget]:
         """Targets of one environment (targets without one belong to every environment)."""
@@ -204,6 +206,7 @@ def parse_config(
         framework=doc.framework,
         environment=doc.environment,
         redactor=redactor,
+        project=doc.project,
     )
 
 

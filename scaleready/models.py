@@ -2,8 +2,10 @@
 
 JSON payloads (snapshot data, evidence, scores) are stored as text: the same schema then
 works on SQLite and PostgreSQL, and a snapshot's stored text is exactly the canonical JSON
-its sha256 was taken over. The audit log is append-only; the migration adds triggers that
-refuse UPDATE and DELETE on it in both databases.
+its sha256 was taken over. The audit log is append-only; the migrations add triggers that
+refuse UPDATE, DELETE and (SQLite) REPLACE on it in both databases, and every event carries
+the hash of the one before it (see `scaleready.audit`), so an edit made around the triggers
+still shows. Ticks, waivers and milestones belong to a *project*: one store, several products.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlmodel import Field, SQLModel
+
+DEFAULT_PROJECT = "default"
 
 
 class RunRecord(SQLModel, table=True):
@@ -30,6 +34,9 @@ class RunRecord(SQLModel, table=True):
     level: int = 0
     score_json: str = "{}"
     targets_json: str = "[]"
+    project: str = Field(default=DEFAULT_PROJECT, max_length=100, index=True)
+    waivers_json: str = "[]"  # the waivers known at check time, applied or expired
+    audit_head: str | None = Field(default=None, max_length=64)  # chain head once the run was stored
 
 
 class SnapshotRecord(SQLModel, table=True):
@@ -74,6 +81,7 @@ class ItemStateRecord(SQLModel, table=True):
     __tablename__ = "item_states"
 
     id: int | None = Field(default=None, primary_key=True)
+    project: str = Field(default=DEFAULT_PROJECT, max_length=100, index=True)
     framework_id: str = Field(max_length=100, index=True)
     item_id: str = Field(max_length=200)
     state: str = Field(max_length=20)  # done | not_done | not_applicable
@@ -88,6 +96,7 @@ class WaiverRecord(SQLModel, table=True):
     __tablename__ = "waivers"
 
     id: int | None = Field(default=None, primary_key=True)
+    project: str = Field(default=DEFAULT_PROJECT, max_length=100, index=True)
     check_id: str = Field(max_length=200)
     target: str = Field(default="*", max_length=200)
     subject: str = Field(default="*")
@@ -99,6 +108,8 @@ class WaiverRecord(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
+    """One event of the append-only log; ``hash`` covers its content and ``prev_hash``."""
+
     __tablename__ = "audit_log"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -107,3 +118,50 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=100)
     subject: str = ""
     details_json: str = "{}"
+    project: str = Field(default=DEFAULT_PROJECT, max_length=100)
+    seq: int | None = Field(default=None, index=True)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """A single row: the chain's length and head hash.
+
+    Appenders update it first, which serialises them on both databases (the SQLite write lock,
+    a PostgreSQL row lock) so two writers never chain onto the same head; `audit verify`
+    compares it with the log, so events cut off the end are noticed too.
+    """
+
+    __tablename__ = "audit_chain"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    head: str = Field(default="", max_length=64)
+
+
+class MilestoneRecord(SQLModel, table=True):
+    """A frozen scorecard: the JSON report document of a run as it stood, with its hash."""
+
+    __tablename__ = "milestones"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project: str = Field(default=DEFAULT_PROJECT, max_length=100, index=True)
+    name: str = Field(max_length=200)
+    run_id: str = Field(max_length=36)
+    created_at: datetime
+    actor: str = Field(max_length=200)
+    note: str = ""
+    document_json: str
+    sha256: str = Field(max_length=64)
+    audit_head: str | None = Field(default=None, max_length=64)
+
+
+class MilestoneSignature(SQLModel, table=True):
+    __tablename__ = "milestone_signatures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    milestone_id: int = Field(foreign_key="milestones.id", index=True)
+    actor: str = Field(max_length=200)
+    at: datetime
+    note: str = ""
+    event_hash: str = Field(default="", max_length=64)

@@ -23,7 +23,7 @@ from scaleready.engine import Policy, Waiver, collect_target, evaluate, run_bloc
 from scaleready.framework import Framework, FrameworkError, load_framework
 from scaleready.paths import data_dir
 from scaleready.plugins import Registry, default_registry
-from scaleready.results import RunResult, SnapshotRef
+from scaleready.results import RunResult, SnapshotRef, WaiverRef
 from scaleready.scoring import score
 from scaleready.store import Store
 
@@ -44,12 +44,27 @@ def resolve_framework(ref: str | None, base_dir: Path | None = None) -> Framewor
     raise FrameworkError(f"framework '{ref}' is neither a built-in name nor a readable file")
 
 
-def _store_waivers(store: Store | None) -> list[Waiver]:
+def _store_waivers(store: Store | None, project: str) -> list[tuple[Waiver, WaiverRef]]:
+    """The project's unrevoked store waivers, as the engine applies them and as the run records them."""
     if store is None:
         return []
+    today = datetime.now(UTC).date()
+    out = []
+    for w in store.waivers(project=project):
+        expires = w.expires.date() if w.expires else None
+        out.append((Waiver(w.check_id, w.reason, w.target, w.subject, expires),
+                    WaiverRef("store", f"store:{w.id}", w.check_id, w.target, w.subject, w.reason, w.actor,
+                              expires.isoformat() if expires else None, expires is not None and today > expires)))
+    return out
+
+
+def _config_waivers(config: Config) -> list[WaiverRef]:
+    today = datetime.now(UTC).date()
     return [
-        Waiver(w.check_id, w.reason, w.target, w.subject, w.expires.date() if w.expires else None)
-        for w in store.waivers()
+        WaiverRef("config", f"config:{n}", w.check, w.target, w.subject, w.reason,
+                  str(config.path or "scaleready.yaml"), w.expires.isoformat() if w.expires else None,
+                  w.expires is not None and today > w.expires)
+        for n, w in enumerate(config.policy.waivers, start=1)
     ]
 
 
@@ -108,13 +123,16 @@ def execute(
     registry: Registry | None = None,
     framework: Framework | None = None,
     environment: str | None = None,
+    save: bool = True,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[RunResult, list[Snapshot]]:
-    """Run every selected target's checks, score them and (given a store) save the run.
+    """Run every selected target's checks, score them and (given a store and ``save``) save the run.
 
-    ``progress`` hears each target's phases (the dashboard draws a bar per target from it);
-    setting ``cancel`` stops the run before anything is stored (raises `RunCancelled`).
+    The store also supplies the project's ticks and waivers; ``save=False`` lets the caller
+    save it (the CLI spools the run when the store cannot take it). ``progress`` hears each
+    target's phases (the dashboard draws a bar per target from it); setting ``cancel`` stops
+    the run before anything is stored (raises `RunCancelled`).
     """
     report = _quiet(progress)
     registry = registry or default_registry()
@@ -123,7 +141,8 @@ def execute(
     selected = config.select(environment)
     started = datetime.now(UTC)
     snapshots = run_blocking(_collect(config, selected, registry, report, cancel))
-    policy = Policy(config.policy.severity, [*config.policy.waivers, *_store_waivers(store)])
+    stored_waivers = _store_waivers(store, config.project)
+    policy = Policy(config.policy.severity, [*config.policy.waivers, *(w for w, _ in stored_waivers)])
     findings: list[Finding] = []
     for configured, snapshot in zip(selected, snapshots, strict=True):
         begun = time.perf_counter()
@@ -134,7 +153,7 @@ def execute(
     if cancel is not None and cancel.is_set():
         raise RunCancelled("the run was cancelled; nothing was stored")
     findings = [replace(f, message=config.redactor.text(f.message)) for f in findings]
-    manual = store.item_states(framework.id) if store else {}
+    manual = store.item_states(framework.id, project=config.project) if store else {}
     run = RunResult(
         id=str(uuid.uuid4()),
         started_at=started,
@@ -145,8 +164,11 @@ def execute(
         snapshots=[SnapshotRef(s.target, s.kind, s.sha256, s.error, s.duration_ms) for s in snapshots],
         tool_version=__version__,
         environment=environment or config.environment,
+        project=config.project,
+        config_path=str(config.path) if config.path else None,
+        waivers=[*_config_waivers(config), *(ref for _, ref in stored_waivers)],
     )
-    if store is not None:
+    if store is not None and save:
         summary: list[dict[str, Any]] = redacted_target_summary(selected)
         store.save_run(run, snapshots, str(config.path) if config.path else None, summary)
     return run, snapshots
@@ -154,5 +176,5 @@ def execute(
 
 def rescore(run: RunResult, framework: Framework, store: Store | None = None) -> RunResult:
     """A stored run scored again, e.g. after the framework changed or a tick was added."""
-    manual = store.item_states(framework.id) if store else {}
+    manual = store.item_states(framework.id, project=run.project) if store else {}
     return replace(run, score=score(framework, run.findings, manual))

@@ -10,18 +10,27 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from datetime import UTC
 from typing import Any, Protocol
 
 from scaleready.api import Finding, Status
-from scaleready.results import AreaScore, ItemScore, PhaseProgress, Scorecard
-
-STATUS_VALUE = {"pass": 1.0, "warn": 0.5, "fail": 0.0, "unknown": 0.0}
+from scaleready.results import STATUS_VALUE, AreaScore, ItemScore, ManualTick, PhaseProgress, Scorecard
 
 
 class ManualState(Protocol):
     state: str
     actor: str
     note: str
+
+
+def _tick(state: ManualState | None) -> ManualTick | None:
+    """The tick as the run records it (who, when, why), from a store row or any look-alike."""
+    if state is None:
+        return None
+    at = getattr(state, "at", None)
+    if at is not None and hasattr(at, "isoformat"):
+        at = (at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)).isoformat()
+    return ManualTick(state.state, state.actor, str(at or ""), state.note or "")
 
 
 def _evidence_status(findings: Iterable[Finding]) -> str:
@@ -74,18 +83,26 @@ def score(
     manual = manual or {}
     findings = list(findings)
     by_area: dict[str, list[ItemScore]] = defaultdict(list)
+    not_applicable: list[ItemScore] = []
     for item in framework.items:
         tick = manual.get(item.id)
         if tick is not None and tick.state == "not_applicable":
+            not_applicable.append(ItemScore(
+                id=item.id, title=item.title, area=item.area, section=item.section, kind=item.kind,
+                weight=float(item.weight), status="not_applicable", source="manual", value=0.0,
+                checks=list(item.checks), phase=item.phase, tick=_tick(tick),
+                evidence=list(dict.fromkeys(f.fingerprint for f in _item_findings(findings, item))),
+            ))
             continue
-        status, source, note = _decide(item.kind, _evidence_status(_item_findings(findings, item)),
-                                       tick.state if tick else None)
+        behind = _item_findings(findings, item)
+        status, source, note = _decide(item.kind, _evidence_status(behind), tick.state if tick else None)
         if tick is not None and source in ("manual", "conflict") and tick.note:
             note = f"{note}; {tick.actor}: {tick.note}" if note else f"{tick.actor}: {tick.note}"
         by_area[item.area].append(ItemScore(
             id=item.id, title=item.title, area=item.area, section=item.section, kind=item.kind,
             weight=float(item.weight), status=status, source=source, value=STATUS_VALUE[status],
-            checks=list(item.checks), phase=item.phase, note=note,
+            checks=list(item.checks), phase=item.phase, note=note, tick=_tick(tick),
+            evidence=list(dict.fromkeys(f.fingerprint for f in behind)),
         ))
     areas = [_area_score(area.id, area.title, by_area.get(area.id, [])) for area in framework.areas]
     every = [i for a in areas for i in a.items]
@@ -104,7 +121,8 @@ def score(
             break
         level = phase.number
     return Scorecard(
-        overall=overall.score, coverage=overall.coverage, areas=areas, phases=phases, level=level
+        overall=overall.score, coverage=overall.coverage, areas=areas, phases=phases, level=level,
+        not_applicable=not_applicable,
     )
 
 

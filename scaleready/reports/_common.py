@@ -158,3 +158,61 @@ def framework_label(run: RunResult) -> str:
     fw = run.framework or {}
     title = fw.get("title") or fw.get("id") or "framework"
     return f"{title} {fw.get('version', '')}".strip()
+
+
+MAX_EVIDENCE_ROWS = 40
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def flatten_evidence(value: Any, limit: int = MAX_EVIDENCE_ROWS) -> tuple[list[tuple[str, str]], int]:
+    """Evidence as (key path, value) rows a person reads, and how many rows were left out.
+
+    Nested mappings become dotted paths (``answers.alg_none``), lists of plain values one
+    comma-separated cell, lists of mappings indexed paths (``rows[0].name``). Reports show these
+    as key/value tables instead of a JSON dump; the JSON report keeps the evidence whole.
+    """
+    rows: list[tuple[str, str]] = []
+    total = 0
+
+    def walk(path: str, node: Any) -> None:
+        nonlocal total
+        if isinstance(node, dict) and node:
+            for key in sorted(node, key=str):
+                walk(f"{path}.{key}" if path else str(key), node[key])
+        elif isinstance(node, list | tuple) and node and any(isinstance(v, dict | list | tuple) for v in node):
+            for i, item in enumerate(node):
+                walk(f"{path}[{i}]", item)
+        else:
+            total += 1
+            if len(rows) < limit:
+                if isinstance(node, list | tuple):
+                    text = ", ".join(_scalar(v) for v in node) if node else "(none)"
+                elif isinstance(node, dict):
+                    text = "(empty)"
+                else:
+                    text = _scalar(node)
+                rows.append((path or "value", text))
+
+    walk("", value)
+    return rows, total - len(rows)
+
+
+def short_time(iso_text: str | None) -> str:
+    """``2026-11-30 05:41 UTC`` from ISO text (what a person reads in a tick or a waiver)."""
+    if not iso_text:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso_text)
+    except ValueError:
+        return iso_text
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,10 +1,10 @@
-"""The HTML audit report: one self-contained file (inline CSS, no scripts, no external links).
+"""The HTML audit report: one self-contained file (inline CSS and SVG, no scripts, no links out).
 
-An auditor opens it offline months later, so everything the run knew is inside: the scores,
-roadmap progress, every item's verdict, every finding with its evidence and remediation,
-and the sha256 of each snapshot the findings were drawn from (the evidence can be matched
-to the stored snapshot byte for byte). The page prints cleanly, which is also the basis of
-the PDF report.
+An auditor opens it offline months later, so everything the run knew is inside: the summary
+and an area chart, roadmap progress, the security checklist with its evidence, the evidence
+record of every item (verdict, checks and findings, the manual tick, waivers, conflicts),
+findings grouped by area with their evidence as key/value tables, the waivers, the sha256 of
+each snapshot, the audit chain head and, for a milestone, its sign-offs.
 """
 
 from __future__ import annotations
@@ -13,19 +13,27 @@ import json
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 import scaleready
 from scaleready.api import Status
+from scaleready.evidence import EvidenceRecord, evidence_records
+from scaleready.reports._charts import area_chart_svg
 from scaleready.reports._common import (
-    STATUS_ORDER,
-    by_attention,
+    areas_of,
+    attention_key,
     duration_seconds,
+    finding_areas,
+    flatten_evidence,
     framework_label,
     iso,
+    short_time,
     status_counts,
     subject_label,
 )
 from scaleready.results import RunResult
+
+SECURITY_AREA = "security"
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("scaleready.reports", "templates"),
@@ -36,11 +44,33 @@ _ENV = jinja2.Environment(
 )
 _ENV.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 _ENV.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
+_ENV.filters["evidence"] = flatten_evidence
+_ENV.filters["when"] = short_time
+
+
+def findings_by_area(run: RunResult) -> list[tuple[str, str, list[Any]]]:
+    """(area id, title, findings worst first) in scorecard order; a finding sits under its first area."""
+    index = areas_of(run)
+    groups: dict[str, tuple[str, list[Any]]] = {}
+    for f in sorted(run.findings, key=attention_key):
+        area = finding_areas(f, index)[0]
+        groups.setdefault(area.id, (area.title, []))[1].append(f)
+    order = [a.id for a in run.score.areas] + [a for a in groups if a not in {x.id for x in run.score.areas}]
+    return [(a, groups[a][0], groups[a][1]) for a in order if a in groups]
+
+
+def records_by_area(run: RunResult) -> list[tuple[str, str, list[EvidenceRecord]]]:
+    records = evidence_records(run)
+    out = []
+    for area in run.score.areas:
+        mine = [r for r in records if r.item.area == area.id]
+        if mine:
+            out.append((area.id, area.title, mine))
+    return out
 
 
 def context(run: RunResult) -> dict[str, Any]:
-    findings = by_attention(run.findings)
-    groups = [(s.value, [f for f in findings if f.status == s]) for s in STATUS_ORDER]
+    by_area = records_by_area(run)
     return {
         "run": run,
         "score": run.score,
@@ -50,10 +80,15 @@ def context(run: RunResult) -> dict[str, Any]:
         "duration": duration_seconds(run),
         "version": run.tool_version or scaleready.__version__,
         "counts": status_counts(run.findings),
-        "groups": [(s, fs) for s, fs in groups if fs],
-        "waived": sum(1 for f in findings if f.waived),
+        "chart": Markup(area_chart_svg(run)) if run.score.areas else "",
+        "records": by_area,
+        "security": next((r for a, _, r in by_area if a == SECURITY_AREA), []),
+        "finding_groups": findings_by_area(run),
+        "conflicts": [r for _, _, rs in by_area for r in rs if r.conflict],
+        "waived": sum(1 for f in run.findings if f.waived),
         "label": subject_label,
         "Status": Status,
+        "milestone": run.milestone,
     }
 
 

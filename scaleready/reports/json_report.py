@@ -1,8 +1,10 @@
 """The JSON report: the machine-readable form of a run, and the one that reads back.
 
 Shape (the CLI contract): ``{version, run{id, started_at, finished_at, framework,
-environment}, score{overall, coverage, level, areas, phases}, findings[...]}``, each
-finding as `Finding.to_json` gives it. Findings are ordered by (check, target, subject,
+environment, project, audit_head}, score{overall, coverage, level, areas, phases},
+evidence_record[...], waivers[...], snapshots[...], findings[...]}``, each finding as
+`Finding.to_json` gives it; ``evidence_record`` is derived (per item: verdict, checks,
+findings, tick, waivers, conflict) and ignored when read back. Findings are ordered by (check, target, subject,
 location) and evidence keys are sorted, so two renders of the same run are byte-identical
 and diffs between runs show real changes only. `from_json` rebuilds a `RunResult` from
 this document, so an exported report can be re-rendered in any other format.
@@ -17,10 +19,9 @@ from typing import Any
 
 import scaleready
 from scaleready.api import Finding
+from scaleready.evidence import evidence_records
 from scaleready.reports._common import by_identity, iso, pretty_json
-from scaleready.results import AreaScore, ItemScore, PhaseProgress, RunResult, Scorecard
-
-_VALUE = {"pass": 1.0, "warn": 0.5}
+from scaleready.results import RunResult, SnapshotRef, WaiverRef, scorecard_from_json
 
 
 def _sorted(value: Any) -> Any:
@@ -46,9 +47,17 @@ def to_document(run: RunResult) -> dict[str, Any]:
             "finished_at": iso(run.finished_at),
             "framework": _sorted(dict(run.framework or {})),
             "environment": run.environment,
+            "project": run.project,
+            "audit_head": run.audit_head,
+            "config_path": run.config_path,
         },
         "score": run.score.to_json(),
+        "evidence_record": [record.to_json() for record in evidence_records(run)],
+        "waivers": [w.to_json() for w in run.waivers],
+        "snapshots": [{"target": s.target, "kind": s.kind, "sha256": s.sha256, "error": s.error,
+                       "duration_ms": s.duration_ms} for s in run.snapshots],
         "findings": findings,
+        **({"milestone": run.milestone} if run.milestone else {}),
     }
 
 
@@ -57,41 +66,6 @@ def render(run: RunResult, *, indent: int | None = 2) -> str:
     if indent == 2:
         return pretty_json(doc)
     return json.dumps(doc, indent=indent, ensure_ascii=False, default=str) + "\n"
-
-
-def _item(doc: Mapping[str, Any], area: str) -> ItemScore:
-    status = doc.get("status", "unknown")
-    return ItemScore(
-        id=doc["id"],
-        title=doc.get("title", ""),
-        area=area,
-        section=doc.get("section", ""),
-        kind=doc.get("kind", "auto"),
-        weight=float(doc.get("weight", 1.0)),
-        status=status,
-        source=doc.get("source", "none"),
-        value=_VALUE.get(status, 0.0),
-    )
-
-
-def scorecard_from_json(doc: Mapping[str, Any]) -> Scorecard:
-    areas = [
-        AreaScore(
-            id=a["id"],
-            title=a.get("title", a["id"]),
-            score=float(a.get("score", 0.0)),
-            coverage=float(a.get("coverage", 0.0)),
-            items=[_item(i, a["id"]) for i in a.get("items", [])],
-        )
-        for a in doc.get("areas", [])
-    ]
-    phases = [
-        PhaseProgress(number=int(p["number"]), title=p.get("title", ""), done=int(p.get("done", 0)),
-                      total=int(p.get("total", 0)))
-        for p in doc.get("phases", [])
-    ]
-    return Scorecard(overall=float(doc.get("overall", 0.0)), coverage=float(doc.get("coverage", 0.0)),
-                     areas=areas, phases=phases, level=int(doc.get("level", 0)))
 
 
 def from_json(doc: Mapping[str, Any] | str) -> RunResult:
@@ -114,4 +88,11 @@ def from_json(doc: Mapping[str, Any] | str) -> RunResult:
         score=scorecard_from_json(doc["score"]),
         tool_version=doc.get("version", ""),
         environment=run.get("environment"),
+        project=run.get("project") or "default",
+        waivers=[WaiverRef.from_json(w) for w in doc.get("waivers", [])],
+        snapshots=[SnapshotRef(s["target"], s["kind"], s["sha256"], s.get("error"), float(s.get("duration_ms", 0.0)))
+                   for s in doc.get("snapshots", [])],
+        audit_head=run.get("audit_head"),
+        config_path=run.get("config_path"),
+        milestone=doc.get("milestone"),
     )

@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from scaleready.api import Finding, Status
+from scaleready.evidence import evidence_records, record_texts
 from scaleready.reports._common import duration_seconds, group_by_area, iso, parse_location, subject_label
 from scaleready.results import RunResult
 
@@ -80,18 +81,34 @@ def _testcase(suite: ET.Element, area_id: str, f: Finding, counts: dict[str, int
         out.text = _detail(f)
 
 
+def _suites(run: RunResult) -> list[tuple[Any, list[Finding]]]:
+    """Areas with findings, plus areas whose items have only manual evidence (their suite then
+    carries just the items' evidence record), in scorecard order."""
+    grouped = {area.id: (area, findings) for area, findings in group_by_area(run)}
+    ordered = [grouped.get(a.id) or (a, []) for a in run.score.areas if a.id in grouped or a.items]
+    return ordered + [g for a, g in grouped.items() if a not in {x.id for x in run.score.areas}]
+
+
 def to_element(run: RunResult) -> ET.Element:
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     root = ET.Element("testsuites", {"name": f"scaleready run {run.id}"})
     stamp = (iso(run.started_at) or "")[:19]
-    for suite_id, (area, findings) in enumerate(group_by_area(run)):
+    records: dict[str, list[Any]] = {}
+    for r in evidence_records(run):
+        records.setdefault(r.item.area, []).append(r)
+    for suite_id, (area, findings) in enumerate(_suites(run)):
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         suite = ET.SubElement(root, "testsuite", {"name": _clean(area.title or area.id), "id": str(suite_id)})
         props = ET.SubElement(suite, "properties")
         for name, value in (("area", area.id), ("score", f"{area.score:.1f}"),
                             ("coverage", f"{area.coverage:.3f}"), ("run", run.id),
-                            ("environment", run.environment or "")):
+                            ("environment", run.environment or ""), ("project", run.project),
+                            ("audit_chain_head", run.audit_head or "not stored (spooled)")):
             ET.SubElement(props, "property", {"name": name, "value": _clean(value)})
+        for r in records.get(area.id, []):  # the evidence record of each item of this area
+            t = record_texts(r)
+            value = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in t.items() if v)
+            ET.SubElement(props, "property", {"name": f"item:{r.item.id}", "value": _clean(value)})
         for f in findings:
             _testcase(suite, area.id, f, counts)
         attrs: dict[str, Any] = {**counts, "time": "0.000", "timestamp": stamp}

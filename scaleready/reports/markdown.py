@@ -9,7 +9,8 @@ characters; long evidence is therefore left to the JSON/HTML reports.
 from __future__ import annotations
 
 from scaleready.api import Finding, Status
-from scaleready.reports._common import by_attention, framework_label, status_counts, subject_label
+from scaleready.evidence import evidence_records, record_texts
+from scaleready.reports._common import by_attention, framework_label, short_time, status_counts, subject_label
 from scaleready.results import RunResult
 
 _ICON = {Status.FAIL: "❌", Status.WARN: "⚠️", Status.ERROR: "❗", Status.SKIP: "⏭️", Status.PASS: "✅"}
@@ -73,6 +74,7 @@ def render(run: RunResult) -> str:
         lines += ["", "**Roadmap:** " + " · ".join(
             f"Phase {p.number} {cell(p.title)} {p.done}/{p.total}{' ✅' if p.complete else ''}"
             for p in sc.phases)]
+    lines += _trail(run)
     ordered = by_attention(run.findings)
     active = [f for f in ordered if not f.waived]
     lines += _section("Failing", [f for f in active if f.status == Status.FAIL])
@@ -82,4 +84,36 @@ def render(run: RunResult) -> str:
     skipped = counts[Status.SKIP.value]
     passed = sum(1 for f in active if f.status == Status.PASS)
     lines += ["", f"{passed} checks passed, {skipped} skipped."]
+    lines += _evidence_record(run)
     return "\n".join(lines) + "\n"
+
+
+def _trail(run: RunResult) -> list[str]:
+    """Project, chain head, conflicts and, for a milestone, its sign-offs: what an auditor asks first."""
+    head = f"`{run.audit_head}`" if run.audit_head else "not stored yet (kept in the local spool)"
+    lines = ["", f"Project `{cell(run.project)}` · audit chain head {head}"]
+    if run.milestone:
+        signed = "; ".join(f"{cell(s['by'])} ({short_time(s['at'])}){': ' + cell(s['note']) if s.get('note') else ''}"
+                           for s in run.milestone.get("signatures") or []) or "not signed yet"
+        lines += ["", f"**Milestone {cell(run.milestone.get('name'))}** (sha256 `{run.milestone.get('sha256')}`) · "
+                      f"signed off by: {signed}"]
+    conflicts = [r for r in evidence_records(run) if r.conflict]
+    if conflicts:
+        lines += ["", f"**{len(conflicts)} conflict(s):** " + "; ".join(
+            f"`{r.item.id}`: {cell(r.conflict)}" for r in conflicts)]
+    return lines
+
+
+def _evidence_record(run: RunResult) -> list[str]:
+    records = evidence_records(run)
+    if not records:
+        return []
+    lines = ["", "<details><summary>Evidence record (per item: verdict, checks, findings, tick, waivers)</summary>", "",
+             "| Item | Verdict | Proven by | Checks | Findings | Manual tick | Waivers |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in records:
+        t = record_texts(r, max_findings=3)
+        verdict = t["verdict"] + (f" — conflict: {t['conflict']}" if t["conflict"] else "")
+        lines.append(f"| `{r.item.id}` | {cell(verdict)} | {cell(t['proven_by'])} | {cell(t['checks'])} | "
+                     f"{cell(t['findings'])} | {cell(t['tick'])} | {cell(t['waivers'])} |")
+    return [*lines, "", "</details>"]

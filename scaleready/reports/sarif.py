@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 import scaleready
 from scaleready.api import Finding, Severity, Status
+from scaleready.evidence import evidence_records
 from scaleready.reports._common import by_identity, duration_seconds, parse_location, pretty_json, utc_z
 from scaleready.results import RunResult
 
@@ -194,6 +195,10 @@ def to_document(run: RunResult, *, include_all: bool = False, artifact: str | No
             "framework": dict(run.framework or {}),
             "score": {"overall": round(run.score.overall, 1), "coverage": round(run.score.coverage, 3),
                       "level": run.score.level},
+            "project": run.project,
+            "auditChainHead": run.audit_head,
+            "evidenceRecord": [r.to_json() for r in evidence_records(run)],
+            **({"milestone": run.milestone} if run.milestone else {}),
         },
     }
     if any(parse_location(f.location) for f in findings) or artifact:

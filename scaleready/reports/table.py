@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from scaleready.api import Status
-from scaleready.reports._common import by_attention, framework_label, status_counts
+from scaleready.evidence import evidence_records, record_texts
+from scaleready.reports._common import by_attention, framework_label, short_time, status_counts
 from scaleready.results import RunResult
 
 STYLE = {
@@ -68,11 +69,34 @@ def summary(run: RunResult) -> Text:
         text.append(f"  ({waived} waived)", style="dim")
     for a in sc.areas:
         text.append(f"\n  {a.title}: {a.score:.1f} (coverage {a.coverage * 100:.0f}%)")
+    text.append(f"\nProject {run.project}  audit chain head {run.audit_head or 'not stored yet (spooled)'}",
+                style="dim")
+    if run.milestone:
+        signed = "; ".join(f"{s['by']} ({short_time(s['at'])})" for s in run.milestone.get("signatures") or [])
+        text.append(f"\nMilestone {run.milestone.get('name')}: signed off by {signed or 'nobody yet'}", style="bold")
     return text
 
 
+VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "unknown": "dim"}
+
+
+def evidence_table(run: RunResult) -> Table:
+    """Per item: verdict and how it was reached, findings, the manual tick, waivers, conflicts."""
+    table = Table(title="Evidence record", title_justify="left", expand=False)
+    table.add_column("Item", no_wrap=True)  # ids are what a reader searches for: never split them
+    for name in ("Verdict", "Proven by", "Findings", "Manual tick", "Waivers"):
+        table.add_column(name, overflow="fold")
+    for r in evidence_records(run):
+        t = record_texts(r, max_findings=2)
+        verdict = Text(t["verdict"].upper(), style=VERDICT_STYLE.get(t["verdict"], ""))
+        if t["conflict"]:
+            verdict.append(f"\nconflict: {t['conflict']}", style="red")
+        table.add_row(r.item.id, verdict, t["proven_by"], t["findings"], t["tick"], t["waivers"])
+    return table
+
+
 def renderable(run: RunResult, max_rows: int = MAX_ROWS) -> Group:
-    return Group(findings_table(run, max_rows), summary(run))
+    return Group(findings_table(run, max_rows), evidence_table(run), summary(run))
 
 
 def render(run: RunResult, *, color: bool = False, width: int = 120, max_rows: int = MAX_ROWS) -> str:

@@ -68,3 +68,12 @@ def test_environment_selection():
     config = parse_config(text, "scaleready.yaml", registry())
     assert [t.target.name for t in config.select()] == ["a", "c"]
     assert [t.target.name for t in config.select("staging")] == ["b", "c"]
+
+
+def test_project_key_defaults_and_is_validated():
+    from scaleready.config import ConfigError, parse_config
+
+    assert parse_config("targets: []\n", "scaleready.yaml").project == "default"
+    assert parse_config("project: shop-eu\ntargets: []\n", "scaleready.yaml").project == "shop-eu"
+    with pytest.raises(ConfigError, match="project"):
+        parse_config("project: 'no spaces allowed'\ntargets: []\n", "scaleready.yaml")

@@ -44,7 +44,7 @@ def test_markdown(run):
 def test_table_plain_and_coloured(run):
     plain = render(run, "table")
     assert "\x1b[" not in plain
-    lines = plain.splitlines()
+    lines = plain.split("Evidence record")[0].splitlines()
     rows = [ln for ln in lines if ln.startswith("│ ") and ln.split("│")[1].strip()]
     statuses = [r.split("│")[1].strip().split()[0] for r in rows]
     assert statuses == ["FAIL", "FAIL", "FAIL", "WARN", "ERROR", "SKIP", "PASS", "PASS"]
@@ -52,7 +52,10 @@ def test_table_plain_and_coloured(run):
     assert "Score 37.5/100  coverage 62%  level 0" in plain
     assert "3 fail  1 warn  1 error  1 skip  2 pass  (1 waived)" in plain
     cut = render(run, "table", max_rows=3)
-    assert "FAIL (waived)" in cut and "WARN" not in cut.split("Score")[0]
+    assert "FAIL (waived)" in cut and "WARN" not in cut.split("Evidence record")[0]
+    evidence = plain.split("Evidence record")[1]
+    assert "security.rate_limiting" in evidence and "live evidence" in evidence and "no evidence yet" in evidence
+    assert "audit chain head not stored yet" in plain
     assert "5 more findings not shown (1 warn, 1 error, 1 skip, 2 pass)" in cut
     coloured = render(run, "table", color=True)
     assert "\x1b[1;31mFAIL" in coloured and "\x1b[32mPASS" in coloured
@@ -78,20 +81,26 @@ def test_html_is_self_contained_and_complete(run):
     page = render(run, "html")
     parsed = _Collector()
     parsed.feed(page)
-    assert "script" not in parsed.tags and "link" not in parsed.tags and parsed.urls == []
-    assert "<style>" in page
-    assert {"summary", "areas", "roadmap", "items", "findings", "snapshots"} <= parsed.ids
+    assert "script" not in parsed.tags and "link" not in parsed.tags
+    assert all(url.startswith("#") and url[1:] in parsed.ids for url in parsed.urls)  # in-page links only
+    assert "<style>" in page and "<svg" in page  # the area chart is inline SVG
+    assert {"summary", "areas", "roadmap", "security", "items", "findings", "waivers", "snapshots",
+            "audit"} <= parsed.ids
     assert re.search(r'id="overall">37\.5<', page) and 'id="coverage">62%<' in page
     assert "Quick Wins" in page and "0 / 3" in page
     items = page[page.index('id="items"'):page.index('id="findings"')]
-    assert "<code>http.latency</code> <code>prometheus.p99</code>" in items and ">manual<" in items
+    assert "<code>http.latency</code> <code>prometheus.p99</code>" in items
+    assert "live evidence" in items and "no evidence yet" in items
     for s in run.snapshots:
         assert s.sha256 in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
     assert "legacy API retired in Q3" in page
-    assert "&#34;p99_ms&#34;: 420.0" in page  # evidence, pretty-printed and escaped
-    assert page.index('class="finding fail"') < page.index('class="finding warn"') < page.index(
-        'class="finding pass"')
+    # evidence as key/value rows, not a JSON dump
+    assert '<td class="k">p99_ms</td><td>420</td>' in page and '<td class="k">answers.alg_none</td>' in page
+    assert "&#34;p99_ms&#34;" not in page
+    by_area = page[page.index('id="findings"'):]
+    security = by_area[by_area.index("<h3>Security checklist"):by_area.index("<h3>Implementation roadmap")]
+    assert security.index('class="finding fail"') < security.index('class="finding pass"')
     for f in run.findings:
         assert f"finding-{f.fingerprint}" in parsed.ids
 

@@ -17,13 +17,13 @@ FINDING_KEYS = {"check", "target", "subject", "status", "severity", "title", "me
 
 def test_shape(run):
     doc = json.loads(render(run, "json"))
-    assert list(doc) == ["version", "run", "score", "findings"]
+    assert list(doc) == ["version", "run", "score", "evidence_record", "waivers", "snapshots", "findings"]
     assert doc["version"] == "0.1.0"
     assert doc["run"] == {"id": "run-0001", "started_at": "2026-11-24T10:00:00+00:00",
                           "finished_at": "2026-11-24T10:00:07.250000+00:00",
                           "framework": {"id": "scaling-guide", "title": "Ultimate Scaling Guide", "version": "1.0"},
-                          "environment": "staging"}
-    assert set(doc["score"]) == {"overall", "coverage", "level", "areas", "phases"}
+                          "environment": "staging", "project": "default", "audit_head": None, "config_path": None}
+    assert set(doc["score"]) == {"overall", "coverage", "level", "areas", "phases", "not_applicable"}
     assert doc["score"] == run.score.to_json()
     assert len(doc["findings"]) == len(run.findings)
     for f in doc["findings"]:

@@ -91,6 +91,7 @@ def test_run_checks_in_the_browser(served, page, tmp_path):
     page.get_by_label("Path of the config file").press("Enter")
     page.get_by_role("button", name="Run the checks").click()
     page.get_by_text("stored: score").wait_for(timeout=90_000)
+    page.get_by_text("gone (redis) could not be collected").wait_for(timeout=30_000)  # drawn just after
     page.wait_for_timeout(1000)
     shot(page, "run-checks-done")
     body = page.inner_text("body")

@@ -79,3 +79,18 @@ def test_a_findings_history_across_runs(store):
     past = history.finding_history(store, target.fingerprint)
     assert list(past["status"]) == ["pass", "fail", "pass"]  # newest first
     assert list(past["started"]) == ["2026-03-03 00:00", "2026-03-02 00:00", "2026-03-01 00:00"]
+
+
+def test_trends_per_project(store, tmp_path):
+    from scaleready.config import parse_config
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for project in ("shop", "blog", "shop"):
+        config = parse_config(f"project: {project}\ntargets:\n  - {{name: r, kind: gitops, path: '{repo}'}}\n",
+                              tmp_path / "scaleready.yaml")
+        execute(config, store=store)
+    assert history.projects(store) == ["blog", "shop"]
+    assert len(history.trend_frame(store, project="shop")) == 2
+    assert len(history.trend_frame(store, project="blog")) == 1
+    assert len(history.trend_frame(store)) == 3

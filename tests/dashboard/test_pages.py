@@ -214,3 +214,30 @@ def test_a_run_started_from_the_page_can_be_cancelled(store, tmp_path):
         assert store.runs() == []
     finally:
         listener.close()
+
+
+def test_waiving_and_ticking_go_to_the_runs_project(store, tmp_path):
+    from scaleready.config import parse_config
+    from scaleready.demo import demo_config
+    from scaleready.runner import execute
+
+    config = demo_config()
+    shop = parse_config("project: shop\ntargets: []\n", tmp_path / "scaleready.yaml")
+    config.project = shop.project
+    run, _ = execute(config, store=store)
+    assert run.project == "shop"
+    failing = next(f for f in run.findings if f.status.value == "fail")
+    at = open_page("pages/finding.py", finding=(run.id, failing.fingerprint))
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Reason (accepted risk, ticket)"].set_value("accepted for the shop")
+    inputs["Who"].set_value("ana")
+    at.form_submit_button[0].click().run()
+    assert [w.reason for w in store.waivers(project="shop")] == ["accepted for the shop"]
+    assert store.waivers() == []  # not the default project's
+    at = open_page("pages/roadmap.py")
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Who"].set_value("bo")
+    next(s for s in at.selectbox if s.label == "Item").set_value("comm.outbox")
+    at.form_submit_button[0].click().run()
+    assert "comm.outbox" in store.item_states("scaling-guide", project="shop")
+    assert "comm.outbox" not in store.item_states("scaling-guide")

@@ -27,10 +27,16 @@ if not run.findings:
     st.stop()
 
 by_fp = {f.fingerprint: f for f in run.findings}
-ordered = sorted(run.findings, key=lambda f: (["fail", "warn", "error", "pass", "skip"].index(f.status.value),
-                                              f.check, f.target, f.subject or ""))
+statuses = st.multiselect("Statuses to choose from", ["fail", "warn", "error", "pass", "skip"],
+                          default=["fail", "warn", "error"], help="A run can hold thousands of findings.")
+ordered = sorted((f for f in run.findings if f.status.value in statuses or f.fingerprint == wanted_fp),
+                 key=lambda f: (["fail", "warn", "error", "pass", "skip"].index(f.status.value),
+                                f.check, f.target, f.subject or ""))
+if not ordered:
+    st.info("No finding of these statuses in this run.")
+    st.stop()
 keys = [f.fingerprint for f in ordered]
-index = keys.index(wanted_fp) if wanted_fp in by_fp else 0
+index = keys.index(wanted_fp) if wanted_fp in keys else 0
 fp = st.selectbox("Finding", keys, index=index, format_func=lambda k: finding_detail.finding_label(by_fp[k]))
 st.session_state["finding"] = (run.id, fp)
 finding = by_fp[fp]

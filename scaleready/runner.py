@@ -6,7 +6,11 @@ findings (``error``, with the reason); nothing a single target does can abort th
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +19,7 @@ from typing import Any
 from scaleready import __version__
 from scaleready.api import Finding, Snapshot
 from scaleready.config import Config, ConfiguredTarget, redacted_target_summary
-from scaleready.engine import Policy, Waiver, collect_all, evaluate, run_blocking
+from scaleready.engine import Policy, Waiver, collect_target, evaluate, run_blocking
 from scaleready.framework import Framework, FrameworkError, load_framework
 from scaleready.paths import data_dir
 from scaleready.plugins import Registry, default_registry
@@ -64,17 +68,52 @@ def _config_waivers(config: Config) -> list[WaiverRef]:
     ]
 
 
-async def _collect(config: Config, selected: list[ConfiguredTarget], registry: Registry) -> list[Snapshot]:
-    reachable = [t.target for t in selected if t.secret_error is None]
-    collected = iter(await collect_all(reachable, registry, config.redactor))
-    snapshots = []
-    for configured in selected:
+Progress = Callable[[str, str, dict[str, Any]], None]
+"""``progress(target, phase, info)``: phase is ``collecting``, ``collected``, ``evaluated`` or ``failed``."""
+
+
+class RunCancelled(RuntimeError):
+    """The user cancelled the run before it finished; nothing was stored."""
+
+
+def _quiet(progress: Progress | None) -> Progress:
+    return progress or (lambda _target, _phase, _info: None)
+
+
+async def _watch_cancel(cancel: threading.Event, tasks: list[asyncio.Task[Snapshot]]) -> None:
+    while not cancel.is_set():
+        if all(t.done() for t in tasks):
+            return
+        await asyncio.sleep(0.05)
+    for task in tasks:
+        task.cancel()
+
+
+async def _collect(config: Config, selected: list[ConfiguredTarget], registry: Registry,
+                   progress: Progress, cancel: threading.Event | None) -> list[Snapshot]:
+    """Every target's snapshot, in config order; a cancel stops waiting for the slow ones."""
+
+    async def one(configured: ConfiguredTarget) -> Snapshot:
+        target = configured.target
         if configured.secret_error is not None:
-            snapshots.append(Snapshot(configured.target.name, configured.target.kind,
-                                      error=f"secret not resolved: {configured.secret_error}"))
+            snapshot = Snapshot(target.name, target.kind, error=f"secret not resolved: {configured.secret_error}")
         else:
-            snapshots.append(next(collected))
-    return snapshots
+            progress(target.name, "collecting", {})
+            snapshot = await collect_target(target, registry, config.redactor)
+        progress(target.name, "failed" if snapshot.error else "collected",
+                 {"error": snapshot.error, "duration_ms": snapshot.duration_ms})
+        return snapshot
+
+    tasks = [asyncio.ensure_future(one(c)) for c in selected]
+    if cancel is not None:
+        watcher = asyncio.ensure_future(_watch_cancel(cancel, tasks))
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    if cancel is not None:
+        watcher.cancel()
+        if cancel.is_set():
+            raise RunCancelled("the run was cancelled; nothing was stored")
+    return [r if isinstance(r, Snapshot) else Snapshot(c.target.name, c.target.kind, error=f"collection failed: {r}")
+            for c, r in zip(selected, results, strict=True)]
 
 
 def execute(
@@ -85,23 +124,35 @@ def execute(
     framework: Framework | None = None,
     environment: str | None = None,
     save: bool = True,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[RunResult, list[Snapshot]]:
     """Run every selected target's checks, score them and (given a store and ``save``) save the run.
 
     The store also supplies the project's ticks and waivers; ``save=False`` leaves storing to the
     caller (the CLI spools the run when the store cannot take it; a shard of a sharded run is
-    merged by `scaleready.shard_store`)."""
+    merged by `scaleready.shard_store`). ``progress`` hears each target's phases (the dashboard
+    draws a bar per target from it); setting ``cancel`` stops the run before anything is stored
+    (raises `RunCancelled`).
+    """
+    report = _quiet(progress)
     registry = registry or default_registry()
     base_dir = config.path.parent if config.path else None
     framework = framework or resolve_framework(config.framework, base_dir)
     selected = config.select(environment)
     started = datetime.now(UTC)
-    snapshots = run_blocking(_collect(config, selected, registry))
+    snapshots = run_blocking(_collect(config, selected, registry, report, cancel))
     stored_waivers = _store_waivers(store, config.project)
     policy = Policy(config.policy.severity, [*config.policy.waivers, *(w for w, _ in stored_waivers)])
     findings: list[Finding] = []
     for configured, snapshot in zip(selected, snapshots, strict=True):
-        findings += evaluate(snapshot, configured.target, registry, policy)
+        begun = time.perf_counter()
+        produced = evaluate(snapshot, configured.target, registry, policy)
+        findings += produced
+        report(configured.target.name, "evaluated",
+               {"findings": len(produced), "duration_ms": 1000 * (time.perf_counter() - begun)})
+    if cancel is not None and cancel.is_set():
+        raise RunCancelled("the run was cancelled; nothing was stored")
     findings = [replace(f, message=config.redactor.text(f.message)) for f in findings]
     manual = store.item_states(framework.id, project=config.project) if store else {}
     run = RunResult(

@@ -71,9 +71,28 @@ def _same_scope(finding: Finding, item: Any) -> bool:
     return not (wanted and got) or _slug(wanted) == _slug(got)
 
 
-def _item_findings(findings: list[Finding], item: Any) -> list[Finding]:
-    wanted = set(item.checks)
-    return [f for f in findings if (f.check in wanted or item.id in f.items) and _same_scope(f, item)]
+FindingIndex = tuple[dict[str, list[int]], dict[str, list[int]]]
+
+
+def _index(findings: list[Finding]) -> FindingIndex:
+    """Positions of the findings per check id and per item id they name: one pass, so scoring
+    thousands of findings against every item is not items x findings comparisons."""
+    by_check: dict[str, list[int]] = defaultdict(list)
+    by_item: dict[str, list[int]] = defaultdict(list)
+    for n, f in enumerate(findings):
+        by_check[f.check].append(n)
+        for item_id in f.items:
+            by_item[item_id].append(n)
+    return by_check, by_item
+
+
+def _item_findings(findings: list[Finding], item: Any, index: FindingIndex | None = None) -> list[Finding]:
+    """The findings behind an item, in run order: its checks' findings and those naming it."""
+    by_check, by_item = index or _index(findings)
+    positions = set(by_item.get(item.id, ()))
+    for check_id in item.checks:
+        positions.update(by_check.get(check_id, ()))
+    return [findings[n] for n in sorted(positions) if _same_scope(findings[n], item)]
 
 
 def score(
@@ -82,6 +101,7 @@ def score(
     """The scorecard of a framework given a run's findings and the manual ticks."""
     manual = manual or {}
     findings = list(findings)
+    index = _index(findings)
     by_area: dict[str, list[ItemScore]] = defaultdict(list)
     not_applicable: list[ItemScore] = []
     for item in framework.items:
@@ -91,10 +111,10 @@ def score(
                 id=item.id, title=item.title, area=item.area, section=item.section, kind=item.kind,
                 weight=float(item.weight), status="not_applicable", source="manual", value=0.0,
                 checks=list(item.checks), phase=item.phase, tick=_tick(tick),
-                evidence=sorted({f.fingerprint for f in _item_findings(findings, item)}),
+                evidence=sorted({f.fingerprint for f in _item_findings(findings, item, index)}),
             ))
             continue
-        behind = _item_findings(findings, item)
+        behind = _item_findings(findings, item, index)
         status, source, note = _decide(item.kind, _evidence_status(behind), tick.state if tick else None)
         if tick is not None and source in ("manual", "conflict") and tick.note:
             note = f"{note}; {tick.actor}: {tick.note}" if note else f"{tick.actor}: {tick.note}"

@@ -200,8 +200,9 @@ class Store:
         run_id = self.resolve_run_id(ref, project)
         with self.session() as session:
             record = session.get(RunRecord, run_id)
+            # Plain rows, not ORM objects: building 6,000 model instances was most of the load time.
             findings = session.exec(
-                select(FindingRecord).where(FindingRecord.run_id == run_id).order_by(col(FindingRecord.id))
+                select(*_FINDING_FIELDS).where(FindingRecord.run_id == run_id).order_by(col(FindingRecord.id))
             ).all()
             snaps = session.exec(
                 select(SnapshotRecord).where(SnapshotRecord.run_id == run_id).order_by(col(SnapshotRecord.id))
@@ -383,7 +384,14 @@ def _finding_row(run_id: str, f: Finding) -> dict[str, Any]:
     }
 
 
-def _finding_from_row(r: FindingRecord) -> Finding:
+_FINDING_FIELDS = (FindingRecord.check_id, FindingRecord.target, FindingRecord.subject, FindingRecord.status,
+                   FindingRecord.severity, FindingRecord.title, FindingRecord.message, FindingRecord.evidence_json,
+                   FindingRecord.remediation, FindingRecord.items_json, FindingRecord.section,
+                   FindingRecord.location, FindingRecord.waived, FindingRecord.waiver_reason)
+
+
+def _finding_from_row(r: Any) -> Finding:
+    """A finding from a `FindingRecord` or a row of `_FINDING_FIELDS` (same attribute names)."""
     return Finding.from_json({
         "check": r.check_id, "target": r.target, "subject": r.subject, "status": r.status,
         "severity": r.severity, "title": r.title, "message": r.message,

@@ -19,6 +19,12 @@ STATUS_COLOURS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "erro
                   "skip": "#9e9e9e", "unknown": "#bdbdbd"}
 
 
+FINDING_COLUMNS = ["status", "severity", "check", "target", "subject", "message", "section", "items", "remediation",
+                   "location", "fingerprint"]
+"""``fingerprint`` identifies the finding across runs (the detail view's key); tables hide it."""
+SHOWN_FINDING_COLUMNS = FINDING_COLUMNS[:-1]
+
+
 def status_counts(run: RunResult) -> dict[str, int]:
     counts = Counter(f.status.value for f in run.findings)
     return {s: counts.get(s, 0) for s in STATUS_ORDER}
@@ -38,11 +44,11 @@ def findings_frame(run: RunResult) -> pd.DataFrame:
             "items": ", ".join(f.items),
             "remediation": f.remediation,
             "location": f.location or "",
+            "fingerprint": f.fingerprint,
         }
         for f in run.findings
     ]
-    frame = pd.DataFrame(rows, columns=["status", "severity", "check", "target", "subject", "message", "section",
-                                        "items", "remediation", "location"])
+    frame = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     if frame.empty:
         return frame
     rank = {s: i for i, s in enumerate(STATUS_ORDER)}
@@ -69,17 +75,21 @@ def items_frame(run: RunResult) -> pd.DataFrame:
 
 
 def areas_figure(run: RunResult) -> go.Figure:
-    """Score per area as bars, coverage as markers: a low bar with low coverage means 'unknown'."""
+    """Score and coverage per area as paired bars, each labelled at its end: a low score with low
+    coverage means 'unknown', not 'bad'. Paired bars keep every label clear of the other series."""
     frame = areas_frame(run)
     fig = go.Figure()
     fig.add_bar(y=frame["area"], x=frame["score"], orientation="h", name="score",
                 marker_color=[_score_colour(s) for s in frame["score"]],
-                text=[f"{s:.0f}" for s in frame["score"]], textposition="outside")
-    fig.add_scatter(y=frame["area"], x=frame["coverage"], mode="markers", name="coverage %",
-                    marker={"symbol": "diamond", "size": 11, "color": "#1565c0"})
-    fig.update_layout(xaxis={"range": [0, 110], "title": "score / coverage (%)"},
-                      yaxis={"autorange": "reversed"}, height=40 * len(frame) + 120,
-                      margin={"l": 10, "r": 10, "t": 30, "b": 40}, legend={"orientation": "h", "y": 1.08})
+                text=[f"{s:.0f}" for s in frame["score"]], textposition="outside", cliponaxis=False)
+    fig.add_bar(y=frame["area"], x=frame["coverage"], orientation="h", name="coverage %",
+                marker_color="#90caf9", text=[f"{c:.0f} %" for c in frame["coverage"]], textposition="outside",
+                cliponaxis=False)
+    fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05,
+                      xaxis={"range": [0, 112], "title": "score / coverage (%)"},
+                      yaxis={"autorange": "reversed", "automargin": True}, height=52 * len(frame) + 120,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 40}, legend={"orientation": "h", "y": 1.06},
+                      uniformtext={"minsize": 10, "mode": "show"})
     return fig
 
 
@@ -99,8 +109,22 @@ def _score_colour(value: float) -> str:
 
 
 def run_label(summary: Any) -> str:
-    return (f"{summary.started_at:%Y-%m-%d %H:%M} · score {summary.overall:.0f} · "
+    """How a run is named in pickers: when, which environment (demo runs say so), score, id."""
+    environment = f" · {summary.environment}" if summary.environment else ""
+    return (f"{summary.started_at:%Y-%m-%d %H:%M}{environment} · score {summary.overall:.0f} · "
             f"coverage {summary.coverage:.0%} · {summary.id[:8]}")
+
+
+def filter_findings(frame: pd.DataFrame, statuses: list[str], severities: list[str], text: str) -> pd.DataFrame:
+    """The findings a reviewer asked for: by status (waived ones included), severity and free text."""
+    shown = frame[frame["status"].str.split(" ").str[0].isin(statuses)] if statuses else frame
+    if severities:
+        shown = shown[shown["severity"].isin(severities)]
+    if text:
+        mask = shown[["check", "target", "subject", "message"]].apply(
+            lambda column: column.str.contains(text, case=False, regex=False)).any(axis=1)
+        shown = shown[mask]
+    return shown
 
 
 def checklist_frame(framework: Any, run: RunResult | None, states: dict[str, Any]) -> pd.DataFrame:
@@ -140,3 +164,12 @@ def phase_figure(run: RunResult) -> go.Figure:
                       margin={"l": 10, "r": 10, "t": 10, "b": 30}, legend={"orientation": "h"},
                       xaxis={"title": "items", "dtick": 1})
     return fig
+
+
+def change_rows(diff: Any) -> pd.DataFrame:
+    """What changed between two runs as a table, worst changes first."""
+    from scaleready.diff import diff_rows
+
+    order = {"worse": 0, "new": 1, "better": 2, "gone": 3}
+    rows = sorted(diff_rows(diff), key=lambda r: order.get(r["change"], 9))
+    return pd.DataFrame(rows, columns=["change", "check", "target", "subject", "before", "after", "message"])

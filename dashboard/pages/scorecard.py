@@ -1,58 +1,70 @@
-"""Scorecard of a run: overall score, coverage, level, areas, roadmap phases and findings."""
+"""Scorecard of a run: overall score, coverage, level, areas, what changed, roadmap phases and findings."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from dashboard.auth import current
-from dashboard.state import store_or_stop
+from dashboard.demo_panel import demo_button
+from dashboard.state import (
+    changes_since_previous,
+    pick_run,
+    run_or_stop,
+    show_flash,
+    store_or_stop,
+    stored_findings_frame,
+)
 from scaleready import views
-from scaleready.demo import run_demo
 from scaleready.shard_store import shard_status
-from scaleready.store import StoreError
 
 store = store_or_stop()
 st.title("Readiness scorecard")
+show_flash()
 
-runs = store.runs(limit=100)
-if not runs:
-    st.info("No runs yet. Run `scaleready check` against your systems, or start with the demo: real checks "
-            "over the bundled sample application (Kubernetes manifests and a repository), no service needed.")
-    if not current().can("run"):
+run_id = pick_run(store)
+if run_id is None:
+    st.info("No runs yet. Run checks against your systems (page **Run checks**, or `scaleready check`), or "
+            "start with the demo: real checks over the bundled sample application (Kubernetes manifests and a "
+            "repository) and a reference service started on this machine, no external service needed.")
+    if current().can("run"):
+        demo_button(store)
+    else:
         st.caption("An editor can run the demo checks.")
-    elif st.button("Run the demo checks", type="primary"):
-        with st.spinner("Running the demo checks…"):
-            run_demo(store)
-        st.rerun()
     st.stop()
-
-labels = {r.id: views.run_label(r) for r in runs}
-run_id = st.selectbox("Run", list(labels), format_func=labels.__getitem__)
-try:
-    run = store.load_run(run_id)
-except StoreError as exc:
-    st.error(str(exc))
-    st.stop()
+run = run_or_stop(store, run_id)
 shards = shard_status(store, run.id)
 if shards is not None and not shards.complete:  # a sharded run some Job has not reported to (yet)
     st.warning(f"Incomplete sharded run: {shards.describe()}. Their items stay unknown.")
-
 card = run.score
 counts = views.status_counts(run)
 left, middle, right = st.columns([1.2, 1.2, 2])
-left.plotly_chart(views.gauge_figure(card.overall, "Overall score"), use_container_width=True)
-middle.plotly_chart(views.gauge_figure(100 * card.coverage, "Coverage %"), use_container_width=True)
+left.plotly_chart(views.gauge_figure(card.overall, "Overall score"), width="stretch")
+middle.plotly_chart(views.gauge_figure(100 * card.coverage, "Coverage %"), width="stretch")
 with right:
     st.metric("Readiness level", f"{card.level} / {len(card.phases) or 4}",
               help="Phase 1 of the roadmap done = level 1, and so on.")
     cols = st.columns(len(counts))
     for col, (status, n) in zip(cols, counts.items(), strict=True):
-        col.metric(status, n)
-    st.caption(f"Framework {run.framework.get('title')} {run.framework.get('version')} · run {run.id} · "
-               f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC · unknown items score 0 and lower coverage")
+        col.metric(status, f"{n:,}")
+    environment = f" · environment {run.environment}" if run.environment else ""
+    st.caption(f"Framework {run.framework.get('title')} {run.framework.get('version')} · run {run.id[:8]}"
+               f"{environment} · {run.started_at:%Y-%m-%d %H:%M:%S} UTC · unknown items score 0 and lower coverage")
+
+changes = changes_since_previous(store, run.id)
+with st.expander(f"What changed since the previous run — {changes.summary}", expanded=False):
+    if changes.diff is not None:
+        rows = views.change_rows(changes.diff)
+        if rows.empty:
+            st.success("No finding changed.")
+        else:
+            st.dataframe(rows, hide_index=True, width="stretch")
 
 st.subheader("Areas")
-st.plotly_chart(views.areas_figure(run), use_container_width=True)
+st.plotly_chart(views.areas_figure(run), width="stretch")
+empty = [a for a in card.areas if a.coverage == 0]
+if empty:
+    st.caption(f"{len(empty)} area(s) without evidence in this run ({', '.join(a.title for a in empty)}): "
+               "the **Targets** page says which target kind each one needs.")
 
 if card.phases:
     st.subheader("Roadmap")
@@ -61,19 +73,20 @@ if card.phases:
                      text=f"Phase {phase.number}: {phase.title} ({phase.done}/{phase.total})")
 
 st.subheader("Findings")
-frame = views.findings_frame(run)
+frame = stored_findings_frame(store, run.id)
 filters = st.columns(3)
 status_pick = filters[0].multiselect("Status", views.STATUS_ORDER, default=["fail", "warn", "error"])
 severity_pick = filters[1].multiselect("Severity", ["danger", "warning", "info"])
 text = filters[2].text_input("Search", placeholder="check, target or message")
-shown = frame[frame["status"].str.split(" ").str[0].isin(status_pick)] if status_pick else frame
-if severity_pick:
-    shown = shown[shown["severity"].isin(severity_pick)]
-if text:
-    mask = shown[["check", "target", "subject", "message"]].apply(
-        lambda col: col.str.contains(text, case=False, regex=False)).any(axis=1)
-    shown = shown[mask]
-st.dataframe(shown, use_container_width=True, hide_index=True)
+shown = views.filter_findings(frame, status_pick, severity_pick, text)
+st.caption(f"{len(shown):,} of {len(frame):,} findings · select a row to open its detail (full message, "
+           "evidence, history, waive)")
+picked = st.dataframe(shown, width="stretch", hide_index=True, column_order=views.SHOWN_FINDING_COLUMNS,
+                      on_select="rerun", selection_mode="single-row", key="findings-table")
+rows = picked.selection.rows if picked is not None else []
+if rows:
+    st.session_state["finding"] = (run.id, str(shown.iloc[rows[0]]["fingerprint"]))
+    st.switch_page("pages/finding.py")
 
 with st.expander("Items of the framework and how each was decided"):
-    st.dataframe(views.items_frame(run), use_container_width=True, hide_index=True)
+    st.dataframe(views.items_frame(run), width="stretch", hide_index=True)

@@ -18,7 +18,7 @@ def nav(page, url: str, title: str) -> None:
 
 def test_tick_an_item_from_the_roadmap_page(dashboard_url, store_url, page):
     store = Store(store_url)
-    run_demo(store)
+    run_demo(store, with_service=False)
     nav(page, dashboard_url, "Roadmap & checklist")
     page.get_by_text("Tick an item").wait_for(timeout=60_000)
     page.get_by_label("Who").fill("ana")
@@ -35,13 +35,14 @@ def test_tick_an_item_from_the_roadmap_page(dashboard_url, store_url, page):
 
 def test_runs_page_exports_and_compares(dashboard_url, store_url, page):
     store = Store(store_url)
-    run_demo(store)
-    run_demo(store)
+    run_demo(store, with_service=False)
+    run_demo(store, with_service=False)
     nav(page, dashboard_url, "Runs & reports")
     page.get_by_text("Export an audit report").wait_for(timeout=60_000)
     page.get_by_text("Compare two runs").wait_for()
+    page.get_by_role("button", name="Prepare the report").click()  # HTML is the default format
     with page.expect_download() as download:
-        page.get_by_role("button", name="HTML").click()
+        page.get_by_role("button", name="Download HTML").click()
     path = download.value.path()
     html = path.read_text(encoding="utf-8")
     assert "<html" in html.lower() and "scaleready" in html.lower()

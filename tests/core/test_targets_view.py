@@ -37,8 +37,10 @@ def test_an_empty_area_says_which_target_kind_it_lacks():
     assert "no prometheus target: 4 item(s) of this area cannot be proven" in metrics.explanation
     deployment = needs["deployment"]
     assert deployment.blocked_items == 0 and "every item can be proven" in deployment.explanation
-    communication = needs["communication"]
-    assert communication.kinds == [] and "manual tick only" in communication.explanation
+    communication = needs["communication"]  # breakers and consumer lag from Prometheus, the outbox from PostgreSQL
+    assert communication.missing == ["postgres", "prometheus"] and communication.blocked_items == 2
+    cost = needs["cost"]  # reserved database capacity is a billing commitment: a person ticks it
+    assert "1 item(s) are decided by a manual tick only" in cost.explanation
     assert len(needs_frame(list(needs.values()))) == len(framework.areas)
 
 

@@ -82,8 +82,8 @@ def main(debug: bool) -> None:
 
 
 @main.command()
-@click.option("--config", "-c", "config_path", default="scaleready.yaml", show_default=True,
-              type=click.Path(dir_okay=False), help="Config file.")
+# A plain string, not click.Path(dir_okay=False): a directory is a config error (exit 1), not usage (2).
+@click.option("--config", "-c", "config_path", default="scaleready.yaml", show_default=True, help="Config file.")
 @click.option("--environment", "-e", help="Only targets of this environment.")
 @click.option("--format", "-f", "fmt", type=click.Choice(RUN_FORMATS), default="table", show_default=True)
 @click.option("--output", "-o", help="Write the report to this file instead of stdout.")

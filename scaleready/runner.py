@@ -26,8 +26,12 @@ from scaleready.store import Store
 BUILTIN_FRAMEWORK = "scaling-guide"
 
 
-def resolve_framework(ref: str | None, base_dir: Path | None = None) -> Framework:
-    """A built-in framework by name (``scaling-guide``) or a custom one by path."""
+def resolve_framework(ref: str | None, base_dir: Path | None = None, where: str | None = None) -> Framework:
+    """A built-in framework by name (``scaling-guide``) or a custom one by path.
+
+    ``where`` (``scaleready.yaml:3``) is where the config names it, so a missing file is one
+    line that says which config line to fix and which paths were tried.
+    """
     if ref in (None, "", BUILTIN_FRAMEWORK):
         return load_framework(None)
     candidates = [Path(ref).expanduser()]
@@ -37,7 +41,11 @@ def resolve_framework(ref: str | None, base_dir: Path | None = None) -> Framewor
     for path in candidates:
         if path.is_file():
             return load_framework(path)
-    raise FrameworkError(f"framework '{ref}' is neither a built-in name nor a readable file")
+    tried = ", ".join(str(p) for p in candidates)
+    problem = f"framework '{ref}' is neither a built-in name nor a readable file (tried: {tried})"
+    if where:
+        raise FrameworkError(f"framework: {problem}", path=where)
+    raise FrameworkError(problem)
 
 
 def _store_waivers(store: Store | None) -> list[Waiver]:
@@ -73,7 +81,8 @@ def execute(
     """Run every selected target's checks, score them and (given a store) save the run."""
     registry = registry or default_registry()
     base_dir = config.path.parent if config.path else None
-    framework = framework or resolve_framework(config.framework, base_dir)
+    framework = framework or resolve_framework(config.framework, base_dir, config.framework_where)
+    framework.verify_check_ids(registry.checks)
     selected = config.select(environment)
     started = datetime.now(UTC)
     snapshots = run_blocking(_collect(config, selected, registry))

@@ -74,7 +74,34 @@ def _render(run: Any, fmt: str, output: str | None, config_path: str | None = No
     return reports.render(run, fmt, **options)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """The command group; run as the ``scaleready`` program it ends through `exit_process`.
+
+    Click ends a standalone run with ``sys.exit``; a collector thread abandoned by a timeout
+    could then crash the interpreter's shutdown (SIGABRT) and replace the documented exit
+    code. Only the real program (``args`` taken from ``sys.argv``) exits that way: a test's
+    ``CliRunner`` passes its arguments and keeps the ordinary behaviour.
+    """
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        if args is not None or kwargs.get("standalone_mode") is False:
+            return super().main(args, *rest, **kwargs)
+        from scaleready.engine import exit_process
+
+        try:
+            super().main(args, *rest, **kwargs)
+            code: Any = EXIT_OK
+        except SystemExit as exc:
+            code = exc.code
+        if code is None:
+            code = EXIT_OK
+        if not isinstance(code, int):
+            click.echo(code, err=True)
+            code = EXIT_TOOL_ERROR
+        exit_process(code)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scaleready")
 @click.option("--debug", is_flag=True, help="Show tracebacks for tool errors.")
 def main(debug: bool) -> None:

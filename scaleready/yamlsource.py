@@ -33,6 +33,7 @@ MAX_DEPTH = 64
 MAX_NODES = 250_000
 """Most values a document may expand to, aliases counted as often as they are used."""
 PLAIN_TYPES = (str, int, float, bool, type(None), date, datetime)
+_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 class YamlSyntaxError(ValueError):
@@ -133,36 +134,39 @@ def _check_expansion(root: yaml.Node, file: str | Path) -> None:
     Sizes are memoised per node, so the count itself stays linear in the file however
     often an anchor is reused; the recursion is cut at `MAX_DEPTH`.
     """
-    sizes: dict[int, int] = {}
+    sizes: dict[int, tuple[int, int]] = {}  # node id -> (values it expands to, levels below it)
     on_path: set[int] = set()
 
-    def size(node: yaml.Node, depth: int) -> int:
+    def size(node: yaml.Node, depth: int) -> tuple[int, int]:
         key = id(node)
         if key in sizes:
-            return sizes[key]
+            total, height = sizes[key]
+            if depth + height > MAX_DEPTH:
+                raise _refuse(file, f"nesting deeper than {MAX_DEPTH} levels (through aliases)", node.start_mark)
+            return total, height
         if depth > MAX_DEPTH:
             raise _refuse(file, f"nesting deeper than {MAX_DEPTH} levels (through aliases)", node.start_mark)
         if key in on_path:
             raise _refuse(file, "an alias refers to its own anchor (a cycle)", node.start_mark)
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+            raise _refuse(file, f"unsupported YAML tag '{node.tag}'", node.start_mark)
         on_path.add(key)
-        total = 1
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                total += size(key_node, depth + 1) + size(value_node, depth + 1)
-                if total > MAX_NODES:
-                    break
-        elif isinstance(node, yaml.SequenceNode):
-            for item in node.value:
-                total += size(item, depth + 1)
-                if total > MAX_NODES:
-                    break
+        total, height = 1, 0
+        children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) \
+            else node.value if isinstance(node, yaml.SequenceNode) else []
+        for child in children:
+            child_total, child_height = size(child, depth + 1)
+            total += child_total
+            height = max(height, child_height + 1)
+            if total > MAX_NODES:
+                break
         on_path.discard(key)
         if total > MAX_NODES:
             raise _refuse(
                 file, f"expands to more than {MAX_NODES} values (aliases counted as used); refused", node.start_mark
             )
-        sizes[key] = total
-        return total
+        sizes[key] = (total, height)
+        return total, height
 
     size(root, 0)
 
@@ -208,6 +212,8 @@ class _Builder:
         self.loader = yaml.SafeLoader("")
 
     def scalar(self, node: yaml.Node) -> Any:
+        if node.tag.startswith("!") or (node.tag.startswith("tag:yaml.org,2002:python/")):
+            raise _refuse(self.file, f"unsupported YAML tag '{node.tag}'", node.start_mark)
         try:
             value = self.loader.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:

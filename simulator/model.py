@@ -280,6 +280,7 @@ def load_scenario(source: str | Path | dict[str, Any] | Scenario) -> Scenario:
     try:
         text = read_source(path, "scenario file")
     except YamlSyntaxError as exc:
-        problem = "cannot read (no such file)" if exc.problem.endswith("not found") else exc.problem
-        raise ScenarioError(f"{path}: {problem.replace('cannot read scenario file', 'cannot read', 1)}") from None
+        if exc.problem.endswith("not found"):
+            raise ScenarioError(f"{path}: cannot read (no such file)") from None
+        raise ScenarioError(str(exc).replace("cannot read scenario file", "cannot read", 1)) from None
     return parse_scenario(text, str(path), "json" if path.suffix.lower() == ".json" else "yaml")

@@ -9,8 +9,9 @@ Each mode is one way a real target fails in production, on a real loopback socke
   as careless servers do in their error pages)
 - ``badjson``: answers HTTP 200, ``Content-Type: application/json``, with a body that is not JSON
 - ``tls``: speaks TLS with a throw-away self-signed certificate no client trusts
-- ``restart``: forwards to a real upstream, then after ``cut_after`` seconds resets every
-  connection and refuses new ones for ``down_for`` seconds, as a restarting server does
+- ``restart``: forwards to a real upstream; once ``cut_after_bytes`` of answers went through it
+  resets every connection and refuses new ones for ``down_for`` seconds, as a restarting
+  server does in the middle of a collection, then forwards again
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import ssl
 import struct
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ def _self_signed(folder: Path) -> tuple[str, str]:
 class FaultServer:
     """One misbehaving listener on 127.0.0.1; use as a context manager."""
 
-    def __init__(self, mode: str, upstream: tuple[str, int] | None = None, cut_after: float = 0.3,
+    def __init__(self, mode: str, upstream: tuple[str, int] | None = None, cut_after_bytes: int = 1500,
                  down_for: float = 1.0) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
@@ -66,8 +66,11 @@ class FaultServer:
             raise ValueError("restart needs an upstream to forward to")
         self.mode = mode
         self.upstream = upstream
-        self.cut_after = cut_after
+        self.cut_after_bytes = cut_after_bytes
         self.down_for = down_for
+        self.forwarded = 0
+        self.restarted = threading.Event()
+        self.cut = threading.Event()
         self.requests: list[bytes] = []
         self._stop = threading.Event()
         self._held: list[socket.socket] = []
@@ -80,7 +83,6 @@ class FaultServer:
             cert, key = _self_signed(Path(self._folder.name))
             self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._tls.load_cert_chain(cert, key)
-        self._started = time.monotonic()
         self._thread = threading.Thread(target=self._serve, name=f"fault-{mode}", daemon=True)
 
     @property
@@ -111,7 +113,7 @@ class FaultServer:
 
     def _serve(self) -> None:
         while not self._stop.is_set():
-            if self.mode == "restart" and time.monotonic() - self._started >= self.cut_after:
+            if self.cut.is_set() and not self.restarted.is_set():
                 self._restart()
                 continue
             try:
@@ -131,7 +133,7 @@ class FaultServer:
         self._listener.close()
         self._stop.wait(self.down_for)
         self._listener = self._listen(self.port)
-        self._started = float("inf")  # once: afterwards it forwards again
+        self.restarted.set()  # once: afterwards it forwards again
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(10)
@@ -187,16 +189,21 @@ class FaultServer:
         with self._lock:
             self._held.append(up)
 
-        def pump(src: socket.socket, dst: socket.socket) -> None:
+        def pump(src: socket.socket, dst: socket.socket, answers: bool) -> None:
             with contextlib.suppress(OSError):
                 src.settimeout(None)
-                while chunk := src.recv(65536):
+                while chunk := src.recv(512 if answers else 65536):
+                    if answers and not self.restarted.is_set():
+                        if self.forwarded + len(chunk) >= self.cut_after_bytes:  # the answer stops half-way
+                            self.cut.set()
+                            return
+                        self.forwarded += len(chunk)
                     dst.sendall(chunk)
             with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
 
-        threading.Thread(target=pump, args=(up, conn), daemon=True).start()
-        pump(conn, up)
+        threading.Thread(target=pump, args=(up, conn, True), daemon=True).start()
+        pump(conn, up, False)
 
 
 def _reset(conn: socket.socket) -> None:

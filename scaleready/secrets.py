@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 REFERENCE = re.compile(r"\$\{(?P<body>[^}]+)\}")
 URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
@@ -86,7 +86,7 @@ def encoded_forms(secret: str) -> set[str]:
     forms = {secret}
     for safe in ("", "/", ":@", "/:@!$&'()*+,;="):
         forms.add(quote(secret, safe=safe))
-        forms.add(quote(secret, safe=safe).lower())  # %2f as some servers write it
+        forms.add(_lower_escapes(quote(secret, safe=safe)))  # %2f, as some servers write it
     forms.add(quote_plus(secret))
     forms.add(json.dumps(secret)[1:-1])
     forms.add(html.escape(secret))
@@ -97,6 +97,10 @@ def encoded_forms(secret: str) -> set[str]:
         forms.update({text, text.rstrip("=")})
     forms.add(raw.hex())
     return {form for form in forms if len(form) >= MIN_SECRET}
+
+
+def _lower_escapes(text: str) -> str:
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), text)
 
 
 MIN_SECRET = 4
@@ -117,37 +121,70 @@ def _base64_text(token: str) -> str:
     return ""
 
 
+def base64_cores(secret: str) -> set[str]:
+    """What base64 of *any* data containing ``secret`` must contain, whatever the alignment.
+
+    The secret starts at some offset mod 3 inside the encoded data; from its first byte on a
+    3-byte boundary, each whole group encodes to fixed characters. Those runs (three offsets,
+    two alphabets) are a cheap, exact pre-filter before decoding candidate tokens.
+    """
+    raw = secret.encode()
+    cores: set[str] = set()
+    for start in range(3):
+        whole = (len(raw) - start) // 3 * 3
+        if whole >= 3:
+            chunk = raw[start:start + whole]
+            cores |= {base64.b64encode(chunk).decode(), base64.urlsafe_b64encode(chunk).decode()}
+    return cores
+
+
 class Redactor:
     """Scrubs known secrets (literal and encoded), credentials in URLs, DSNs and auth headers."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._values: set[str] = set()
-        self._secrets: list[str] = []
+        self._forms: set[str] = set()
+        self._cores: set[str] = set()
+        self._known: re.Pattern[str] | None = None
+        self._core_hint: re.Pattern[str] | None = None
+        self._short_b64 = False  # a secret too short for a core: every token must be decoded
         self.add(secrets)
 
     def add(self, secrets: Iterable[str]) -> None:
         """Register secrets and every encoded form of them (see `encoded_forms`)."""
-        fresh = {s for s in secrets if s and len(s) >= MIN_SECRET} - self._values
+        given = {s for s in secrets if s}
+        # A secret written pre-encoded into a URL (``p%40ss``) reaches the server decoded.
+        given |= {unquote(s) for s in given} | {unquote_plus(s) for s in given}
+        fresh = {s for s in given if len(s) >= MIN_SECRET} - self._values
         if not fresh:
             return
         self._values |= fresh
-        forms = set(self._secrets)
         for secret in fresh:
-            forms |= encoded_forms(secret)
-        self._secrets = sorted(forms, key=len, reverse=True)
+            self._forms |= encoded_forms(secret)
+            cores = base64_cores(secret)
+            self._short_b64 |= not cores
+            self._cores |= cores
+        # One alternation, longest first, so a form is masked whole before any part of it.
+        alternatives = sorted(self._forms, key=len, reverse=True)
+        self._known = re.compile("|".join(map(re.escape, alternatives)))
+        cores = sorted(self._cores, key=len, reverse=True)
+        self._core_hint = re.compile("|".join(map(re.escape, cores))) if cores else None
 
     def _holds_secret(self, decoded: str) -> bool:
         return any(secret in decoded for secret in self._values)
 
+    def _might_hold_base64(self, text: str) -> bool:
+        return self._short_b64 or (self._core_hint is not None and self._core_hint.search(text) is not None)
+
     def text(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        if self._values:
+        if self._known is not None:
+            text = self._known.sub(MASK, text)
             # Forms not registered: base64 of "user:password" (HTTP Basic), of a JSON claim, a
             # secret percent-encoded inside a longer token. Decode candidates and look inside.
-            text = BASE64_TOKEN.sub(lambda m: MASK if self._holds_secret(_base64_text(m[0])) else m[0], text)
-            text = PERCENT_TOKEN.sub(lambda m: MASK if self._holds_secret(unquote(m[0])) else m[0], text)
+            if self._might_hold_base64(text):
+                text = BASE64_TOKEN.sub(lambda m: MASK if self._holds_secret(_base64_text(m[0])) else m[0], text)
+            if "%" in text:
+                text = PERCENT_TOKEN.sub(lambda m: MASK if self._holds_secret(unquote(m[0])) else m[0], text)
         text = AUTH_HEADER.sub(lambda m: f"{m['scheme']}{MASK}", text)
         text = URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
         return KEYWORD_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", text)

@@ -8,6 +8,10 @@ Each mode is one way a real target fails in production, on a real loopback socke
 - ``http500``: answers HTTP 500 whose body echoes the request headers (credentials included,
   as careless servers do in their error pages)
 - ``badjson``: answers HTTP 200, ``Content-Type: application/json``, with a body that is not JSON
+- ``echo``: answers HTTP 500 with a JSON error (Prometheus ``error``, Kubernetes ``message``)
+  that quotes the request line and headers back, credentials included
+- ``resp-echo``: answers every Redis command with an error quoting the command, arguments
+  (an AUTH password) included
 - ``tls``: speaks TLS with a throw-away self-signed certificate no client trusts
 - ``restart``: forwards to a real upstream; once ``cut_after_bytes`` of answers went through it
   resets every connection and refuses new ones for ``down_for`` seconds, as a restarting
@@ -19,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import json
 import socket
 import ssl
 import struct
@@ -27,7 +32,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-MODES = ("silent", "reset", "garbage", "http500", "badjson", "tls", "restart")
+MODES = ("silent", "reset", "garbage", "http500", "badjson", "echo", "resp-echo", "tls", "restart")
 PG_SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 GARBAGE = b"\x00\xff\xfe garbage \x1b[31m\r\n\x00" * 8
 
@@ -149,8 +154,10 @@ class FaultServer:
                     conn.recv(1024)
                     conn.sendall(GARBAGE)
                 conn.close()
-            elif self.mode in ("http500", "badjson"):
+            elif self.mode in ("http500", "badjson", "echo"):
                 self._http(conn)
+            elif self.mode == "resp-echo":
+                self._resp_echo(conn)
             elif self.mode == "tls":
                 assert self._tls is not None
                 with contextlib.suppress(OSError, ssl.SSLError):
@@ -171,13 +178,27 @@ class FaultServer:
             if not request:
                 return
             self.requests.append(request)
-            if self.mode == "http500":
+            if self.mode == "echo":
+                quoted = request.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+                doc = {"status": "error", "errorType": "internal", "error": f"cannot serve {quoted}",
+                       "kind": "Status", "apiVersion": "v1", "code": 500, "message": f"cannot serve {quoted}"}
+                status, ctype, body = "500 Internal Server Error", "application/json", json.dumps(doc).encode()
+            elif self.mode == "http500":
                 status, ctype, body = "500 Internal Server Error", "text/plain", b"internal error; request was:\n"
                 body += request.split(b"\r\n\r\n", 1)[0]
             else:
                 status, ctype, body = "200 OK", "application/json", b'{"status": "success", "data": [1, 2,'
             head = f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
             conn.sendall(head.encode() + body)
+
+    def _resp_echo(self, conn: socket.socket) -> None:
+        while not self._stop.is_set():
+            data = conn.recv(65536)
+            if not data:
+                return
+            self.requests.append(data)
+            quoted = data.decode("latin-1").replace("\r\n", " ")
+            conn.sendall(f"-ERR refused command: {quoted}\r\n".encode("latin-1"))
 
     def _forward(self, conn: socket.socket) -> None:
         assert self.upstream is not None

@@ -365,8 +365,8 @@ def _describe(error: jsonschema.ValidationError, json_path: Sequence[str | int])
         return f"missing required key '{missing[0] if missing else error.validator_value[0]}'", None
     if validator == "additionalProperties":
         allowed = set((error.schema.get("properties") or {}).keys())
-        extra = sorted(k for k in error.instance if k not in allowed)
-        first = extra[0] if extra else "?"
+        extra = sorted((k for k in error.instance if k not in allowed), key=str)  # YAML keys may be numbers
+        first = str(extra[0]) if extra else "?"
         return f"unknown key '{first}' {unknown_key_hint(first, allowed)}", first
     if validator == "enum":
         options = ", ".join(str(v) for v in error.validator_value)

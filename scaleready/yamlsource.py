@@ -184,6 +184,8 @@ def compose(text: str, file: str | Path = "<string>") -> yaml.Node | None:
         raise _plain(exc, file) from None
     except RecursionError:  # a defence in depth: the depth guard stops the composer long before
         raise YamlSyntaxError(file, f"nesting deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, TypeError, OverflowError, UnicodeError) as exc:  # e.g. "\UFFFFFFFF" in a quoted scalar
+        raise _refuse(file, f"invalid YAML: {' '.join(str(exc).split())[:160]}", loader.get_mark()) from None
     finally:
         loader.dispose()
     if node is not None:

@@ -29,6 +29,8 @@ _PROTOCOL_NAMES = ("ProtocolError", "InvalidResponse", "JSONDecodeError", "Inter
 
 def server_text(text: object, limit: int = MAX_SERVER_TEXT) -> str:
     """One clean line of at most ``limit`` characters (terminal escapes and controls removed)."""
+    if text is None:
+        return ""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     clean = _CONTROLS.sub(" ", _ESCAPES.sub("", str(text)))

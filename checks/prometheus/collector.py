@@ -204,7 +204,7 @@ def _rule_groups(data: Any) -> list[dict[str, Any]]:
                 "type": rule.get("type"),
                 "query": rule.get("query"),
                 "health": rule.get("health"),
-                "last_error": rule.get("lastError") or None,
+                "last_error": server_text(rule.get("lastError")) or None,
                 "state": rule.get("state"),
                 "for_seconds": rule.get("duration"),
                 "labels": rule.get("labels") or {},
@@ -224,7 +224,7 @@ def _targets(data: Any) -> list[dict[str, Any]]:
             "instance": labels.get("instance"),
             "scrape_url": public_url(target.get("scrapeUrl") or ""),
             "health": target.get("health"),
-            "last_error": target.get("lastError") or None,
+            "last_error": server_text(target.get("lastError")) or None,
             "last_scrape": target.get("lastScrape"),
         })
     return out

@@ -165,7 +165,7 @@ async def _section(data: dict[str, Any], errors: dict[str, str], name: str, coro
     except CollectError as exc:
         errors[name] = str(exc)
     except (RedisError, PermissionError) as exc:
-        errors[name] = " ".join(str(exc).split()) or type(exc).__name__
+        errors[name] = describe_failure(exc, "Redis")
 
 
 async def _config(r: ReadOnlyRedis) -> dict[str, Any]:

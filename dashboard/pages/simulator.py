@@ -10,6 +10,7 @@ from scaleready.paths import data_dir
 from simulator import ScenarioError, load_scenario, simulate, sweep
 from simulator.calibrate import apply_calibration
 from simulator.figures import db_load_figure, served_by_figure, sweep_figure
+from simulator.model import parse_scenario
 
 st.title("What-if simulator")
 st.caption("Predicts per-tier hit ratios, database load per node, latency percentiles and stale reads for a "
@@ -23,7 +24,9 @@ try:
         upload = st.file_uploader("Scenario YAML or JSON", type=["yaml", "yml", "json"])
         if upload is None:
             st.stop()
-        base = load_scenario(yaml.safe_load(upload.getvalue()) or {})
+        # The guarded loader: an uploaded alias bomb or NUL byte is one line, not a hung page.
+        fmt = "json" if upload.name.lower().endswith(".json") else "yaml"
+        base = parse_scenario(upload.getvalue(), upload.name, fmt)
     else:
         base = load_scenario(bundled[st.selectbox("Bundled scenario", list(bundled))])
 except (ScenarioError, yaml.YAMLError) as exc:

@@ -30,6 +30,7 @@ __all__ = [
     "ServiceTime",
     "Targets",
     "load_scenario",
+    "parse_document",
     "parse_scenario",
 ]
 
@@ -233,6 +234,20 @@ def _json_document(text: str, origin: str) -> Any:
         raise ScenarioError(f"{origin}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except RecursionError:
         raise ScenarioError(f"{origin}: not valid JSON: nested too deeply") from None
+
+
+def parse_document(text: str | bytes, origin: str) -> Any:
+    """Plain data from a YAML document (a calibration file, an upload), through the guarded loader.
+
+    The same refusals as scenarios and configs (alias bombs, deep nesting, NUL bytes,
+    non-UTF-8...), as one `ScenarioError` line naming ``origin`` and the line.
+    """
+    try:
+        if isinstance(text, bytes):
+            text = decode(text, origin)
+        return load_with_lines(text, origin)[0]
+    except YamlSyntaxError as exc:
+        raise ScenarioError(str(exc).replace("invalid YAML", "not valid YAML", 1)) from None
 
 
 def parse_scenario(text: str | bytes, origin: str = "scenario", fmt: Literal["yaml", "json"] = "yaml") -> Scenario:

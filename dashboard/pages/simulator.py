@@ -10,7 +10,7 @@ from scaleready.paths import data_dir
 from simulator import ScenarioError, load_scenario, simulate, sweep
 from simulator.calibrate import apply_calibration
 from simulator.figures import db_load_figure, served_by_figure, sweep_figure
-from simulator.model import parse_scenario
+from simulator.model import parse_document, parse_scenario
 
 st.title("What-if simulator")
 st.caption("Predicts per-tier hit ratios, database load per node, latency percentiles and stale reads for a "
@@ -40,7 +40,7 @@ with st.expander("Service times measured on the reference service (optional)"):
     calibration = st.file_uploader("Calibration YAML", type=["yaml", "yml"], key="calibration")
 if calibration is not None:
     try:
-        base = apply_calibration(base, yaml.safe_load(calibration.getvalue()))
+        base = apply_calibration(base, parse_document(calibration.getvalue(), calibration.name))
     except (ScenarioError, yaml.YAMLError) as exc:
         st.error(f"This calibration cannot be used: {str(exc).splitlines()[0]}")
         st.stop()

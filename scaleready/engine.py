@@ -34,6 +34,7 @@ from scaleready.api import (
     Status,
     Target,
 )
+from scaleready.faults import describe_failure, server_text
 from scaleready.plugins import Registry, default_registry
 from scaleready.secrets import Redactor
 
@@ -137,11 +138,11 @@ def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]
 
 
 def _reason(exc: BaseException) -> str:
-    """One readable line for an exception: the message, else the type name."""
+    """One readable, bounded line for an exception: its real cause (see `describe_failure`)."""
     if isinstance(exc, CollectError):
-        return str(exc)
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return server_text(exc, 600)
+    text = describe_failure(exc)
+    return text if text == type(exc).__name__ else f"{type(exc).__name__}: {text}"
 
 
 async def collect_target(

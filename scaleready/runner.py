@@ -90,7 +90,9 @@ def execute(
     findings: list[Finding] = []
     for configured, snapshot in zip(selected, snapshots, strict=True):
         findings += evaluate(snapshot, configured.target, registry, policy)
-    findings = [replace(f, message=config.redactor.text(f.message)) for f in findings]
+    # A check may quote its target's resolved options: every text a finding carries is scrubbed.
+    findings = [replace(f, message=config.redactor.text(f.message), evidence=config.redactor.scrub(f.evidence),
+                        subject=config.redactor.text(f.subject) if f.subject else f.subject) for f in findings]
     manual = store.item_states(framework.id) if store else {}
     run = RunResult(
         id=str(uuid.uuid4()),

@@ -180,7 +180,8 @@ class LiveReader:
         elif status == 0:
             message = f"cannot list {res.qualified} {' / '.join(scopes)}: {reason}"
         else:
-            message = f"cannot list {res.qualified} {' / '.join(scopes)}: HTTP {status} {reason}".rstrip()
+            message = f"cannot list {res.qualified} {' / '.join(scopes)}: HTTP {status} {server_text(reason, 120)}"
+            message = message.rstrip()
         self.access_errors.append({"kind": res.kind, "resource": res.qualified, "verb": "list",
                                    "scope": ", ".join(scopes), "status": status, "message": message})
 

@@ -107,7 +107,11 @@ MIN_SECRET = 4
 """Shorter values would mask innocent text ("on", "1"); real secrets are longer."""
 BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 PERCENT_TOKEN = re.compile(r"[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
-AUTH_HEADER = re.compile(r"(?P<scheme>\b(?:Basic|Bearer|Token|Digest)\s+)(?P<token>[A-Za-z0-9._~+/=-]{8,})")
+# A credential after an auth scheme; it must hold a digit, a symbol or an inner capital, so
+# prose such as "Basic authentication" or "Token verification" stays readable.
+AUTH_HEADER = re.compile(r"(?P<scheme>\b(?:Basic|Bearer|Token|Digest)\s+)"
+                         r"(?P<token>(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-]|[A-Za-z0-9._~+/=-]+[A-Z])"
+                         r"[A-Za-z0-9._~+/=-]{8,})")
 
 
 def _base64_text(token: str) -> str:

@@ -27,6 +27,7 @@ from scaleready.yamlsource import (
     YamlSyntaxError,
     format_path,
     load_with_lines,
+    one_line,
     read_source,
     unknown_key_hint,
 )
@@ -38,6 +39,9 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 class ConfigError(ValueError):
     """The config cannot be used; ``str()`` is the single line shown to the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 class _TargetBase(BaseModel):

@@ -23,7 +23,7 @@ import jsonschema
 import yaml
 
 from scaleready.paths import data_dir
-from scaleready.yamlsource import YamlSyntaxError, load_document, read_source, unknown_key_hint
+from scaleready.yamlsource import YamlSyntaxError, load_document, one_line, read_source, unknown_key_hint
 
 __all__ = [
     "Area",
@@ -61,7 +61,7 @@ class FrameworkError(Exception):
         if line is not None:
             where = f"{where}:{line}"
         subject = f"{item}: " if item else ""
-        super().__init__(f"{where}: {subject}{problem}")
+        super().__init__(one_line(f"{where}: {subject}{problem}"))
 
 
 @dataclass(frozen=True)

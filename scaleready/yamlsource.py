@@ -36,6 +36,18 @@ PLAIN_TYPES = (str, int, float, bool, type(None), date, datetime)
 _COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters shown escaped (``\\n``), never raw.
+
+    Error messages quote keys and values from the file; a key holding a newline must not turn
+    the promised single line into two.
+    """
+    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], text)
+
+
 class YamlSyntaxError(ValueError):
     """The file is not usable YAML; ``str()`` names file, line and column, ``problem`` says what."""
 
@@ -47,7 +59,7 @@ class YamlSyntaxError(ValueError):
         where = self.file
         if line is not None:
             where += f":{line}" + (f":{column}" if column is not None else "")
-        super().__init__(f"{where}: {problem}")
+        super().__init__(one_line(f"{where}: {problem}"))
 
 
 @dataclass
@@ -299,4 +311,4 @@ def format_path(path: PathKey) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    return one_line(out)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from scaleready.yamlsource import SourceMap, YamlSyntaxError, decode, load_with_lines, read_source
+from scaleready.yamlsource import SourceMap, YamlSyntaxError, decode, load_with_lines, one_line, read_source
 
 __all__ = [
     "App",
@@ -37,6 +37,9 @@ __all__ = [
 
 class ScenarioError(ValueError):
     """A scenario file or dict that cannot be used; the message is one readable line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 class _Model(BaseModel):

@@ -193,7 +193,8 @@ def test_never_answering_targets_do_not_crash_the_program(tmp_path: Path) -> Non
             assert result.returncode == (3 if danger else 0), result.stderr[-1500:]
             hung = [f for f in report["findings"] if f["target"].startswith("hung-")]
             assert {f["target"] for f in hung} == {f"hung-{kind}" for kind in KINDS}
-            assert all(f["status"] in ("error", "skip") for f in hung), [f["message"] for f in hung]
+            # no pass without proof (a latency check may fail a target none of whose requests completed)
+            assert all(f["status"] != "pass" for f in hung), [f["message"] for f in hung]
             for kind in KINDS:
                 said = [f["message"] for f in hung if f["target"] == f"hung-{kind}"]
                 assert any(re.search(EXPECTED["silent"], m) for m in said), said

@@ -124,6 +124,18 @@ def _add_system_routes(app: FastAPI) -> None:
             raise Problem(502, "payment-failed", str(exc)) from exc
 
 
+def server_options(settings: Settings | None = None) -> dict[str, Any]:
+    """uvicorn options the app's security depends on; every launcher passes them.
+
+    uvicorn trusts ``X-Forwarded-For`` from loopback peers by default (``proxy_headers=True``,
+    ``forwarded_allow_ips=127.0.0.1``) and rewrites the client address before the app sees
+    it, so any local client could pick its rate-limit bucket. Forwarded headers are honoured
+    only when the settings say so (``--trust-forwarded-for``), and then by the app itself.
+    """
+    del settings  # the app reads X-Forwarded-For itself when trusted; the server never does
+    return {"proxy_headers": False, "server_header": False}
+
+
 def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic,
                seed: int = 0, configure_logging: bool = True) -> FastAPI:
     """Build the app (no I/O until its lifespan starts). ``seed`` loads that many products on start."""

@@ -44,7 +44,7 @@ def serve_command(host: str, port: int, database_url: str, replica_urls: tuple[s
     import uvicorn
     from pydantic import ValidationError
 
-    from refservice.app import create_app
+    from refservice.app import create_app, server_options
 
     try:
         settings = Settings(database_url=database_url, replica_urls=list(replica_urls), redis_url=redis_url,
@@ -68,7 +68,7 @@ def serve_command(host: str, port: int, database_url: str, replica_urls: tuple[s
         logger.handlers = [handler]
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, **server_options(settings))
 
 
 @click.command("loadgen")

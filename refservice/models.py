@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
+
+# Every integer a client sends is bounded: an unbounded one (2**64 and beyond) reached the
+# database and answered 500; now it is a 422 naming the field. Ids match the path's bound.
+MAX_ID = 2**62
+MAX_CENTS = 10**12
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class _Strict(BaseModel):
@@ -54,12 +62,12 @@ class SessionOut(BaseModel):
 
 
 class CheckoutIn(_Strict):
-    product_id: int = Field(ge=1)
+    product_id: Id
     quantity: int = Field(default=1, ge=1, le=100)
 
 
 class WebhookIn(_Strict):
-    id: int = Field(ge=1)
+    id: Id
 
 
 class SwitchesIn(_Strict):
@@ -74,5 +82,5 @@ class PaymentConfigIn(_Strict):
 
 
 class ChargeIn(_Strict):
-    amount_cents: int = Field(ge=0)
+    amount_cents: int = Field(ge=0, le=MAX_CENTS)
     reference: str = Field(min_length=1, max_length=200)

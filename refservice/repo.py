@@ -29,6 +29,11 @@ def dumps(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
+
+def like_literal(text: str) -> str:
+    """``text`` escaped for ``LIKE ... ESCAPE '!'`` (same on SQLite and PostgreSQL, unlike a backslash)."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
 class Conflict(Exception):
     """The row already exists."""
 
@@ -117,8 +122,9 @@ class Repo:
         return event_id
 
     async def search(self, q: str, limit: int) -> list[int]:
-        rows = await self._read("fetchall", "SELECT product_id FROM search_index WHERE name LIKE %s "
-                                "ORDER BY product_id LIMIT %s", ("%" + q.lower() + "%", limit))
+        """Names containing ``q`` literally: its ``%`` and ``_`` are characters, not wildcards."""
+        rows = await self._read("fetchall", "SELECT product_id FROM search_index WHERE name LIKE %s ESCAPE '!' "
+                                "ORDER BY product_id LIMIT %s", ("%" + like_literal(q.lower()) + "%", limit))
         return [int(r[0]) for r in rows]
 
     async def recommendations(self, pid: int) -> list[int]:

@@ -26,7 +26,7 @@ from refservice.ratelimit import RateLimiter
 from refservice.repo import Repo
 from refservice.routing import Router
 from refservice.schema import create_schema, ensure_users, seed_products
-from refservice.settings import FEATURES, Settings
+from refservice.settings import DEFAULT_ADMIN_PASSWORD, FEATURES, Settings
 
 log = logging.getLogger("refservice")
 
@@ -96,6 +96,10 @@ class Service:
     async def start(self, seed: int = 0) -> None:
         await create_schema(self.primary)
         await ensure_users(self.primary, self.settings.admin_password, self.settings.demo_password)
+        if self.settings.admin_password == DEFAULT_ADMIN_PASSWORD:
+            log.warning("the admin account uses the default password 'admin': anyone can switch the service to "
+                        "read-only or change the payment fake; set REFSERVICE_ADMIN_PASSWORD",
+                        extra={"event": "default_admin_password"})
         if seed:
             await seed_products(self.primary, seed)
         if self.router.replicas:

@@ -18,6 +18,10 @@ FEATURES = ("listings", "search", "recommendations", "checkout")
 """Endpoint groups that the feature-flag switch may shed (guide 10.2 "disable non-critical")."""
 
 
+
+DEFAULT_ADMIN_PASSWORD = "admin"
+"""The embedded default's admin password: convenient locally, announced with a warning at start."""
+
 class Settings(BaseModel):
     """Configuration of one service process."""
 
@@ -77,7 +81,8 @@ class Settings(BaseModel):
     jwt_public_key: str | None = None
     jwt_ttl_s: int = Field(default=1800, ge=1)
     jwt_issuer: str = "refservice"
-    admin_password: str = Field(default_factory=lambda: os.environ.get("REFSERVICE_ADMIN_PASSWORD", "admin"))
+    admin_password: str = Field(default_factory=lambda: os.environ.get("REFSERVICE_ADMIN_PASSWORD",
+                                                                       DEFAULT_ADMIN_PASSWORD))
     demo_password: str = Field(default_factory=lambda: os.environ.get("REFSERVICE_DEMO_PASSWORD", "demo"))
 
     # emergency switches (guide 10)

@@ -85,7 +85,34 @@ def _is_store_failure(exc: BaseException) -> bool:
     return isinstance(exc, SQLAlchemyError | StoreError)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """The command group; run as the ``scaleready`` program it ends through `exit_process`.
+
+    Click ends a standalone run with ``sys.exit``; a collector thread abandoned by a timeout
+    could then crash the interpreter's shutdown (SIGABRT) and replace the documented exit
+    code. Only the real program (``args`` taken from ``sys.argv``) exits that way: a test's
+    ``CliRunner`` passes its arguments and keeps the ordinary behaviour.
+    """
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        if args is not None or kwargs.get("standalone_mode") is False:
+            return super().main(args, *rest, **kwargs)
+        from scaleready.engine import exit_process
+
+        try:
+            super().main(args, *rest, **kwargs)
+            code: Any = EXIT_OK
+        except SystemExit as exc:
+            code = exc.code
+        if code is None:
+            code = EXIT_OK
+        if not isinstance(code, int):
+            click.echo(code, err=True)
+            code = EXIT_TOOL_ERROR
+        exit_process(code)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scaleready")
 @click.option("--debug", is_flag=True, help="Show tracebacks for tool errors.")
 def main(debug: bool) -> None:
@@ -93,8 +120,8 @@ def main(debug: bool) -> None:
 
 
 @main.command()
-@click.option("--config", "-c", "config_path", default="scaleready.yaml", show_default=True,
-              type=click.Path(dir_okay=False), help="Config file.")
+# A plain string, not click.Path(dir_okay=False): a directory is a config error (exit 1), not usage (2).
+@click.option("--config", "-c", "config_path", default="scaleready.yaml", show_default=True, help="Config file.")
 @click.option("--environment", "-e", help="Only targets of this environment.")
 @click.option("--format", "-f", "fmt", type=click.Choice(RUN_FORMATS), default="table", show_default=True)
 @click.option("--output", "-o", help="Write the report to this file instead of stdout.")

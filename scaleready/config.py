@@ -22,7 +22,16 @@ from scaleready.api import RelativeToConfig, Severity, Target, TargetOptions
 from scaleready.engine import Policy, Waiver
 from scaleready.plugins import Registry, default_registry
 from scaleready.secrets import Redactor, SecretError, resolve
-from scaleready.yamlsource import PathKey, SourceMap, YamlSyntaxError, format_path, load_with_lines
+from scaleready.yamlsource import (
+    PathKey,
+    SourceMap,
+    YamlSyntaxError,
+    format_path,
+    load_with_lines,
+    one_line,
+    read_source,
+    unknown_key_hint,
+)
 
 DEFAULT_FILE = "scaleready.yaml"
 BASE_TARGET_KEYS = ("name", "kind", "environment", "active", "timeout")
@@ -31,6 +40,9 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 class ConfigError(ValueError):
     """The config cannot be used; ``str()`` is the single line shown to the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 class _TargetBase(BaseModel):
@@ -99,6 +111,8 @@ class Config:
     redactor: Redactor = field(default_factory=Redactor)
     project: str = "default"  # whose ticks, waivers and milestones: one store serves several products
     access: AccessConfig = field(default_factory=AccessConfig)
+    framework_where: str | None = None
+    """``file:line`` of the ``framework:`` key, for errors about the framework it names."""
 
     def select(self, environment: str | None = None) -> list[ConfiguredTarget]:
         """Targets of one environment (targets without one belong to every environment)."""
@@ -108,12 +122,37 @@ class Config:
         return [t for t in self.targets if t.target.environment in (None, wanted)]
 
 
-def _first_error(exc: ValidationError, prefix: PathKey, source: SourceMap) -> ConfigError:
+def _model_keys(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _model_at(model: type[BaseModel], loc: Sequence[Any]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of ``loc`` (list indexes and dict keys skipped)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        info = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) \
+            else None
+        if info is None:
+            return None
+        inner = [a for a in (info.annotation, *typing.get_args(info.annotation))
+                 if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not inner:
+            return None
+        current = inner[0]
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _first_error(exc: ValidationError, prefix: PathKey, source: SourceMap,
+                 model: type[BaseModel] | None = None) -> ConfigError:
     err = exc.errors()[0]
     path: PathKey = (*prefix, *err["loc"])
     key = format_path(path) or "(top level)"
     if err["type"] == "extra_forbidden":
-        return ConfigError(f"{source.where(path)}: {key}: unknown key")
+        owner = _model_at(model, err["loc"]) if model else None
+        hint = f" {unknown_key_hint(err['loc'][-1], _model_keys(owner))}" if owner else ""
+        return ConfigError(f"{source.where(path)}: {key}: unknown key{hint}")
     if err["type"] == "missing":
         return ConfigError(f"{source.where(path[:-1])}: {key}: required key is missing")
     return ConfigError(f"{source.where(path)}: {key}: {err['msg']}")
@@ -129,7 +168,7 @@ def _build_target(
     try:
         base = _TargetBase.model_validate(base_raw)
     except ValidationError as exc:
-        raise _first_error(exc, where, source) from None
+        raise _first_error(exc, where, source, _TargetBase) from None
     collector = registry.collectors.get(base.kind)
     if collector is None:
         installed = ", ".join(sorted(registry.collectors)) or "none"
@@ -143,10 +182,9 @@ def _build_target(
     }
     for key in options_raw:
         if key not in known:
-            accepted = ", ".join(sorted(known)) or "no extra keys"
             raise ConfigError(
                 f"{source.where((*where, key))}: targets[{index}].{key}: unknown key for a "
-                f"{base.kind} target (accepted: {accepted})"
+                f"{base.kind} target {unknown_key_hint(key, [*BASE_TARGET_KEYS, *known])}"
             )
     try:
         resolved, used = resolve(options_raw, base_dir)
@@ -206,7 +244,7 @@ def parse_config(
     try:
         doc = _ConfigFile.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, (), source) from None
+        raise _first_error(exc, (), source, _ConfigFile) from None
     base_dir = Path(file).resolve().parent if file else Path.cwd()
     redactor = Redactor()
     targets = [
@@ -231,18 +269,19 @@ def parse_config(
         project=doc.project,
         access=AccessConfig(oidc=doc.auth.oidc, provider=doc.auth.provider, editors=tuple(doc.roles.editors),
                             viewers=tuple(doc.roles.viewers)),
+        framework_where=source.where(("framework",)) if doc.framework else None,
     )
 
 
 def load_config(path: str | Path | None = None, registry: Registry | None = None) -> Config:
     """Read and validate a config file (default ``./scaleready.yaml``)."""
     file = Path(path or DEFAULT_FILE)
+    if not file.exists() and not file.is_symlink():
+        raise ConfigError(f"{file}: no such config file (create one with `scaleready init`)")
     try:
-        text = file.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such config file (create one with `scaleready init`)") from None
-    except OSError as exc:
-        raise ConfigError(f"{file}: cannot read config: {exc.strerror}") from None
+        text = read_source(file, "config file")
+    except YamlSyntaxError as exc:
+        raise ConfigError(str(exc)) from None
     return parse_config(text, file, registry)
 
 

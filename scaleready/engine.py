@@ -12,13 +12,16 @@ import asyncio
 import contextlib
 import fnmatch
 import inspect
+import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from scaleready.api import (
     Check,
@@ -31,6 +34,7 @@ from scaleready.api import (
     Status,
     Target,
 )
+from scaleready.faults import describe_failure, server_text
 from scaleready.plugins import Registry, default_registry
 from scaleready.secrets import Redactor
 
@@ -75,6 +79,33 @@ class Policy:
         return default
 
 
+_collector_threads: set[threading.Thread] = set()
+_threads_lock = threading.Lock()
+
+
+def stray_collector_threads() -> list[threading.Thread]:
+    """Collector threads still running: ones a timeout abandoned inside a hung driver call."""
+    with _threads_lock:
+        return [t for t in _collector_threads if t.is_alive()]
+
+
+def exit_process(code: int) -> NoReturn:
+    """Leave the process with exactly ``code``, even while abandoned collector threads still run.
+
+    A daemon thread that wakes from its socket timeout while the interpreter finalises can
+    abort the process (SIGABRT, exit 134) after the run was stored, turning a documented
+    exit code into a crash. When such threads are alive the buffers are flushed and the
+    process ends with ``os._exit``, which does not finalise them; otherwise it exits normally.
+    """
+    if stray_collector_threads():
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
     """Run a blocking call in a daemon thread and expose it as an awaitable future."""
     loop = asyncio.get_running_loop()
@@ -86,25 +117,32 @@ def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]
 
     def runner() -> None:
         try:
-            result = fn(*args)
-        except BaseException as exc:  # handed to the awaiting side, not raised here
-            outcome: tuple[Callable[[Any], None], Any] = (future.set_exception, exc)
-        else:
-            outcome = (future.set_result, result)
-        # RuntimeError: the loop closed while we hung, so nobody is waiting any more.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, *outcome)
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # handed to the awaiting side, not raised here
+                outcome: tuple[Callable[[Any], None], Any] = (future.set_exception, exc)
+            else:
+                outcome = (future.set_result, result)
+            # RuntimeError: the loop closed while we hung, so nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, *outcome)
+        finally:
+            with _threads_lock:
+                _collector_threads.discard(threading.current_thread())
 
-    threading.Thread(target=runner, name=f"collector-{getattr(fn, '__name__', 'fn')}", daemon=True).start()
+    thread = threading.Thread(target=runner, name=f"collector-{getattr(fn, '__name__', 'fn')}", daemon=True)
+    with _threads_lock:
+        _collector_threads.add(thread)
+    thread.start()
     return future
 
 
 def _reason(exc: BaseException) -> str:
-    """One readable line for an exception: the message, else the type name."""
+    """One readable, bounded line for an exception: its real cause (see `describe_failure`)."""
     if isinstance(exc, CollectError):
-        return str(exc)
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return server_text(exc, 600)
+    text = describe_failure(exc)
+    return text if text == type(exc).__name__ else f"{type(exc).__name__}: {text}"
 
 
 async def collect_target(

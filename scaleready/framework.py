@@ -10,9 +10,10 @@ print it without a traceback.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +23,7 @@ import jsonschema
 import yaml
 
 from scaleready.paths import data_dir
+from scaleready.yamlsource import YamlSyntaxError, load_document, one_line, read_source, unknown_key_hint
 
 __all__ = [
     "Area",
@@ -59,7 +61,7 @@ class FrameworkError(Exception):
         if line is not None:
             where = f"{where}:{line}"
         subject = f"{item}: " if item else ""
-        super().__init__(f"{where}: {subject}{problem}")
+        super().__init__(one_line(f"{where}: {subject}{problem}"))
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,21 @@ class Framework:
     items: tuple[Item, ...]
     path: Path | None = None
     source: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    check_lines: Mapping[tuple[str, str], int] = field(default_factory=dict, hash=False, compare=False, repr=False)
+    """Line of each (item id, check id) reference in the file, for errors that point at it."""
+
+    def verify_check_ids(self, known: Iterable[str]) -> None:
+        """Refuse a check id no installed check has: it could never give evidence, so the item
+        would stay unproven without anyone noticing. The error names the id and the closest one."""
+        names = sorted(set(known))
+        for item in self.items:
+            for check_id in item.checks:
+                if check_id in names:
+                    continue
+                close = difflib.get_close_matches(check_id, names, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else "see `scaleready checks` for the installed ids"
+                raise FrameworkError(f"unknown check id '{check_id}' ({hint})", path=self.path,
+                                     line=self.check_lines.get((item.id, check_id)), item=f"item {item.id!r}")
 
     @cached_property
     def _by_id(self) -> dict[str, Item]:
@@ -247,38 +264,12 @@ def _load_builtin() -> Framework:
 # --------------------------------------------------------------------------- parsing
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys instead of keeping the last one."""
-
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if isinstance(key, str | int | float | bool) and key in seen:
-                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def _load(path: Path) -> Framework:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FrameworkError("framework file not found", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FrameworkError(f"cannot read framework file: {exc}", path=path) from None
-    try:
-        root = yaml.compose(text, Loader=_StrictLoader)
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or "malformed YAML"
-        if exc.context:
-            problem = f"{problem} ({exc.context})"
-        raise FrameworkError(f"malformed YAML: {problem}", path=path, line=mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as exc:
-        raise FrameworkError(f"malformed YAML: {exc}", path=path) from None
+        root, data, _ = load_document(read_source(path, "framework file"), path)
+    except YamlSyntaxError as exc:
+        problem = exc.problem.replace("invalid YAML", "malformed YAML", 1)
+        raise FrameworkError(problem, path=path, line=exc.line) from None
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise FrameworkError(
@@ -374,9 +365,9 @@ def _describe(error: jsonschema.ValidationError, json_path: Sequence[str | int])
         return f"missing required key '{missing[0] if missing else error.validator_value[0]}'", None
     if validator == "additionalProperties":
         allowed = set((error.schema.get("properties") or {}).keys())
-        extra = sorted(k for k in error.instance if k not in allowed)
-        first = extra[0] if extra else "?"
-        return f"unknown key '{first}' (allowed: {', '.join(sorted(allowed))})", first
+        extra = sorted((k for k in error.instance if k not in allowed), key=str)  # YAML keys may be numbers
+        first = str(extra[0]) if extra else "?"
+        return f"unknown key '{first}' {unknown_key_hint(first, allowed)}", first
     if validator == "enum":
         options = ", ".join(str(v) for v in error.validator_value)
         return f"{name} must be one of {options} (got {got})", None
@@ -444,9 +435,12 @@ def _build(data: dict[str, Any], path: Path, locate: _Locator) -> Framework:
 
     items: list[Item] = []
     seen: dict[str, int] = {}
+    check_lines: dict[tuple[str, str], int] = {}
     for index, raw in enumerate(data["items"]):
         where = ["items", index]
         item_id = raw["id"]
+        for position, check_id in enumerate(raw.get("checks") or ()):
+            check_lines.setdefault((item_id, check_id), locate.line([*where, "checks", position]) or 0)
         if item_id in seen:
             first = locate.line(["items", seen[item_id]])
             raise fail(f"duplicate item id {item_id!r} (first defined on line {first})", where, "id")
@@ -485,4 +479,5 @@ def _build(data: dict[str, Any], path: Path, locate: _Locator) -> Framework:
         items=tuple(items),
         path=path,
         source=dict(data.get("source") or {}),
+        check_lines=check_lines,
     )

@@ -30,8 +30,12 @@ from scaleready.store import Store
 BUILTIN_FRAMEWORK = "scaling-guide"
 
 
-def resolve_framework(ref: str | None, base_dir: Path | None = None) -> Framework:
-    """A built-in framework by name (``scaling-guide``) or a custom one by path."""
+def resolve_framework(ref: str | None, base_dir: Path | None = None, where: str | None = None) -> Framework:
+    """A built-in framework by name (``scaling-guide``) or a custom one by path.
+
+    ``where`` (``scaleready.yaml:3``) is where the config names it, so a missing file is one
+    line that says which config line to fix and which paths were tried.
+    """
     if ref in (None, "", BUILTIN_FRAMEWORK):
         return load_framework(None)
     candidates = [Path(ref).expanduser()]
@@ -41,7 +45,11 @@ def resolve_framework(ref: str | None, base_dir: Path | None = None) -> Framewor
     for path in candidates:
         if path.is_file():
             return load_framework(path)
-    raise FrameworkError(f"framework '{ref}' is neither a built-in name nor a readable file")
+    tried = ", ".join(str(p) for p in candidates)
+    problem = f"framework '{ref}' is neither a built-in name nor a readable file (tried: {tried})"
+    if where:
+        raise FrameworkError(f"framework: {problem}", path=where)
+    raise FrameworkError(problem)
 
 
 def _store_waivers(store: Store | None, project: str) -> list[tuple[Waiver, WaiverRef]]:
@@ -138,7 +146,8 @@ def execute(
     report = _quiet(progress)
     registry = registry or default_registry()
     base_dir = config.path.parent if config.path else None
-    framework = framework or resolve_framework(config.framework, base_dir)
+    framework = framework or resolve_framework(config.framework, base_dir, config.framework_where)
+    framework.verify_check_ids(registry.checks)
     selected = config.select(environment)
     started = datetime.now(UTC)
     snapshots = run_blocking(_collect(config, selected, registry, report, cancel))
@@ -153,7 +162,9 @@ def execute(
                {"findings": len(produced), "duration_ms": 1000 * (time.perf_counter() - begun)})
     if cancel is not None and cancel.is_set():
         raise RunCancelled("the run was cancelled; nothing was stored")
-    findings = [replace(f, message=config.redactor.text(f.message)) for f in findings]
+    # A check may quote its target's resolved options: every text a finding carries is scrubbed.
+    findings = [replace(f, message=config.redactor.text(f.message), evidence=config.redactor.scrub(f.evidence),
+                        subject=config.redactor.text(f.subject) if f.subject else f.subject) for f in findings]
     manual = store.item_states(framework.id, project=config.project) if store else {}
     run = RunResult(
         id=str(uuid.uuid4()),

@@ -25,7 +25,9 @@ from typing import Any
 import click
 import yaml
 
-from .model import Scenario, ScenarioError, load_scenario
+from scaleready.yamlsource import YamlSyntaxError, read_source
+
+from .model import Scenario, ScenarioError, load_scenario, parse_document
 
 __all__ = ["EXIT_TARGETS_MISSED", "calibrate", "simulate"]
 
@@ -55,9 +57,9 @@ def _calibrated(scenario: Path, calibration: Path | None) -> Scenario:
     from .calibrate import apply_calibration
 
     try:
-        doc = yaml.safe_load(calibration.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(f"{calibration}: cannot read calibration: {str(exc).splitlines()[0]}") from None
+        doc = parse_document(read_source(calibration, "calibration file"), str(calibration))
+    except YamlSyntaxError as exc:
+        raise ScenarioError(str(exc)) from None
     try:
         return apply_calibration(sc, doc)
     except ScenarioError as exc:

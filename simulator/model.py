@@ -12,8 +12,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from scaleready.yamlsource import SourceMap, YamlSyntaxError, decode, load_with_lines, one_line, read_source
 
 __all__ = [
     "App",
@@ -29,11 +30,16 @@ __all__ = [
     "ServiceTime",
     "Targets",
     "load_scenario",
+    "parse_document",
+    "parse_scenario",
 ]
 
 
 class ScenarioError(ValueError):
     """A scenario file or dict that cannot be used; the message is one readable line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 class _Model(BaseModel):
@@ -217,37 +223,82 @@ class Scenario(_Model):
         return Scenario.model_validate(data)
 
 
-def _first_error(exc: ValidationError) -> str:
+def _first_error(exc: ValidationError, source: SourceMap | None = None) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "scenario"
-    return f"{where}: {err['msg']}"
+    line = source.line(tuple(err["loc"])) if source is not None else None
+    return f"{line}: {where}: {err['msg']}" if line else f"{where}: {err['msg']}"
 
 
-def load_scenario(source: str | Path | dict[str, Any] | Scenario) -> Scenario:
-    """A `Scenario` from a YAML/JSON file path, a dict, or a Scenario (returned as is).
+def _json_document(text: str, origin: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{origin}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ScenarioError(f"{origin}: not valid JSON: nested too deeply") from None
 
-    Raises `ScenarioError` with one readable line naming the bad key.
+
+def parse_document(text: str | bytes, origin: str) -> Any:
+    """Plain data from a YAML document (a calibration file, an upload), through the guarded loader.
+
+    The same refusals as scenarios and configs (alias bombs, deep nesting, NUL bytes,
+    non-UTF-8...), as one `ScenarioError` line naming ``origin`` and the line.
     """
-    if isinstance(source, Scenario):
-        return source
-    if isinstance(source, dict):
-        data: Any = source
-        origin = "scenario"
-    else:
-        path = Path(source)
-        origin = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ScenarioError(f"{origin}: cannot read ({exc.strerror or exc})") from None
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ScenarioError(f"{origin}: not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}".splitlines()[0])\
-                from None
+    try:
+        if isinstance(text, bytes):
+            text = decode(text, origin)
+        return load_with_lines(text, origin)[0]
+    except YamlSyntaxError as exc:
+        raise ScenarioError(str(exc).replace("invalid YAML", "not valid YAML", 1)) from None
+
+
+def parse_scenario(text: str | bytes, origin: str = "scenario", fmt: Literal["yaml", "json"] = "yaml") -> Scenario:
+    """A `Scenario` from the text of a YAML or JSON document (an upload, a file's contents).
+
+    Hostile text (alias bombs, deep nesting, NUL bytes, non-UTF-8, duplicate or unhashable keys)
+    is refused by the guarded loader in bounded time and memory; every error is one line that
+    names ``origin`` and, where there is one, the line.
+    """
+    try:
+        if isinstance(text, bytes):
+            text = decode(text, origin)
+        source: SourceMap | None = None
+        if fmt == "json":
+            data = _json_document(text, origin)
+        else:
+            data, source = load_with_lines(text, origin)
+    except YamlSyntaxError as exc:
+        raise ScenarioError(str(exc).replace("invalid YAML", "not valid YAML", 1)) from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{origin}: expected a mapping at the top level")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(f"{origin}: {_first_error(exc)}") from None
+        prefix = f"{origin}:" if source is not None else f"{origin}: "
+        message = _first_error(exc, source)
+        raise ScenarioError(f"{prefix}{message}" if message[:1].isdigit() else f"{origin}: {message}") from None
+
+
+def load_scenario(source: str | Path | dict[str, Any] | Scenario) -> Scenario:
+    """A `Scenario` from a YAML/JSON file path, a dict, or a Scenario (returned as is).
+
+    Raises `ScenarioError` with one readable line naming the file, the line and the bad key.
+    """
+    if isinstance(source, Scenario):
+        return source
+    if isinstance(source, dict):
+        try:
+            return Scenario.model_validate(source)
+        except ValidationError as exc:
+            raise ScenarioError(f"scenario: {_first_error(exc)}") from None
+        except RecursionError:
+            raise ScenarioError("scenario: nested too deeply") from None
+    path = Path(source)
+    try:
+        text = read_source(path, "scenario file")
+    except YamlSyntaxError as exc:
+        if exc.problem.endswith("not found"):
+            raise ScenarioError(f"{path}: cannot read (no such file)") from None
+        raise ScenarioError(str(exc).replace("cannot read scenario file", "cannot read", 1)) from None
+    return parse_scenario(text, str(path), "json" if path.suffix.lower() == ".json" else "yaml")

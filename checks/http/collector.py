@@ -31,6 +31,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from scaleready.api import CollectError, Snapshot, Target, TargetOptions, collector
+from scaleready.faults import describe_failure
 
 BODY_SNIPPET = 300
 MAX_FAMILIES = 400
@@ -93,8 +94,10 @@ def public_url(url: str) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, httpx.TimeoutException | httpx.ConnectError) else f"{type(exc).__name__}: {text}"
+    """The real cause of a failed exchange (reset, TLS, garbage...), bounded; see scaleready.faults."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    return describe_failure(exc, "HTTP")
 
 
 def _body(response: httpx.Response) -> Any:

@@ -23,6 +23,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from checks.kubernetes.objects import BUILTIN, CRD, CUSTOM, JOB, NAMESPACE, NODE, POD, Resource, node_fact, normalize
 from scaleready.api import CollectError
+from scaleready.faults import describe_failure, server_text
 
 MAX_PAGES = 200
 
@@ -54,16 +55,10 @@ class Unreachable(CollectError):
 
 
 def _reach_error(exc: BaseException, host: str) -> Unreachable:
-    text = str(exc)
-    if "refused" in text.lower():
-        reason = "connection refused"
-    elif "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
-        reason = "timed out"
-    elif "certificate" in text.lower() or "ssl" in text.lower():
-        reason = "TLS verification failed"
-    else:
-        reason = type(getattr(exc, "reason", exc)).__name__
-    return Unreachable(host, reason)
+    """The real cause (TLS, refused, reset, timeout, garbage) of a failed call, bounded."""
+    if "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower():
+        return Unreachable(host, "timed out")
+    return Unreachable(host, describe_failure(exc, "HTTP"))
 
 
 def make_client(kubeconfig: str | None, context: str | None, in_cluster: bool) -> client.ApiClient:
@@ -142,6 +137,9 @@ class LiveReader:
             if exc.status == 401:
                 raise CollectError(f"the API server at {self.host} rejected the credentials (401 Unauthorized)"
                                    ) from None
+            if int(exc.status or 0) >= 500:  # a failing server: nothing it lists later can be trusted
+                raise CollectError(f"the API server at {self.host} answered HTTP {exc.status} on /version: "
+                                   f"{server_text(exc.body or exc.reason or '', 160)}") from None
             version = {}
         try:
             body = self._json(client.ApisApi(self.api).get_api_versions)
@@ -185,7 +183,8 @@ class LiveReader:
         elif status == 0:
             message = f"cannot list {res.qualified} {' / '.join(scopes)}: {reason}"
         else:
-            message = f"cannot list {res.qualified} {' / '.join(scopes)}: HTTP {status} {reason}".rstrip()
+            message = f"cannot list {res.qualified} {' / '.join(scopes)}: HTTP {status} {server_text(reason, 120)}"
+            message = message.rstrip()
         self.access_errors.append({"kind": res.kind, "resource": res.qualified, "verb": "list",
                                    "scope": ", ".join(scopes), "status": status, "message": message})
 

@@ -48,6 +48,7 @@ from checks.postgres.sql import (
 )
 from checks.postgres.tuning import WORKLOADS, parse_size
 from scaleready.api import CollectError, Snapshot, Target, TargetOptions, collector
+from scaleready.faults import describe_failure, server_text
 
 NEEDS_STATS_ROLE = (
     "role {user!r} cannot read other sessions' statistics: grant it pg_monitor (or pg_read_all_stats)"
@@ -92,9 +93,9 @@ def safe_dsn(dsn: str) -> str:
 
 
 def one_line(exc: BaseException) -> str:
-    """A driver error as one readable line (psycopg errors span several)."""
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+    """A driver error as one readable, bounded line (psycopg errors span several)."""
+    text = server_text(exc)
+    return text or describe_failure(exc, "PostgreSQL")
 
 
 async def connect(dsn: str, *, timeout: float, statement_timeout_ms: int) -> psycopg.AsyncConnection[Any]:

@@ -15,7 +15,6 @@ import glob
 import math
 import os
 import shutil
-import socket
 import ssl
 import time
 from typing import Any
@@ -28,6 +27,7 @@ from checks.prometheus.evidence import EvidenceOptions, collect_evidence
 from checks.prometheus.queries import ESSENTIALS, SIGNALS, parse_duration, render
 from checks.prometheus.rulefiles import parse_promtool, parse_rule_file
 from scaleready.api import CollectError, ConfigPath, Snapshot, Target, TargetOptions, collector
+from scaleready.faults import describe_failure, server_text
 
 MAX_SERIES = 5
 LIVE_SECTIONS = ("server", "slo", "rules", "targets", "essential", "evidence")
@@ -113,7 +113,8 @@ class Api:
             ) from None
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error") if isinstance(body, dict) else None
-            raise ApiError(f"{path} failed (HTTP {response.status_code}): {error or 'unexpected answer'}")
+            shown = server_text(error) if error else "unexpected answer"
+            raise ApiError(f"{path} failed (HTTP {response.status_code}): {shown}")
         return body.get("data")
 
     async def instant(self, query: str) -> Any:
@@ -124,24 +125,7 @@ class Api:
 
 
 def _why(exc: BaseException) -> str:
-    chain: list[BaseException] = []
-    cur: BaseException | None = exc
-    while cur is not None and len(chain) < 8:
-        chain.append(cur)
-        cur = cur.__cause__ or cur.__context__
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return "connection refused"
-    if any(isinstance(e, socket.gaierror) for e in chain):
-        return "unknown host"
-    text = " ".join(" ".join(str(e).split()) for e in chain[-1:]) or " ".join(str(exc).split())
-    lowered = text.lower()
-    if "refused" in lowered:
-        return "connection refused"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered:
-        return "unknown host"
-    if "certificate" in lowered or "ssl" in lowered:
-        return f"TLS error ({text[:160]})"
-    return text[:200] or type(exc).__name__
+    return describe_failure(exc, "HTTP")
 
 
 def _number(raw: Any) -> float | None:
@@ -222,7 +206,7 @@ def _rule_groups(data: Any) -> list[dict[str, Any]]:
                 "type": rule.get("type"),
                 "query": rule.get("query"),
                 "health": rule.get("health"),
-                "last_error": rule.get("lastError") or None,
+                "last_error": server_text(rule.get("lastError")) or None,
                 "state": rule.get("state"),
                 "for_seconds": rule.get("duration"),
                 "labels": rule.get("labels") or {},
@@ -242,7 +226,7 @@ def _targets(data: Any) -> list[dict[str, Any]]:
             "instance": labels.get("instance"),
             "scrape_url": public_url(target.get("scrapeUrl") or ""),
             "health": target.get("health"),
-            "last_error": target.get("lastError") or None,
+            "last_error": server_text(target.get("lastError")) or None,
             "last_scrape": target.get("lastScrape"),
         })
     return out

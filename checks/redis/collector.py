@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import time
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +26,7 @@ from pydantic import Field
 from redis.exceptions import AuthenticationError, RedisError
 
 from scaleready.api import CollectError, Snapshot, Target, TargetOptions, collector
+from scaleready.faults import describe_failure
 
 GUIDE_RULES = {"product_details": 3600, "user_sessions": 1800, "product_listings": 300}
 ALIASES = {
@@ -115,16 +115,15 @@ class ReadOnlyRedis:
 
 
 def _reason(exc: BaseException) -> str:
-    """One line for a connection failure, preferring the OS's words ("Connection refused")."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno:
-            return os.strerror(seen.errno)
-        seen = seen.__cause__ or seen.__context__
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    """One line for a connection failure: the real cause (TLS, refused, reset, garbage), bounded.
+
+    Not ``os.strerror(errno)``: an untrusted certificate carries errno 1 and read as
+    "Operation not permitted".
+    """
+    text = " ".join(str(exc).split())
     if "Error 111" in text:
-        return "Connection refused"
-    return text
+        return "connection refused"
+    return describe_failure(exc, "Redis")
 
 
 def _pick(info: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -166,7 +165,7 @@ async def _section(data: dict[str, Any], errors: dict[str, str], name: str, coro
     except CollectError as exc:
         errors[name] = str(exc)
     except (RedisError, PermissionError) as exc:
-        errors[name] = " ".join(str(exc).split()) or type(exc).__name__
+        errors[name] = describe_failure(exc, "Redis")
 
 
 async def _config(r: ReadOnlyRedis) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from simulator import ScenarioError, default_grid, load_scenario, simulate, swee
 from simulator.calibrate import apply_calibration
 from simulator.figures import db_load_figure, served_by_figure, sweep_figure
 from simulator.summary import fmt_bytes, fmt_ms, fmt_pct, fmt_rate, fmt_value, stale_text, sweep_table
+from simulator.model import parse_document, parse_scenario
 from simulator.sweep import parse_values
 
 SCENARIO_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -28,7 +29,9 @@ try:
         upload = st.file_uploader("Scenario YAML or JSON", type=["yaml", "yml", "json"])
         if upload is None:
             st.stop()
-        base = load_scenario(yaml.safe_load(upload.getvalue()) or {})
+        # The guarded loader: an uploaded alias bomb or NUL byte is one line, not a hung page.
+        fmt = "json" if upload.name.lower().endswith(".json") else "yaml"
+        base = parse_scenario(upload.getvalue(), upload.name, fmt)
     else:
         base = load_scenario(bundled[st.selectbox("Bundled scenario", list(bundled))])
 except (ScenarioError, yaml.YAMLError) as exc:
@@ -42,7 +45,7 @@ with st.expander("Service times measured on the reference service (optional)"):
     calibration = st.file_uploader("Calibration YAML", type=["yaml", "yml"], key="calibration")
 if calibration is not None:
     try:
-        base = apply_calibration(base, yaml.safe_load(calibration.getvalue()))
+        base = apply_calibration(base, parse_document(calibration.getvalue(), calibration.name))
     except (ScenarioError, yaml.YAMLError) as exc:
         st.error(f"This calibration cannot be used: {str(exc).splitlines()[0]}")
         st.stop()

@@ -174,3 +174,26 @@ def test_the_sweep_recommendation_can_be_confirmed_by_the_trace_engine():
     assert not at.exception, [e.value for e in at.exception]
     assert at.success[-1].value.startswith("Recommended: l1.enabled = off, l2.enabled = on")  # fewer stale reads
     assert any(i.value.startswith("The trace engine confirms it") for i in at.info)
+
+
+def test_simulator_page_refuses_a_hostile_upload_in_one_line(dashboard_url, page, tmp_path):
+    """An uploaded alias bomb is refused by the guarded loader: one line, no hang, no traceback."""
+    from tests.hardening.test_hostile_files import BILLION_LAUGHS
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(BILLION_LAUGHS)
+    page.goto(dashboard_url)
+    page.get_by_role("link", name="What-if simulator").click()
+    page.get_by_text("L2 hit ratio").wait_for(timeout=120_000)
+    page.get_by_role("radiogroup").get_by_text("upload", exact=True).click()
+    page.get_by_text("Scenario YAML or JSON").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # let the rerun settle before the file input is used
+    page.locator("input[type=file]").first.set_input_files(str(bomb))
+    try:
+        page.get_by_text("This scenario cannot be used: bomb.yaml:").wait_for(timeout=60_000)
+    finally:
+        shot(page, "simulator-hostile-upload")
+    assert "expands to more than" in page.inner_text("body")
+    page.wait_for_timeout(500)
+    shot(page, "simulator-hostile-upload")
+    assert "Traceback" not in page.inner_text("body")

@@ -206,7 +206,7 @@ def test_https_target_with_own_ca_and_hsts(registry, tmp_path):
         assert hsts.status == Status.PASS
         assert by_check(findings, "http.health").status == Status.PASS
         snapshot, findings = run_target(registry, Target("tls", "http", {"url": url}, timeout=10))
-        assert "cannot reach https://127.0.0.1:" in snapshot.error and "CERTIFICATE_VERIFY_FAILED" in snapshot.error
+        assert "cannot reach https://127.0.0.1:" in snapshot.error and "TLS certificate verification failed (self-signed" in snapshot.error
         assert all(f.status == Status.ERROR for f in findings)
     with serve(Behaviour(hsts=False), tls=(cert, key)) as url:
         _, findings = run_target(registry, Target("tls", "http", {"url": url, "samples": 2, "verify_tls": False}))

@@ -238,7 +238,7 @@ def test_unreachable_server_and_untrusted_certificate(server: FakeApiServer, tmp
     doc = yaml.safe_load(Path(server.write_kubeconfig()).read_text())
     del doc["clusters"][0]["cluster"]["certificate-authority-data"]
     (tmp_path / "noca").write_text(yaml.safe_dump(doc))
-    with pytest.raises(CollectError, match="TLS verification failed"):
+    with pytest.raises(CollectError, match="TLS certificate verification failed"):
         snapshot_of({"kubeconfig": str(tmp_path / "noca")})
 
 

@@ -73,7 +73,7 @@ def test_wrong_password_is_a_readable_credentials_error(secured):
 def test_untrusted_certificate_fails_unless_verification_is_off(secured):
     prom, _ = secured
     snapshot, _ = run({"url": prom.url, "username": USER, "password": PASSWORD})
-    assert snapshot.error and snapshot.error.startswith(f"cannot reach Prometheus at {prom.url}: TLS error")
+    assert snapshot.error and snapshot.error.startswith(f"cannot reach Prometheus at {prom.url}: TLS certificate verification failed")
     snapshot, _ = run({"url": prom.url, "username": USER, "password": PASSWORD, "verify_tls": False})
     assert snapshot.error is None
 

@@ -10,8 +10,8 @@ from scaleready.paths import data_dir
 from simulator import ScenarioError, default_grid, load_scenario, simulate, sweep, sweep_knobs
 from simulator.calibrate import apply_calibration
 from simulator.figures import db_load_figure, served_by_figure, sweep_figure
-from simulator.summary import fmt_bytes, fmt_ms, fmt_pct, fmt_rate, fmt_value, stale_text, sweep_table
 from simulator.model import parse_document, parse_scenario
+from simulator.summary import fmt_bytes, fmt_ms, fmt_pct, fmt_rate, fmt_value, stale_text, sweep_table
 from simulator.sweep import parse_values
 
 SCENARIO_SUFFIXES = {".yaml", ".yml", ".json"}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import glob
-import math
 import os
 import shutil
 import ssl
@@ -25,6 +24,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from checks.prometheus.evidence import EvidenceOptions, collect_evidence
 from checks.prometheus.queries import ESSENTIALS, SIGNALS, parse_duration, render
+from checks.prometheus.results import instant_values, number
 from checks.prometheus.rulefiles import parse_promtool, parse_rule_file
 from scaleready.api import CollectError, ConfigPath, Snapshot, Target, TargetOptions, collector
 from scaleready.faults import describe_failure, server_text
@@ -128,25 +128,6 @@ def _why(exc: BaseException) -> str:
     return describe_failure(exc, "HTTP")
 
 
-def _number(raw: Any) -> float | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _instant_values(data: Any) -> list[dict[str, Any]]:
-    if not isinstance(data, dict):
-        return []
-    if data.get("resultType") == "scalar":
-        return [{"labels": {}, "value": _number(data["result"][1])}]
-    return [
-        {"labels": item.get("metric") or {}, "value": _number((item.get("value") or [None, None])[1])}
-        for item in data.get("result") or []
-    ]
-
-
 async def _signal(api: Api, key: str, opts: PrometheusOptions) -> dict[str, Any]:
     sig = SIGNALS[key]
     template = opts.queries.get(key, sig.template)
@@ -165,7 +146,7 @@ async def _signal(api: Api, key: str, opts: PrometheusOptions) -> dict[str, Any]
     except ApiError as exc:
         entry["reason"] = str(exc)
         return entry
-    values = _instant_values(now)
+    values = instant_values(now)
     finite = [v for v in values if v["value"] is not None]
     entry["values"] = values[:20]
     if finite:
@@ -177,7 +158,7 @@ async def _signal(api: Api, key: str, opts: PrometheusOptions) -> dict[str, Any]
     else:
         entry["reason"] = "the query returned no series (metric missing or named differently?)"
     for item in (history or {}).get("result") or []:
-        points = [[float(t), _number(v)] for t, v in item.get("values") or []]
+        points = [[float(t), number(v)] for t, v in item.get("values") or []]
         entry["series"].append({"labels": item.get("metric") or {}, "points": points})
         if len(entry["series"]) >= MAX_SERIES:
             break
@@ -192,7 +173,7 @@ async def _essential(api: Api, key: str, opts: PrometheusOptions) -> dict[str, A
         data = await api.instant(query)
     except ApiError as exc:
         return {"selectors": selectors, "found": [], "reason": str(exc)}
-    names = sorted({v["labels"].get("__name__", "?") for v in _instant_values(data)})
+    names = sorted({v["labels"].get("__name__", "?") for v in instant_values(data)})
     return {"selectors": selectors, "found": names, "reason": None}
 
 

@@ -17,12 +17,12 @@ template gives both sides of a growth figure).
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from checks.prometheus.queries import parse_duration
+from checks.prometheus.results import instant_values
 from scaleready.api import EvidenceUnavailable, Snapshot
 
 # gobreaker / refservice: 0 closed, 1 half-open, 2 open; resilience4j: one 0/1 series per state;
@@ -142,23 +142,6 @@ def render_probe(template: str, opts: EvidenceOptions, window: str) -> str:
     return template
 
 
-def _number(raw: Any) -> float | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _values(data: Any) -> list[dict[str, Any]]:
-    if not isinstance(data, dict):
-        return []
-    if data.get("resultType") == "scalar":
-        return [{"labels": {}, "value": _number(data["result"][1])}]
-    return [{"labels": item.get("metric") or {}, "value": _number((item.get("value") or [None, None])[1])}
-            for item in (data.get("result") or [])[:MAX_VALUES]]
-
-
 async def collect_evidence(api: Any, raw: Any, window: str) -> dict[str, Any]:
     """Run every probe at once; each entry keeps its query, values and the reason it has none."""
     opts = evidence_options(raw)
@@ -171,7 +154,7 @@ async def collect_evidence(api: Any, raw: Any, window: str) -> dict[str, Any]:
             data = await api.instant(query)
         except Exception as exc:  # ApiError, phrased for a finding by the collector's Api
             return {"query": query, "values": [], "reason": str(exc)}
-        values = _values(data)
+        values = instant_values(data, MAX_VALUES)
         reason = None if values else "the query returned no series"
         return {"query": query, "values": values, "reason": reason, "overridden": key in overridden}
 

@@ -1,0 +1,273 @@
+"""The service near saturation: where requests really queue, as a trace you can replay.
+
+The light-load simulator (`trace`, `analytic`) treats an instance's CPU as a FCFS queue and is
+validated where queues are short. At the knee the queueing discipline decides P99, so this module
+models what an asyncio service does with its CPU:
+
+* **CPU as processor sharing.** One event loop runs the ready callbacks in FIFO order, each until
+  its next ``await``. A request is several such bursts (parse and L1 lookup; after Redis; after
+  PostgreSQL; the response write), so concurrent requests take turns burst by burst: a
+  round-robin with a quantum of one burst, which in the limit is processor sharing (PS), not FCFS.
+  When several worker processes share fewer cores, the kernel's fair scheduler shares the cores
+  between them the same way. The model is therefore PS with ``cores`` servers over all requests of
+  the instances placed on those cores (each job gets ``min(1, cores / n_active)`` of a core), or
+  per-instance PS when every instance has a core of its own. ``discipline="fcfs"`` is kept to
+  compare: bench/validate_knee.py reports both, and the measured short/long request latencies
+  show which one the service follows (PS keeps latency proportional to the CPU demand, FCFS adds
+  the same wait to every request).
+* **I/O does not queue on the CPU.** Redis and PostgreSQL round trips add latency while the
+  request is parked, so they add to the PS sojourn of its CPU work.
+* **The connection pool is a queue.** Database reads and writes wait FCFS for one of the
+  ``pool_per_instance x instances`` connections of a node (capped by the node's cores), replayed
+  with the exact Lindley recursion of `queueing.fcfs_waits`.
+* **Per-instance L1.** The path mix (L1 hit, L2 hit, database read) and the stale reads come from
+  the cache simulator with ``app.instances = instances``: each instance keeps its own L1.
+
+Everything above is replayed on a Poisson trace with common random numbers: the same seed gives
+the same unit-rate arrivals scaled by ``1 / rate`` and the same service draws, so the predicted P99
+is monotone in the rate (compressing arrivals only ever adds work in the system), which is what
+`capacity` relies on to find the crossing of a P99 target.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
+
+import numba
+import numpy as np
+
+from .model import Scenario
+from .queueing import fcfs_waits
+
+__all__ = ["KneeParams", "KneePrediction", "Paths", "latencies_ms", "paths_from_result", "predict", "ps_sojourn"]
+
+Discipline = Literal["ps", "fcfs"]
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where reads are answered (shares of reads) and how many reads are stale, from the cache model."""
+
+    l1: float
+    l2: float
+    db: float
+    stale: float = 0.0
+    write_ratio: float = 0.0  # writes / all requests
+
+
+@dataclass(frozen=True)
+class KneeParams:
+    """Service demands of one configuration (ms), as calibrated at light load."""
+
+    instances: int
+    cores: float
+    cpu_hit_ms: float
+    cpu_miss_ms: float
+    cpu_cv: float = 1.0
+    l2_ms: float = 0.1
+    db_ms: float = 0.2
+    db_write_ms: float = 0.4
+    pool_per_instance: int = 8
+    db_cores: int = 2
+    overhead_ms: float = 0.0
+    discipline: Discipline = "ps"
+
+    def scaled(self, cpu_scale: float) -> KneeParams:
+        """The same configuration on a host that runs the CPU work ``cpu_scale`` times slower."""
+        return replace(self, cpu_hit_ms=self.cpu_hit_ms * cpu_scale, cpu_miss_ms=self.cpu_miss_ms * cpu_scale)
+
+    def mean_cpu_ms(self, paths: Paths) -> float:
+        """CPU per request: L1 hits on the fast path, everything else (writes included) on the full one."""
+        reads = 1 - paths.write_ratio
+        return reads * (paths.l1 * self.cpu_hit_ms + (1 - paths.l1) * self.cpu_miss_ms) \
+            + paths.write_ratio * self.cpu_miss_ms
+
+    def saturation_rate(self, paths: Paths) -> float:
+        """Requests/s at which the service's cores are 100 % busy."""
+        return self.cores * 1000.0 / self.mean_cpu_ms(paths)
+
+    @classmethod
+    def from_scenario(cls, sc: Scenario, cores: float | None = None) -> KneeParams:
+        """A scenario's service times; each instance one event loop on a core of its own unless ``cores``."""
+        hit = sc.app.hit_service or sc.app.service
+        cv = {"exp": 1.0, "const": 1e-3, "lognormal": sc.app.service.cv}[sc.app.service.dist]
+        return cls(instances=sc.app.instances, cores=float(cores or sc.app.instances), cpu_hit_ms=hit.mean_ms,
+                   cpu_miss_ms=sc.app.service.mean_ms, cpu_cv=cv,
+                   l2_ms=(sc.l2.rtt_ms + sc.l2.service.mean_ms) if sc.l2.enabled else 0.0,
+                   db_ms=sc.db.rtt_ms + sc.db.read.mean_ms,
+                   db_write_ms=sc.db.rtt_ms + sc.db.write.mean_ms * sc.db.queries_per_write,
+                   pool_per_instance=sc.db.pool_per_instance, db_cores=sc.db.cores_per_node,
+                   overhead_ms=sc.app.rtt_ms)
+
+
+def paths_from_result(res: object) -> Paths:
+    """The path mix of a `SimulationResult` (either engine)."""
+    hit = res.hit_ratio  # type: ignore[attr-defined]
+    reads, writes = res.reads_per_s, res.writes_per_s  # type: ignore[attr-defined]
+    miss1 = 1 - hit.l1
+    return Paths(l1=hit.l1, l2=miss1 * hit.l2, db=miss1 * (1 - hit.l2),
+                 stale=res.stale_read_probability.total,  # type: ignore[attr-defined]
+                 write_ratio=writes / (reads + writes) if reads + writes > 0 else 0.0)
+
+
+@numba.njit(cache=True)
+def _heap_push(tag: np.ndarray, who: np.ndarray, size: int, t: float, i: int) -> None:  # pragma: no cover
+    j = size
+    while j > 0:
+        parent = (j - 1) // 2
+        if tag[parent] <= t:
+            break
+        tag[j], who[j] = tag[parent], who[parent]
+        j = parent
+    tag[j], who[j] = t, i
+
+
+@numba.njit(cache=True)
+def _heap_pop(tag: np.ndarray, who: np.ndarray, size: int) -> None:  # pragma: no cover - compiled
+    """Remove the top of a heap of ``size`` entries (the caller has read it)."""
+    t, i = tag[size - 1], who[size - 1]
+    n = size - 1
+    j = 0
+    while True:
+        child = 2 * j + 1
+        if child >= n:
+            break
+        if child + 1 < n and tag[child + 1] < tag[child]:
+            child += 1
+        if tag[child] >= t:
+            break
+        tag[j], who[j] = tag[child], who[child]
+        j = child
+    if n > 0:
+        tag[j], who[j] = t, i
+
+
+@numba.njit(cache=True)
+def _ps(arrival: np.ndarray, work: np.ndarray, servers: float) -> np.ndarray:  # pragma: no cover - compiled
+    """Every active job is served at the same rate, so one virtual clock (service attained by each
+    job since time 0) suffices: job i leaves when it reaches its tag, virtual clock at arrival +
+    work. The tags sit in a min-heap: O(log n) per event, however long the queue gets."""
+    n = arrival.size
+    out = np.empty(n)
+    tag = np.empty(n)
+    who = np.empty(n, np.int64)
+    active = 0
+    now = 0.0
+    virtual = 0.0
+    i = 0
+    while i < n or active > 0:
+        share = min(1.0, servers / active) if active > 0 else 0.0
+        done_at = now + max(tag[0] - virtual, 0.0) / share if active > 0 else np.inf
+        if i < n and arrival[i] <= done_at:
+            virtual += (arrival[i] - now) * share
+            now = arrival[i]
+            _heap_push(tag, who, active, virtual + work[i], i)
+            active += 1
+            i += 1
+        else:
+            virtual = max(virtual, tag[0])
+            now = done_at
+            out[who[0]] = now - arrival[who[0]]
+            _heap_pop(tag, who, active)
+            active -= 1
+    return out
+
+
+def ps_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float = 1.0) -> np.ndarray:
+    """Time in system of each job at a processor-sharing node of ``servers`` unit-speed servers
+    (every one of n jobs served at rate min(1, servers / n)); ``arrival`` need not be sorted."""
+    if arrival.size == 0:
+        return np.empty(0)
+    order = np.argsort(arrival, kind="stable")
+    out = np.empty(arrival.size)
+    out[order] = _ps(np.ascontiguousarray(arrival[order], dtype=np.float64),
+                     np.ascontiguousarray(work[order], dtype=np.float64), float(servers))
+    return out
+
+
+def _cpu_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float, discipline: Discipline) -> np.ndarray:
+    if discipline == "ps":
+        return ps_sojourn(arrival, work, servers)
+    return fcfs_waits(arrival, work, max(1, int(servers))) + work
+
+
+def _lognormal(rng: np.random.Generator, mean: float, cv: float, size: int) -> np.ndarray:
+    if mean <= 0:
+        return np.zeros(size)
+    sigma2 = math.log1p(cv * cv)
+    return rng.lognormal(math.log(mean) - sigma2 / 2, math.sqrt(sigma2), size)
+
+
+def latencies_ms(params: KneeParams, paths: Paths, rate: float, duration_s: float = 60.0,
+                 seed: int = 1) -> np.ndarray:
+    """Latency (ms) of every read of a ``duration_s`` Poisson trace at ``rate`` requests/s.
+
+    The random draws depend on ``seed`` and the number of requests only, so two rates with the
+    same seed share them (common random numbers): arrivals are unit-rate gaps divided by ``rate``.
+    """
+    rng = np.random.default_rng(seed)
+    n = max(1, round(rate * duration_s))
+    gaps = rng.exponential(1.0, n)
+    u_path, u_inst = rng.random(n), rng.random(n)
+    base = _lognormal(rng, 1.0, params.cpu_cv, n)
+    arrival = np.cumsum(gaps) / rate
+    is_write = u_path < paths.write_ratio
+    u_read = (u_path - paths.write_ratio) / max(1e-12, 1 - paths.write_ratio)
+    hit1 = ~is_write & (u_read < paths.l1)
+    to_db = ~is_write & (u_read >= paths.l1 + paths.l2)
+    cpu_s = base * np.where(hit1, params.cpu_hit_ms, params.cpu_miss_ms) / 1000.0
+    if params.cores >= params.instances:  # an event loop per core: per-instance PS, requests spread at random
+        instance = np.minimum((u_inst * params.instances).astype(np.int64), params.instances - 1)
+        cpu = np.empty(n)
+        for k in range(params.instances):
+            sel = instance == k
+            cpu[sel] = _cpu_sojourn(arrival[sel], cpu_s[sel], params.cores / params.instances, params.discipline)
+    else:  # instances share fewer cores: the kernel shares the cores between them
+        cpu = _cpu_sojourn(arrival, cpu_s, params.cores, params.discipline)
+    io = np.where(hit1, 0.0, params.l2_ms / 1000.0)
+    db = to_db | is_write
+    db_service = np.where(is_write, params.db_write_ms, params.db_ms)[db] / 1000.0
+    pool = max(1, min(params.pool_per_instance * params.instances, params.db_cores))
+    waits = fcfs_waits(arrival[db] + cpu[db] / 2, db_service, pool)  # the query starts mid-way through the request
+    io[db] += waits + db_service
+    total = (cpu + io) * 1000.0 + params.overhead_ms
+    return total[~is_write]
+
+
+@dataclass(frozen=True)
+class KneePrediction:
+    """P99 (and P50) at one rate, with the interval from the calibration's spread and the seeds."""
+
+    rate: float
+    utilisation: float
+    p50_ms: float
+    p99_ms: float
+    p99_low_ms: float
+    p99_high_ms: float
+    stale: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def _p(values: np.ndarray, q: float) -> float:
+    return float(np.quantile(values, q)) if values.size else math.nan
+
+
+def predict(params: KneeParams, paths: Paths, rate: float, *, duration_s: float = 60.0, seeds: int = 3,
+            cpu_low: float = 1.0, cpu_high: float = 1.0) -> KneePrediction:
+    """The model's P99 at ``rate``: the mean over ``seeds`` traces, and an interval from the fastest
+    (``cpu_low`` x the calibrated CPU times) to the slowest (``cpu_high`` x) host the calibration saw,
+    each at its most favourable / least favourable seed."""
+    mid = [latencies_ms(params, paths, rate, duration_s, seed=s) for s in range(1, seeds + 1)]
+    low = [_p(latencies_ms(params.scaled(cpu_low), paths, rate, duration_s, seed=s), 0.99)
+           for s in range(1, seeds + 1)]
+    high = [_p(latencies_ms(params.scaled(cpu_high), paths, rate, duration_s, seed=s), 0.99)
+            for s in range(1, seeds + 1)]
+    p99s = [_p(m, 0.99) for m in mid]
+    return KneePrediction(rate=rate, utilisation=rate / params.saturation_rate(paths),
+                          p50_ms=float(np.mean([_p(m, 0.5) for m in mid])), p99_ms=float(np.mean(p99s)),
+                          p99_low_ms=min(min(low), min(p99s)), p99_high_ms=max(max(high), max(p99s)),
+                          stale=paths.stale)

@@ -41,7 +41,8 @@ import numpy as np
 from .model import Scenario
 from .queueing import fcfs_waits
 
-__all__ = ["KneeParams", "KneePrediction", "Paths", "latencies_ms", "paths_from_result", "predict", "ps_sojourn"]
+__all__ = ["KneeParams", "KneePrediction", "Paths", "fit_light_load", "latencies_ms", "paths_from_result", "predict",
+           "ps_sojourn"]
 
 Discipline = Literal["ps", "fcfs"]
 
@@ -271,3 +272,20 @@ def predict(params: KneeParams, paths: Paths, rate: float, *, duration_s: float 
                           p50_ms=float(np.mean([_p(m, 0.5) for m in mid])), p99_ms=float(np.mean(p99s)),
                           p99_low_ms=min(min(low), min(p99s)), p99_high_ms=max(max(high), max(p99s)),
                           stale=paths.stale)
+
+
+def fit_light_load(params: KneeParams, paths: Paths, rate: float, p50_ms: float, p99_ms: float, *,
+                   duration_s: float = 60.0, seeds: int = 3) -> KneeParams:
+    """The CPU-time spread (lognormal cv 0.1 .. 3.0) and fixed client overhead with which the model
+    reproduces a light-load run's own P50 and P99: the overhead closes the P50 gap, the cv the rest.
+    Only the light-load run is used; every other load is then predicted with these values."""
+    best: tuple[float, KneeParams] | None = None
+    for cv in np.round(np.arange(0.1, 3.01, 0.1), 2):
+        trial = replace(params, cpu_cv=float(cv), overhead_ms=0.0)
+        runs = [latencies_ms(trial, paths, rate, duration_s, seed=s) for s in range(1, seeds + 1)]
+        overhead = max(0.0, p50_ms - float(np.mean([_p(r, 0.5) for r in runs])))
+        err = abs(float(np.mean([_p(r, 0.99) for r in runs])) + overhead - p99_ms)
+        if best is None or err < best[0]:
+            best = (err, replace(trial, overhead_ms=overhead))
+    assert best is not None
+    return best[1]

@@ -69,9 +69,11 @@ def _calibrated(scenario: Path, calibration: Path | None) -> Scenario:
 @click.option("--verify", is_flag=True, help="with --sweep: confirm the recommendation with the trace engine")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="service times from scaleready calibrate, laid over the scenario's")
+@click.option("--capacity", "with_capacity", is_flag=True,
+              help="add the request rate (and users) at which P99 crosses the scenario's target, with an interval")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="write JSON here")
 def simulate(scenario: Path, engine: str | None, do_sweep: bool, grid_items: tuple[str, ...], verify: bool,
-             calibration: Path | None, output: Path | None) -> None:
+             calibration: Path | None, with_capacity: bool, output: Path | None) -> None:
     """What-if: hit ratios, DB load, latency and staleness for a cache/replica SCENARIO (YAML/JSON)."""
     from . import simulate as run
     from . import sweep
@@ -87,6 +89,10 @@ def simulate(scenario: Path, engine: str | None, do_sweep: bool, grid_items: tup
             doc = {"analytic": run(sc, "analytic").to_dict(), "trace": run(sc, "trace").to_dict()}
         else:
             doc = run(sc, "analytic").to_dict()
+        if with_capacity:  # simulator/capacity.py: the knee model's crossing of targets.p99_ms
+            from .capacity import scenario_capacity
+
+            doc["capacity"] = scenario_capacity(sc)
     except (ScenarioError, ValueError, MemoryError) as exc:
         click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from .model import Scenario
 
 __all__ = ["CapacityAnswer", "capacity", "crossing", "scenario_capacity"]
 
+MAX_REQUESTS = 150_000
 DEFAULT_CPU_SPREAD = 0.10
 """Without a measured spread, the interval assumes CPU times known within +-10 %."""
 
@@ -116,8 +117,13 @@ def scenario_capacity(sc: Scenario, target_p99_ms: float | None = None, *, cores
 
     target = float(target_p99_ms if target_p99_ms is not None else sc.targets.p99_ms)
     params = KneeParams.from_scenario(sc, cores)
+    # keep a trace to ~MAX_REQUESTS at saturation: P99 needs many requests, not many seconds, once
+    # an instance's busy periods last milliseconds (100K-user scenarios send tens of thousands a second)
+    first = paths_from_result(simulate(sc, "analytic"))
+    duration_s = min(duration_s, MAX_REQUESTS / params.saturation_rate(first))
     answer = capacity(params, lambda r: paths_from_result(simulate(_at_rate(sc, r), "analytic")), target,
                       duration_s=duration_s, cpu_low=1 - cpu_spread, cpu_high=1 + cpu_spread)
+    answer = replace(answer, note=answer.note or f"traces of {duration_s:.3g} s per rate")
     writes = sum(dt.writes_per_s for dt in sc.data_types.values())
     per_user = (sc.read_rate + writes) / sc.users
     doc = answer.to_dict()

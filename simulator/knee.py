@@ -91,10 +91,12 @@ class KneeParams:
 
     @classmethod
     def from_scenario(cls, sc: Scenario, cores: float | None = None) -> KneeParams:
-        """A scenario's service times; each instance one event loop on a core of its own unless ``cores``."""
+        """A scenario's service times. Unless ``cores`` says otherwise, each instance runs ``app.workers``
+        event loops (one when 0, "unlimited", which has no CPU queue in the other engines), each on a core."""
         hit = sc.app.hit_service or sc.app.service
         cv = {"exp": 1.0, "const": 1e-3, "lognormal": sc.app.service.cv}[sc.app.service.dist]
-        return cls(instances=sc.app.instances, cores=float(cores or sc.app.instances), cpu_hit_ms=hit.mean_ms,
+        cores = cores or sc.app.instances * max(1, sc.app.workers)
+        return cls(instances=sc.app.instances, cores=float(cores), cpu_hit_ms=hit.mean_ms,
                    cpu_miss_ms=sc.app.service.mean_ms, cpu_cv=cv,
                    l2_ms=(sc.l2.rtt_ms + sc.l2.service.mean_ms) if sc.l2.enabled else 0.0,
                    db_ms=sc.db.rtt_ms + sc.db.read.mean_ms,

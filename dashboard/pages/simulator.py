@@ -9,6 +9,7 @@ import yaml
 from scaleready.paths import data_dir
 from simulator import ScenarioError, load_scenario, simulate, sweep
 from simulator.calibrate import apply_calibration
+from simulator.capacity import scenario_capacity
 from simulator.figures import db_load_figure, served_by_figure, sweep_figure
 
 st.title("What-if simulator")
@@ -118,3 +119,19 @@ if st.button("Run the sweep"):
     st.plotly_chart(sweep_figure(result.rows, scenario.targets.p99_ms), use_container_width=True)
     st.dataframe(result.to_frame().sort_values(["passed", "cost"], ascending=[False, True]), hide_index=True,
                  use_container_width=True)
+
+st.subheader("Capacity: the traffic at which P99 crosses the target")
+st.caption("The knee model (simulator/capacity.py): each instance's CPU shared as asyncio shares it (processor "
+           "sharing), the DB connection pool as a queue, per-instance L1. The interval assumes CPU times known "
+           "within ±10 %; bench/results/simulator-knee.md shows how it compares with a measured deployment.")
+cap_target = st.number_input("P99 target (ms)", 1.0, 600_000.0, float(scenario.targets.p99_ms))
+if st.button("Find the capacity"):
+    with st.spinner("Bisecting on the request rate…"):
+        cap = scenario_capacity(scenario, cap_target)
+    cols = st.columns(3)
+    cols[0].metric("Capacity", f"{cap['rate']:,.0f} req/s", help="requests/s at which P99 reaches the target")
+    cols[1].metric("Interval", f"{cap['rate_low']:,.0f} – {cap['rate_high']:,.0f} req/s")
+    cols[2].metric("Users at capacity", f"{cap['users']:,.0f}", f"{cap['headroom']:.1f}x today's traffic",
+                   delta_color="off")
+    if cap["note"]:
+        st.warning(cap["note"])

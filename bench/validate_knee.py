@@ -220,11 +220,14 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     print(json.dumps({"calibration": asdict(cal), "params": asdict(params), "cpu_spread": spread}), flush=True)
 
     over = bench.measure(1.4 * estimate, min(dur, 15.0), seed=96)
-    measured_cap = over["completion_rate"]
-    generator_bound = over["achieved_rate"] < 1.1 * over["completion_rate"]
+    generator_bound = over["achieved_rate"] < 0.9 * over["rate"] and over["service_cpu_share"] < 0.9
+    # The service's throughput in overload, or, when the generator could not overload it, the rate its core
+    # would sustain at the CPU per request measured in that run (the overload run's own figure, not the model's).
+    measured_cap = 1000.0 / over["cpu_per_request_ms"] if generator_bound else over["completion_rate"]
     if generator_bound:
-        print("WARNING: the overload run sent only as fast as the service answered: the load generator, not the "
-              "service, may have set the measured capacity", flush=True)
+        print(f"WARNING: the load generator sent only {over['achieved_rate']:.0f} of {over['rate']:.0f} req/s and the "
+              f"service used {over['service_cpu_share']:.0%} of its core: capacity taken as 1 / CPU per request in "
+              "that run", flush=True)
     rows = []
     for factor in [float(x) for x in args.loads.split(",")]:
         rate = float(round(factor * measured_cap))

@@ -88,8 +88,7 @@ async def _run(url: str, rate: float, duration_s: float, keys: int, zipf: float,
     t0 = loop.time() + 0.05
     for i, off in enumerate(offsets):
         wait = t0 + off - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        await asyncio.sleep(max(0.0, wait))  # also yields to the workers when running late
         queue.put_nowait(i)
     deadline = loop.time() + 15
     while any(r.done < 0 for r in records[-connections:]) and loop.time() < deadline:

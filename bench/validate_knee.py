@@ -83,7 +83,8 @@ class Bench:
     def workers(self) -> dep.Workers:
         self.count += 1
         settings = {**self.settings, "key_prefix": f"{dep.KEY_ROOT}{os.getpid()}:{self.count}:"}
-        w = dep.Workers(n=self.args.workers, settings=settings, keys=self.args.keys, service_cpus=SERVICE_CPU)
+        w = dep.Workers(n=self.args.workers, settings=settings, keys=self.args.keys, service_cpus=SERVICE_CPU,
+                        work_ms=self.args.work_ms, work_chunks=self.args.work_chunks)
         self.placement = {"workers": w.placement(), "loadgen": dep.affinity(os.getpid()),
                           "postgres_primary": dep.affinity(dep.postmaster_pid(self.pair.primary.datadir)),
                           "postgres_replica": dep.affinity(dep.postmaster_pid(self.pair.replica.datadir)),
@@ -168,9 +169,10 @@ def main() -> None:
     ap.add_argument("--target-ms", type=float, default=500.0, help="P99 target for the capacity answer")
     ap.add_argument("--apply-delay-ms", type=int, default=1000)
     ap.add_argument("--stale-write-ratio", type=float, default=0.05)
-    ap.add_argument("--fast-path", action="store_true",
-                    help="keep the service's L1 fast path (off by default: with it the service outruns the load "
-                         "generator's core, and the overload run would measure the generator, not the service)")
+    ap.add_argument("--work-ms", type=float, default=1.5, help="application CPU per product request (knee_deploy)")
+    ap.add_argument("--work-chunks", type=int, default=3, help="awaits the application work is split by")
+    ap.add_argument("--no-fast-path", dest="fast_path", action="store_false",
+                    help="switch the service's L1 fast path off")
     ap.add_argument("--quick", action="store_true", help="short runs, two loads, one repeat (smoke test)")
     args = ap.parse_args()
     if args.quick:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -123,13 +123,13 @@ def scenario_capacity(sc: Scenario, target_p99_ms: float | None = None, *, cores
     duration_s = min(duration_s, MAX_REQUESTS / params.saturation_rate(first))
     answer = capacity(params, lambda r: paths_from_result(simulate(_at_rate(sc, r), "analytic")), target,
                       duration_s=duration_s, cpu_low=1 - cpu_spread, cpu_high=1 + cpu_spread)
-    answer = replace(answer, note=answer.note or f"traces of {duration_s:.3g} s per rate")
     writes = sum(dt.writes_per_s for dt in sc.data_types.values())
     per_user = (sc.read_rate + writes) / sc.users
     doc = answer.to_dict()
     doc.update(users=answer.rate / per_user, users_low=answer.rate_low / per_user,
                users_high=answer.rate_high / per_user, current_rate=sc.read_rate + writes,
                headroom=answer.rate / (sc.read_rate + writes) if sc.read_rate + writes > 0 else math.inf,
+               trace_s=duration_s,
                model="asyncio CPU as processor sharing per instance, DB pool as a FCFS queue, per-instance L1; "
                      f"interval: CPU times +-{cpu_spread:.0%} and 3 seeds")
     return doc

@@ -130,8 +130,10 @@ if st.button("Find the capacity"):
         cap = scenario_capacity(scenario, cap_target)
     cols = st.columns(3)
     cols[0].metric("Capacity", f"{cap['rate']:,.0f} req/s", help="requests/s at which P99 reaches the target")
-    cols[1].metric("Interval", f"{cap['rate_low']:,.0f} – {cap['rate_high']:,.0f} req/s")
-    cols[2].metric("Users at capacity", f"{cap['users']:,.0f}", f"{cap['headroom']:.1f}x today's traffic",
+    cols[1].metric("Users at capacity", f"{cap['users']:,.0f}", f"{cap['headroom']:.1f}x today's traffic",
                    delta_color="off")
+    cols[2].metric("Interval", f"{cap['rate_low']:,.0f} – {cap['rate_high']:,.0f}", help="requests/s")
+    st.caption(f"Interval in requests/s: {cap['rate_low']:,.0f} – {cap['rate_high']:,.0f} "
+               f"({cap['users_low']:,.0f} – {cap['users_high']:,.0f} users). {cap['model']}.")
     if cap["note"]:
         st.warning(cap["note"])

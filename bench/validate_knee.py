@@ -178,6 +178,7 @@ def main() -> None:
     if args.quick:
         args.duration, args.repeats, args.loads = 8.0, 1, "0.5,0.95"
     os.sched_setaffinity(0, LOADGEN_CPU)
+    print("scheduling group:", dep.own_autogroup(dep.NICE), flush=True)
     os.setpriority(os.PRIO_PROCESS, 0, dep.NICE)
     bench = Bench(args)
     started = time.time()

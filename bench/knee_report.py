@@ -128,6 +128,9 @@ def markdown(doc: dict[str, Any]) -> str:
               f"{', '.join(format(x, '.2f') for x in cal['cpu_spread_per_run'])}"
               f" (the prediction interval); Redis {cal['redis_rtt_ms']:.3f} ms, PG read {cal['pg_read_ms']:.3f} ms; "
               f"light P50/P99 {cal['cal_p50_ms']:.2f}/{cal['cal_p99_ms']:.2f} ms",
+              f"- loop wake-up {cal.get('wake_ms', 0):.3f} ms per request that finds the loop idle (CPU per request "
+              f"{cal.get('poisson_cpu_ms', 0):.3f} ms with Poisson arrivals, {cal.get('burst_cpu_ms', 0):.3f} ms with "
+              "the same light load in bursts of 8)",
               f"- fitted: CPU cv {model['cpu_cv']:.1f}, client overhead {model['overhead_ms']:.2f} ms; discipline "
               f"{model['discipline']}, {model['instances']} instances on {model['cores']:g} core(s)",
               f"- placement: {sweep[-1]['placement']}", "", "## Noise", "",

@@ -47,12 +47,13 @@ async def _login(host: str, port: int, netloc: str) -> str:
 
 
 async def _run(url: str, rate: float, duration_s: float, keys: int, zipf: float, write_ratio: float, seed: int,
-               connections: int) -> list[_Record]:
+               connections: int, burst: int = 1) -> list[_Record]:
     host, port, netloc = split_base(url)
     token = await _login(host, port, netloc)
     rng = np.random.default_rng(seed)
     n = max(1, round(rate * duration_s))
-    offsets = np.cumsum(rng.exponential(1 / rate, n))
+    # Poisson arrivals of bursts of ``burst`` requests sent at the same instant (1 = plain Poisson)
+    offsets = np.repeat(np.cumsum(rng.exponential(burst / rate, -(-n // burst))), burst)[:n]
     records = [_Record(int(k), bool(w)) for k, w in zip(zipf_keys(keys, zipf, n, rng), rng.random(n) < write_ratio,
                                                           strict=True)]
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -138,3 +139,11 @@ def stale_run(url: str, *, rate: float, duration_s: float, keys: int, zipf: floa
               seed: int = 1, connections: int = 32) -> dict[str, Any]:
     """One open-loop run against ``url``; the stale-read count of its reads."""
     return classify(asyncio.run(_run(url, rate, duration_s, keys, zipf, write_ratio, seed, connections)))
+
+
+def burst_run(url: str, *, rate: float, duration_s: float, keys: int, burst: int, zipf: float = 1.0,
+              write_ratio: float = 0.02, seed: int = 1) -> dict[str, Any]:
+    """Requests in bursts of ``burst`` at ``rate`` on average (light load): only the first of a
+    burst can find the service's loop idle. Returns how many requests were answered."""
+    records = asyncio.run(_run(url, rate, duration_s, keys, zipf, write_ratio, seed, max(32, 4 * burst), burst))
+    return {"requests": sum(1 for r in records if r.done >= 0), "planned": len(records), "burst": burst}

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import knee_deploy as dep  # noqa: E402
-from knee_stale import stale_run  # noqa: E402
+from knee_stale import burst_run, stale_run  # noqa: E402
 
 from refservice.loadgen import LoadSpec, run  # noqa: E402
 from simulator.calibrate import (  # noqa: E402
@@ -61,6 +61,7 @@ RESULTS = ROOT / "bench" / "results"
 L1_TTL, PRODUCT_TTL = 5.0, 20
 SERVICE_CPU, LOADGEN_CPU = {1}, {0}
 TOL_85, TOL_95, TOL_CAP, TOL_HIT, TOL_STALE = 1.25, 1.5, 0.10, 0.03, 2.0
+BURST = 8
 
 
 class Bench:
@@ -129,6 +130,19 @@ class Bench:
                 "host_load": dep.host_load(), "placement": self.placement,
                 "db_queries": {nm: sum(delta(a, b, "db_queries_total", node=nm) for a, b in zip(m0, m1, strict=True))
                                for nm in ("primary", "replica1")}}
+
+    def burst_cpu(self, rate: float, duration: float, burst: int, seed: int) -> dict[str, Any]:
+        """CPU per request of a light-load run whose requests come in bursts (fresh workers)."""
+        w = self.workers()
+        try:
+            c0 = w.cpu_seconds()
+            res = burst_run(w.url, rate=rate, duration_s=duration, keys=self.args.keys, burst=burst,
+                            write_ratio=self.args.write_ratio, seed=seed)
+            c1 = w.cpu_seconds()
+        finally:
+            w.stop()
+        cpu = sum(b - a for a, b in zip(c0, c1, strict=True))
+        return {**res, "cpu_per_request_ms": cpu / max(1, res["requests"]) * 1000, "host_load": dep.host_load()}
 
     def close(self) -> None:
         self.pair.close()
@@ -206,8 +220,17 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     requests = sum(r["reads"] + r["writes"] for r in light)
     cpu_total = sum(r["cpu_per_request_ms"] * (r["reads"] + r["writes"]) for r in light)
     l1_hits = sum(r["l1_hits"] for r in light)
-    hit_ms = hot["cpu_per_request_ms"]
-    miss_ms = max(hit_ms, (cpu_total - l1_hits * hit_ms) / max(1.0, requests - l1_hits))
+    # The loop's wake-up cost, from the same light load sent in bursts: a Poisson arrival finds the loop
+    # idle with probability 1 - rho (PASTA), a request of a burst of B with (1 - rho) / B.
+    bursts = [bench.burst_cpu(cal_rate, dur, BURST, seed=60 + r) for r in range(reps)]
+    poisson_ms = cpu_total / requests
+    burst_ms = float(np.mean([b["cpu_per_request_ms"] for b in bursts]))
+    rho = cal_rate * poisson_ms / 1000.0
+    wake_ms = max(0.0, (poisson_ms - burst_ms) / ((1 - rho) * (1 - 1 / BURST)))
+    idle_share = 1 - rho
+    hit_ms = max(0.05, hot["cpu_per_request_ms"] - wake_ms * idle_share)
+    miss_ms = max(hit_ms, (cpu_total - l1_hits * hot["cpu_per_request_ms"]) / max(1.0, requests - l1_hits)
+                  - wake_ms * idle_share)
     spread = [r["cpu_per_request_ms"] / (cpu_total / requests) for r in light]
     stmts = float(np.mean([max(1.0, r["db_queries"]["primary"] / max(1, r["writes"])) for r in light]))
     cal = Calibration(rate=cal_rate, app_hit_cpu_ms=hit_ms, app_cpu_ms=miss_ms, statements_per_write=stmts,
@@ -215,12 +238,13 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
                       pg_read_ms=pg_read_ms(bench.pair.replica_dsn, args.keys, n=2000))
     base = KneeParams(instances=args.workers, cores=float(len(SERVICE_CPU)), cpu_hit_ms=hit_ms, cpu_miss_ms=miss_ms,
                       l2_ms=cal.redis_rtt_ms or 0.1, db_ms=cal.pg_read_ms or 0.2,
-                      db_write_ms=(cal.pg_read_ms or 0.2) * stmts)
+                      db_write_ms=(cal.pg_read_ms or 0.2) * stmts, wake_ms=wake_ms)
     cal_paths, _ = cache_paths(cal, args, cal_rate, duration=dur)
     params = fit_light_load(base, cal_paths, cal_rate, median(light, "p50_ms"), median(light, "p99_ms"),
                             duration_s=dur)
     cpu_low, cpu_high = min(spread), max(spread)
-    print(json.dumps({"calibration": asdict(cal), "params": asdict(params), "cpu_spread": spread}), flush=True)
+    print(json.dumps({"calibration": asdict(cal), "params": asdict(params), "cpu_spread": spread,
+                      "poisson_ms": poisson_ms, "burst_ms": burst_ms}), flush=True)
 
     over = bench.measure(1.4 * estimate, min(dur, 15.0), seed=96)
     generator_bound = over["achieved_rate"] < 0.9 * over["rate"] and over["service_cpu_share"] < 0.9
@@ -253,7 +277,8 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
             "duration_s": dur, "repeats": reps, "keys": args.keys, "write_ratio": args.write_ratio,
             "calibration": {**asdict(cal), "cal_p50_ms": median(light, "p50_ms"),
                             "cal_p99_ms": median(light, "p99_ms"), "cpu_spread_per_run": spread,
-                            "light_runs": light, "hot_run": hot, "probe_run": probe},
+                            "light_runs": light, "hot_run": hot, "probe_run": probe, "burst_runs": bursts,
+                            "wake_ms": wake_ms, "poisson_cpu_ms": poisson_ms, "burst_cpu_ms": burst_ms},
             "model": asdict(params), "measured_capacity": {"rate": measured_cap, "overload_run": over,
                                                           "generator_bound": generator_bound},
             "capacity": {"target_p99_ms": args.target_ms, **cap.to_dict(),

@@ -155,3 +155,26 @@ def test_simulate_command_prints_capacity(tmp_path):
     assert cap["target_p99_ms"] == 40.0
     assert cap["rate_low"] <= cap["rate"] <= cap["rate_high"]
     assert "hit_ratio" in doc  # the usual answer is still there
+
+
+def test_a_request_that_finds_the_loop_idle_pays_the_wake_up():
+    arrival = np.arange(100) * 10.0  # far apart: every job finds the node empty
+    work = np.full(100, 0.5)
+    assert np.allclose(ps_sojourn(arrival, work, 1.0, wake=0.2), 0.7)
+    together = ps_sojourn(np.zeros(4), np.full(4, 1.0), 1.0, wake=0.2)  # a burst: only the first wakes the loop
+    assert together.max() == pytest.approx(4.2)
+
+
+def test_wake_up_cost_moves_saturation_to_the_busy_loop_cost():
+    """CPU per request falls with load when waking the loop costs CPU: at 80 % of the busy-loop
+    capacity the model stays stable, while folding the light-load average into every request
+    (1.5 ms here) would put the same rate at 120 % and explode."""
+    paths = Paths(l1=1.0, l2=0.0, db=0.0)
+    woken = KneeParams(instances=1, cores=1.0, cpu_hit_ms=1.0, cpu_miss_ms=1.0, cpu_cv=0.5, l2_ms=0, db_ms=0,
+                       wake_ms=0.5)
+    folded = replace(woken, cpu_hit_ms=1.5, cpu_miss_ms=1.5, wake_ms=0.0)
+    assert woken.saturation_rate(paths) == pytest.approx(1000.0)
+    assert woken.utilisation(800.0, paths) == pytest.approx(0.8 * 1.5 / (1 + 0.8 * 0.5))
+    stable = predict(woken, paths, 800.0, duration_s=30).p99_ms
+    exploding = predict(folded, paths, 800.0, duration_s=30).p99_ms
+    assert stable < 100 < exploding

@@ -129,6 +129,7 @@ def pin_tree(pid: int, cpus: set[int]) -> None:
         try:
             os.sched_setaffinity(p, cpus)
             os.setpriority(os.PRIO_PROCESS, p, NICE)
+            Path(f"/proc/{p}/autogroup").write_text(str(NICE))  # the postmaster is a session leader of its own
         except OSError:
             continue
 

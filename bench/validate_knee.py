@@ -60,7 +60,6 @@ from simulator.knee import KneeParams, Paths, fit_light_load, paths_from_result,
 RESULTS = ROOT / "bench" / "results"
 L1_TTL, PRODUCT_TTL = 5.0, 20
 SERVICE_CPU, LOADGEN_CPU = {1}, {0}
-TOL_85, TOL_95, TOL_CAP, TOL_HIT, TOL_STALE = 1.25, 1.5, 0.10, 0.03, 2.0
 BURST = 8
 
 

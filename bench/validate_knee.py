@@ -13,7 +13,9 @@ Steps, each bounded:
 1. calibration, at light load only: the L1-hit fast path's CPU (one hot product), then repeated
    runs at ~30 % of a first capacity estimate giving the full path's CPU per request (from /proc
    of the workers), its spread between repeats (the host's speed drift: the prediction interval),
-   and the client overhead and CPU-time cv that reproduce the light run's own P50/P99;
+   the loop's wake-up cost (the same light load once more, sent in bursts of 8: only the first of a
+   burst can find the loop idle), and the client overhead and CPU-time cv that reproduce the light
+   run's own P50/P99;
 2. the measured capacity: a short overload run; its completion rate is the most the service did;
 3. the sweep: open-loop runs at 50/70/85/95 % of that capacity (plus 98 and 103 % to see the
    P99 target crossed), each repeated on fresh workers; P99 predicted ahead of time by the model

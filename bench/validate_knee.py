@@ -30,6 +30,7 @@ import argparse
 import itertools
 import json
 import os
+import secrets
 import sys
 import time
 from dataclasses import asdict, replace
@@ -78,7 +79,11 @@ class Bench:
         self.settings = {"database_url": self.pair.primary_dsn, "replica_urls": [self.pair.replica_dsn],
                          "redis_url": dep.REDIS_URL, "rate_limit_enabled": False, "access_log": False,
                          "run_background": False, "ryw_window_s": 0.0, "l1_ttl_s": L1_TTL,
-                         "ttl_product_s": PRODUCT_TTL, "log_level": "WARNING", "fast_path": args.fast_path}
+                         "ttl_product_s": PRODUCT_TTL, "log_level": "WARNING", "fast_path": args.fast_path,
+                         # one signing key for all workers, as a scaled deployment shares it: with a key per
+                         # process a token from one worker was refused (401) by the other, and half the
+                         # writes never happened. Made per run, never written to the results.
+                         "jwt_secret": secrets.token_hex(32)}
         self.count = 0
         self.placement: dict[str, Any] = {}
 
@@ -120,6 +125,7 @@ class Bench:
         elapsed = max(1e-9, (b1[min(SERVICE_CPU)][1] - b0[min(SERVICE_CPU)][1]) / os.sysconf("SC_CLK_TCK"))
         own = sum(cpu) / elapsed  # the workers' share of the service core over the same interval
         return {"rate": rate, "duration_s": duration, "reads": reads, "writes": writes, "errors": int(res["errors"]),
+                "status": {name: e["status"] for name, e in res["endpoints"].items()},
                 "achieved_rate": float(res["achieved_rate"]), "completion_rate": float(res["completion_rate"]),
                 "p50_ms": float(get["latency_ms"]["p50"]), "p99_ms": float(get["latency_ms"]["p99"]),
                 "get_mean_ms": float(get["latency_ms"]["mean"]), "put_mean_ms": float(put["latency_ms"]["mean"]),

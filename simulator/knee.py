@@ -85,7 +85,8 @@ class KneeParams:
 
     def scaled(self, cpu_scale: float) -> KneeParams:
         """The same configuration on a host that runs the CPU work ``cpu_scale`` times slower."""
-        return replace(self, cpu_hit_ms=self.cpu_hit_ms * cpu_scale, cpu_miss_ms=self.cpu_miss_ms * cpu_scale)
+        return replace(self, cpu_hit_ms=self.cpu_hit_ms * cpu_scale, cpu_miss_ms=self.cpu_miss_ms * cpu_scale,
+                       wake_ms=self.wake_ms * cpu_scale)
 
     def mean_cpu_ms(self, paths: Paths) -> float:
         """CPU per request: L1 hits on the fast path, everything else (writes included) on the full one."""

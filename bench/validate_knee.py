@@ -223,13 +223,17 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     estimate = 1000.0 / probe["cpu_per_request_ms"]
     cal_rate = float(round(0.3 * estimate / 10) * 10)
     hot = bench.measure(cal_rate, 8.0, keys=1, write_ratio=0.0, seed=97)
-    light = [bench.measure(cal_rate, dur, seed=99 + r) for r in range(reps)]
+    # Poisson and burst runs alternate, so that a drift of the host's speed during calibration
+    # falls on both and not on their difference (the wake-up estimate)
+    light, bursts = [], []
+    for r in range(reps):
+        light.append(bench.measure(cal_rate, dur, seed=99 + r))
+        bursts.append(bench.burst_cpu(cal_rate, dur, BURST, seed=60 + r))
     requests = sum(r["reads"] + r["writes"] for r in light)
     cpu_total = sum(r["cpu_per_request_ms"] * (r["reads"] + r["writes"]) for r in light)
     l1_hits = sum(r["l1_hits"] for r in light)
     # The loop's wake-up cost, from the same light load sent in bursts: a Poisson arrival finds the loop
     # idle with probability 1 - rho (PASTA), a request of a burst of B with (1 - rho) / B.
-    bursts = [bench.burst_cpu(cal_rate, dur, BURST, seed=60 + r) for r in range(reps)]
     poisson_ms = cpu_total / requests
     burst_ms = float(np.mean([b["cpu_per_request_ms"] for b in bursts]))
     rho = cal_rate * poisson_ms / 1000.0

@@ -134,7 +134,7 @@ def markdown(doc: dict[str, Any]) -> str:
               "processor sharing each request is stretched by the same factor, so PUT / GET stays constant.", "",
               "## Calibration (light load only)", "",
               f"- rate {cal['rate']:g} req/s; fast-path CPU {cal['app_hit_cpu_ms']:.3f} ms, full-path CPU "
-              f"{cal['app_cpu_ms']:.3f} ms, per-run CPU spread "
+              f"{cal['app_cpu_ms']:.3f} ms, busy-loop CPU of each calibration pair / pooled "
               f"{', '.join(format(x, '.2f') for x in cal['cpu_spread_per_run'])}"
               f" (the prediction interval); Redis {cal['redis_rtt_ms']:.3f} ms, PG read {cal['pg_read_ms']:.3f} ms; "
               f"light P50/P99 {cal['cal_p50_ms']:.2f}/{cal['cal_p99_ms']:.2f} ms",

@@ -242,7 +242,16 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     hit_ms = max(0.05, hot["cpu_per_request_ms"] - wake_ms * idle_share)
     miss_ms = max(hit_ms, (cpu_total - l1_hits * hot["cpu_per_request_ms"]) / max(1.0, requests - l1_hits)
                   - wake_ms * idle_share)
-    spread = [r["cpu_per_request_ms"] / (cpu_total / requests) for r in light]
+    # The interval: each (Poisson, burst) pair calibrated on its own gives a busy-loop CPU per request;
+    # their spread around the pooled value is what the calibration could not pin down (host drift
+    # between repeats, and the wake-up estimate's own noise).
+    def busy_ms(p_ms: float, b_ms: float) -> float:
+        r_ = cal_rate * p_ms / 1000.0
+        return p_ms - max(0.0, (p_ms - b_ms) / ((1 - r_) * (1 - 1 / BURST))) * (1 - r_)
+
+    central_busy = busy_ms(poisson_ms, burst_ms)
+    spread = [busy_ms(p["cpu_per_request_ms"], b["cpu_per_request_ms"]) / central_busy
+              for p, b in zip(light, bursts, strict=True)]
     stmts = float(np.mean([max(1.0, r["db_queries"]["primary"] / max(1, r["writes"])) for r in light]))
     cal = Calibration(rate=cal_rate, app_hit_cpu_ms=hit_ms, app_cpu_ms=miss_ms, statements_per_write=stmts,
                       redis_rtt_ms=redis_rtt_ms(dep.REDIS_URL, n=2000),

@@ -32,8 +32,9 @@ models what an asyncio service does with its CPU:
 
 Everything above is replayed on a Poisson trace with common random numbers: the same seed gives
 the same unit-rate arrivals scaled by ``1 / rate`` and the same service draws, so the predicted P99
-is monotone in the rate (compressing arrivals only ever adds work in the system), which is what
-`capacity` relies on to find the crossing of a P99 target.
+is monotone in the rate (compressing arrivals only ever adds work in the system; the wake-up work
+shrinks as queues grow, but by less than the queueing adds: tests check the P99 stays monotone),
+which is what `capacity` relies on to find the crossing of a P99 target.
 """
 
 from __future__ import annotations

@@ -85,10 +85,12 @@ def test_light_load_limit_is_the_service_law_plus_overhead():
     assert got == pytest.approx(expected, rel=0.04)
 
 
-def test_p99_is_monotone_in_load_and_explodes_past_saturation():
-    sat = PARAMS.saturation_rate(PATHS)
-    rates = [f * sat for f in (0.2, 0.5, 0.7, 0.85, 0.95, 1.05)]
-    p99 = [predict(PARAMS, PATHS, r, duration_s=30).p99_ms for r in rates]
+@pytest.mark.parametrize("wake_ms", [0.0, 0.4])
+def test_p99_is_monotone_in_load_and_explodes_past_saturation(wake_ms):
+    params = replace(PARAMS, wake_ms=wake_ms)
+    sat = params.saturation_rate(PATHS)
+    rates = [f * sat for f in (0.2, 0.5, 0.7, 0.85, 0.9, 0.95, 0.98, 1.05)]
+    p99 = [predict(params, PATHS, r, duration_s=30).p99_ms for r in rates]
     assert all(b >= a for a, b in itertools.pairwise(p99)), p99
     assert p99[-1] > 20 * p99[0]
 

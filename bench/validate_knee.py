@@ -232,13 +232,17 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     requests = sum(r["reads"] + r["writes"] for r in light)
     cpu_total = sum(r["cpu_per_request_ms"] * (r["reads"] + r["writes"]) for r in light)
     l1_hits = sum(r["l1_hits"] for r in light)
-    # The loop's wake-up cost, from the same light load sent in bursts: a Poisson arrival finds the loop
-    # idle with probability 1 - rho (PASTA), a request of a burst of B with (1 - rho) / B.
+    # The loop's wake-up cost, from the same light load sent in bursts: a Poisson arrival finds its own
+    # loop idle with probability 1 - rho / N (PASTA; each of the N loops carries a share rho / N of the
+    # core, to first order at light load). A burst of B requests lands on D = N (1 - (1 - 1/N)^B) distinct
+    # loops (SO_REUSEPORT spreads the connections), each woken once: a share D / B of the burst wakes one.
     poisson_ms = cpu_total / requests
     burst_ms = float(np.mean([b["cpu_per_request_ms"] for b in bursts]))
+    n_loops = args.workers
+    woken = n_loops * (1 - (1 - 1 / n_loops) ** BURST) / BURST
     rho = cal_rate * poisson_ms / 1000.0
-    wake_ms = max(0.0, (poisson_ms - burst_ms) / ((1 - rho) * (1 - 1 / BURST)))
-    idle_share = 1 - rho
+    idle_share = 1 - rho / n_loops
+    wake_ms = max(0.0, (poisson_ms - burst_ms) / (idle_share * (1 - woken)))
     hit_ms = max(0.05, hot["cpu_per_request_ms"] - wake_ms * idle_share)
     miss_ms = max(hit_ms, (cpu_total - l1_hits * hot["cpu_per_request_ms"]) / max(1.0, requests - l1_hits)
                   - wake_ms * idle_share)
@@ -246,8 +250,8 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     # their spread around the pooled value is what the calibration could not pin down (host drift
     # between repeats, and the wake-up estimate's own noise).
     def busy_ms(p_ms: float, b_ms: float) -> float:
-        r_ = cal_rate * p_ms / 1000.0
-        return p_ms - max(0.0, (p_ms - b_ms) / ((1 - r_) * (1 - 1 / BURST))) * (1 - r_)
+        idle = 1 - cal_rate * p_ms / 1000.0 / n_loops
+        return p_ms - max(0.0, (p_ms - b_ms) / (idle * (1 - woken))) * idle
 
     central_busy = busy_ms(poisson_ms, burst_ms)
     spread = [busy_ms(p["cpu_per_request_ms"], b["cpu_per_request_ms"]) / central_busy

@@ -18,7 +18,7 @@ models what an asyncio service does with its CPU:
 * **Waking the loop costs CPU.** A request that finds its event loop idle pays the wake-up (epoll
   returning, the context switch back); under load one loop iteration serves many ready requests,
   so the CPU per request falls with load (measured here: 2.35 ms at 25 % to 1.88 ms at 95 %). The
-  model adds ``wake_ms`` to exactly the requests that find the node empty in the replay, so the
+  model adds ``wake_ms`` to exactly the requests that find their own loop empty in the replay, so the
   saturation rate follows the busy-loop cost, not the light-load average. The wake-up cost is
   calibrated at light load from two arrival patterns (Poisson, and the same rate in bursts, where
   only the first request of a burst can find the loop idle).
@@ -100,8 +100,9 @@ class KneeParams:
         return self.cores * 1000.0 / self.mean_cpu_ms(paths)
 
     def utilisation(self, rate: float, paths: Paths) -> float:
-        """Busy share of the cores at ``rate``: rho = lambda (c + w (1 - rho)) / cores, since a share
-        1 - rho of the requests find the loop idle (PASTA) and pay the wake-up ``wake_ms``."""
+        """Busy share of the cores at ``rate``: rho = lambda (c + w (1 - rho)) / cores, taking the share
+        of requests that find their loop idle (and pay ``wake_ms``) as 1 - rho (PASTA; exact for one
+        loop per core, a first-order figure when loops share a core; the replay itself tracks each loop)."""
         lam = rate / 1000.0 / self.cores
         return lam * (self.mean_cpu_ms(paths) + self.wake_ms) / (1 + lam * self.wake_ms)
 
@@ -164,15 +165,18 @@ def _heap_pop(tag: np.ndarray, who: np.ndarray, size: int) -> None:  # pragma: n
 
 
 @numba.njit(cache=True)
-def _ps(arrival: np.ndarray, work: np.ndarray, servers: float, wake: float) -> np.ndarray:  # pragma: no cover
+def _ps(arrival: np.ndarray, work: np.ndarray, servers: float, wake: float,
+        loop: np.ndarray, loops: int) -> np.ndarray:  # pragma: no cover - compiled
     """Every active job is served at the same rate, so one virtual clock (service attained by each
     job since time 0) suffices: job i leaves when it reaches its tag, virtual clock at arrival +
-    work. The tags sit in a min-heap: O(log n) per event, however long the queue gets. A job that
-    finds the node idle carries ``wake`` more work (the event loop waking up for it)."""
+    work. The tags sit in a min-heap: O(log n) per event, however long the queue gets. A job whose
+    event loop (``loop[i]`` of ``loops`` sharing the node) has nothing to do carries ``wake`` more
+    work: that loop wakes up for it."""
     n = arrival.size
     out = np.empty(n)
     tag = np.empty(n)
     who = np.empty(n, np.int64)
+    busy = np.zeros(max(1, loops), np.int64)
     active = 0
     now = 0.0
     virtual = 0.0
@@ -183,35 +187,44 @@ def _ps(arrival: np.ndarray, work: np.ndarray, servers: float, wake: float) -> n
         if i < n and arrival[i] <= done_at:
             virtual += (arrival[i] - now) * share
             now = arrival[i]
-            _heap_push(tag, who, active, virtual + work[i] + (wake if active == 0 else 0.0), i)
+            extra = wake if busy[loop[i]] == 0 else 0.0
+            _heap_push(tag, who, active, virtual + work[i] + extra, i)
+            busy[loop[i]] += 1
             active += 1
             i += 1
         else:
             virtual = max(virtual, tag[0])
             now = done_at
-            out[who[0]] = now - arrival[who[0]]
+            j = who[0]
+            out[j] = now - arrival[j]
+            busy[loop[j]] -= 1
             _heap_pop(tag, who, active)
             active -= 1
     return out
 
 
-def ps_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float = 1.0, wake: float = 0.0) -> np.ndarray:
+def ps_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float = 1.0, wake: float = 0.0,
+               loop: np.ndarray | None = None) -> np.ndarray:
     """Time in system of each job at a processor-sharing node of ``servers`` unit-speed servers
     (every one of n jobs served at rate min(1, servers / n)); ``arrival`` need not be sorted. A job
-    arriving at an empty node needs ``wake`` more work."""
+    arriving when its event loop (``loop``: which of the node's loops serves it; default one loop)
+    has no other job needs ``wake`` more work."""
     if arrival.size == 0:
         return np.empty(0)
+    loop = np.zeros(arrival.size, np.int64) if loop is None else np.asarray(loop, np.int64)
     order = np.argsort(arrival, kind="stable")
     out = np.empty(arrival.size)
     out[order] = _ps(np.ascontiguousarray(arrival[order], dtype=np.float64),
-                     np.ascontiguousarray(work[order], dtype=np.float64), float(servers), float(wake))
+                     np.ascontiguousarray(work[order], dtype=np.float64), float(servers), float(wake),
+                     np.ascontiguousarray(loop[order]), int(loop.max()) + 1)
     return out
 
 
-def _cpu_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float, params: KneeParams) -> np.ndarray:
+def _cpu_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float, params: KneeParams,
+                 loop: np.ndarray | None = None) -> np.ndarray:
     wake = params.wake_ms / 1000.0
     if params.discipline == "ps":
-        return ps_sojourn(arrival, work, servers, wake)
+        return ps_sojourn(arrival, work, servers, wake, loop)
     # FCFS: a request that does not wait found the loop idle and pays the wake-up
     first = fcfs_waits(arrival, work, max(1, int(servers)))
     work = work + np.where(first <= 0, wake, 0.0)
@@ -243,14 +256,14 @@ def latencies_ms(params: KneeParams, paths: Paths, rate: float, duration_s: floa
     hit1 = ~is_write & (u_read < paths.l1)
     to_db = ~is_write & (u_read >= paths.l1 + paths.l2)
     cpu_s = base * np.where(hit1, params.cpu_hit_ms, params.cpu_miss_ms) / 1000.0
+    instance = np.minimum((u_inst * params.instances).astype(np.int64), params.instances - 1)
     if params.cores >= params.instances:  # an event loop per core: per-instance PS, requests spread at random
-        instance = np.minimum((u_inst * params.instances).astype(np.int64), params.instances - 1)
         cpu = np.empty(n)
         for k in range(params.instances):
             sel = instance == k
             cpu[sel] = _cpu_sojourn(arrival[sel], cpu_s[sel], params.cores / params.instances, params)
-    else:  # instances share fewer cores: the kernel shares the cores between them
-        cpu = _cpu_sojourn(arrival, cpu_s, params.cores, params)
+    else:  # instances share fewer cores: the kernel shares the cores between them; each loop wakes on its own
+        cpu = _cpu_sojourn(arrival, cpu_s, params.cores, params, instance)
     io = np.where(hit1, 0.0, params.l2_ms / 1000.0)
     db = to_db | is_write
     db_service = np.where(is_write, params.db_write_ms, params.db_ms)[db] / 1000.0

@@ -69,7 +69,8 @@ def markdown(doc: dict[str, Any]) -> str:
              "utilisation = rate / measured capacity.", "",
              "| utilisation | rate req/s | P99 ms measured (median; runs) | P99 ms predicted [low, high] | ratio "
              "| target | P99 FCFS ms | L1 hit meas/pred | L2 hit meas/pred | stale meas/pred [interval] | host load "
-             "1m per run | service core busy |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "1m per run | service core busy; generator send lag P99 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     p99 = iter(verdict["p99"])
     for r in doc["rows"]:
         loads = ", ".join(f"{h['loadavg_1m']:.1f}" for h in r["host_load"])
@@ -83,7 +84,7 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{v['ratio']:.2f} | {target} | {r['p99_predicted_fcfs_ms']:.1f} | "
                 f"{r['hit_l1_measured']:.3f}/{r['hit_l1_predicted']:.3f} | "
                 f"{r['hit_l2_measured']:.3f}/{r['hit_l2_predicted']:.3f} | -/{r['stale_predicted']:.4f} | {loads} | "
-                f"{r['service_core_busy']:.2f} |")
+                f"{r['service_core_busy']:.2f}; {r['send_lag_p99_ms']:.1f} |")
         else:
             lines.append(
                 f"| {r['utilisation']:.2f} (apply delay {r['apply_delay_ms']} ms, writes "

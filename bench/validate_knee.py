@@ -194,6 +194,7 @@ def main() -> None:
     ap.add_argument("--work-chunks", type=int, default=3, help="awaits the application work is split by")
     ap.add_argument("--no-fast-path", dest="fast_path", action="store_false",
                     help="switch the service's L1 fast path off")
+    ap.add_argument("--name", default="simulator-knee", help="results file name in bench/results (.json, .md)")
     ap.add_argument("--quick", action="store_true", help="short runs, two loads, one repeat (smoke test)")
     args = ap.parse_args()
     if args.quick:
@@ -209,10 +210,10 @@ def main() -> None:
         bench.close()
     doc["wall_s"] = time.time() - started
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "simulator-knee.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(doc, indent=2) + "\n")
     from knee_report import markdown
 
-    (RESULTS / "simulator-knee.md").write_text(markdown(doc))
+    (RESULTS / f"{args.name}.md").write_text(markdown(doc))
     print(markdown(doc))
 
 

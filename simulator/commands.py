@@ -119,12 +119,14 @@ def _terminal_progress(done: int, total: int) -> None:
 @click.option("--verify", is_flag=True, help="with --sweep: confirm the recommendation with the trace engine")
 @click.option("--calibration", type=click.Path(dir_okay=False, path_type=Path),
               help="service times from scaleready calibrate, laid over the scenario's")
+@click.option("--capacity", "with_capacity", is_flag=True,
+              help="add the request rate (and users) at which P99 crosses the scenario's target, with an interval")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None,
               help="readable summary or the JSON document [default: text; json when writing --output]")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="write the document here (JSON unless --format text) and print what was written")
 def simulate(scenario: Path, engine: str | None, do_sweep: bool, grid_items: tuple[str, ...], verify: bool,
-             calibration: Path | None, fmt: str | None, output: Path | None) -> None:
+             calibration: Path | None, with_capacity: bool, fmt: str | None, output: Path | None) -> None:
     """What-if: hit ratios, DB load, latency and staleness for a cache/replica SCENARIO (YAML/JSON).
 
     Exits 0 when the guide's targets are met, 3 when they are missed, 1 on bad input.
@@ -137,6 +139,14 @@ def simulate(scenario: Path, engine: str | None, do_sweep: bool, grid_items: tup
             doc, text, passed = _both(sc)
         else:
             doc, text, passed = _single(sc, engine or "trace")
+        if with_capacity:  # simulator/capacity.py: the knee model's crossing of targets.p99_ms
+            from .capacity import scenario_capacity
+
+            cap = scenario_capacity(sc)
+            doc["capacity"] = cap
+            text += (f"\ncapacity: P99 reaches {sc.targets.p99_ms:g} ms at {cap['rate']:,.0f} req/s "
+                     f"(interval {cap['rate_low']:,.0f} – {cap['rate_high']:,.0f}; about {cap['users']:,.0f} users, "
+                     f"{cap['headroom']:.1f}x today's traffic)")
     except (ScenarioError, ValueError, MemoryError) as exc:
         click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)

@@ -9,6 +9,7 @@ import yaml
 from scaleready.paths import data_dir
 from simulator import ScenarioError, default_grid, load_scenario, simulate, sweep, sweep_knobs
 from simulator.calibrate import apply_calibration
+from simulator.capacity import scenario_capacity
 from simulator.figures import db_load_figure, served_by_figure, sweep_figure
 from simulator.model import parse_document, parse_scenario
 from simulator.summary import fmt_bytes, fmt_ms, fmt_pct, fmt_rate, fmt_value, stale_text, sweep_table
@@ -190,3 +191,21 @@ if result is not None:
         data_bytes = sum(dt.keys * dt.value_bytes for dt in scenario.data_types.values())
         st.caption(f"The scenario's cached values add up to {fmt_bytes(data_bytes)}; "
                    f"{fmt_rate(scenario.read_rate)} reads.")
+
+st.subheader("Capacity: the traffic at which P99 crosses the target")
+st.caption("The knee model (simulator/capacity.py): each instance's CPU shared as asyncio shares it (processor "
+           "sharing), the DB connection pool as a queue, per-instance L1. The interval assumes CPU times known "
+           "within ±10 %; bench/results/simulator-knee.md shows how it compares with a measured deployment.")
+cap_target = st.number_input("P99 target (ms)", 1.0, 600_000.0, float(scenario.targets.p99_ms))
+if st.button("Find the capacity"):
+    with st.spinner("Bisecting on the request rate…"):
+        cap = scenario_capacity(scenario, cap_target)
+    cols = st.columns(3)
+    cols[0].metric("Capacity", f"{cap['rate']:,.0f} req/s", help="requests/s at which P99 reaches the target")
+    cols[1].metric("Users at capacity", f"{cap['users']:,.0f}", f"{cap['headroom']:.1f}x today's traffic",
+                   delta_color="off")
+    cols[2].metric("Interval", f"{cap['rate_low']:,.0f} – {cap['rate_high']:,.0f}", help="requests/s")
+    st.caption(f"Interval in requests/s: {cap['rate_low']:,.0f} – {cap['rate_high']:,.0f} "
+               f"({cap['users_low']:,.0f} – {cap['users_high']:,.0f} users). {cap['model']}.")
+    if cap["note"]:
+        st.warning(cap["note"])

@@ -1,0 +1,28 @@
+"""The capacity section of the simulator page: a P99 target in, the crossing rate and its interval out."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.dashboard.conftest import shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_simulator_page_answers_capacity(dashboard_url, page):
+    page.goto(dashboard_url)
+    page.get_by_role("link", name="What-if simulator").click()
+    page.get_by_text("L2 hit ratio").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Find the capacity").click()
+    page.get_by_text("Users at capacity").wait_for(timeout=180_000)
+    page.wait_for_timeout(1000)
+    shot(page, "simulator-capacity")
+    body = page.inner_text("body")
+    assert "Traceback" not in body
+    rate = re.search(r"Capacity\s+([\d,]+) req/s", body)
+    interval = re.search(r"Interval in requests/s: ([\d,]+) – ([\d,]+)", body)
+    assert rate and interval, body[-1500:]
+    low, mid, high = (int(x.replace(",", "")) for x in (interval[1], rate[1], interval[2]))
+    assert 0 < low <= mid <= high

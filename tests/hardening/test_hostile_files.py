@@ -104,12 +104,12 @@ def test_alias_bomb_is_refused_within_a_small_memory_limit(tmp_path: Path, loade
 
 def test_config_unknown_keys_list_every_accepted_key_and_suggest_the_closest(tmp_path: Path) -> None:
     cases = {
-        "versoin: 1\n": ("did you mean 'version'?", "accepted: environment, framework"),
+        "versoin: 1\n": ("did you mean 'version'?", "accepted: auth, environment, framework, project, roles"),
         "targets:\n  - name: a\n    kind: postgres\n    dns: x\n": ("did you mean 'dsn'?", "statement_timeout_ms"),
         "targets:\n  - name: a\n    kind: redis\n    timeuot: 3\n    url: redis://x\n": (
             "did you mean 'timeout'?", "accepted: active"),
         "waivers:\n  - check: x\n    reason: y\n    expire: 2026-01-01\n": ("did you mean 'expires'?", "subject"),
-        "zzzz: 1\n": ("(accepted: environment", "waivers"),
+        "zzzz: 1\n": ("(accepted: auth, environment", "waivers"),
     }
     for text, fragments in cases.items():
         path = tmp_path / "c.yaml"

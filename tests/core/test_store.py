@@ -125,17 +125,19 @@ def test_unreachable_database_is_a_store_error():
 
 def test_ticks_and_waivers_belong_to_a_project(store):
     fw = f"fw-{uuid.uuid4().hex[:6]}"
-    store.set_item_state(fw, "security.audit.pentest", "done", "ana", "PT-7", project="shop")
-    store.set_item_state(fw, "security.audit.pentest", "not_done", "bo", "not yet", project="blog")
-    assert store.item_states(fw, project="shop")["security.audit.pentest"].state == "done"
-    assert store.item_states(fw, project="blog")["security.audit.pentest"].state == "not_done"
+    # unique project names: the PostgreSQL store is shared by the session's tests
+    shop, blog = f"shop-{fw}", f"blog-{fw}"
+    store.set_item_state(fw, "security.audit.pentest", "done", "ana", "PT-7", project=shop)
+    store.set_item_state(fw, "security.audit.pentest", "not_done", "bo", "not yet", project=blog)
+    assert store.item_states(fw, project=shop)["security.audit.pentest"].state == "done"
+    assert store.item_states(fw, project=blog)["security.audit.pentest"].state == "not_done"
     assert store.item_states(fw) == {}  # the default project saw neither
-    wid = store.add_waiver("redis.*", "migrating", "ana", project="shop")
-    assert [w.id for w in store.waivers(project="shop")] == [wid]
-    assert store.waivers(project="blog") == []
+    wid = store.add_waiver("redis.*", "migrating", "ana", project=shop)
+    assert [w.id for w in store.waivers(project=shop)] == [wid]
+    assert store.waivers(project=blog) == []
     with pytest.raises(StoreError, match="no waiver"):
-        store.revoke_waiver(wid, "bo", project="blog")
-    store.revoke_waiver(wid, "bo", project="shop")
-    events = store.audit_log(project="shop")
+        store.revoke_waiver(wid, "bo", project=blog)
+    store.revoke_waiver(wid, "bo", project=shop)
+    events = store.audit_log(project=shop)
     assert {e.action for e in events} == {"item.state", "waiver.added", "waiver.revoked"}
-    assert all(e.project == "shop" for e in events)
+    assert all(e.project == shop for e in events)

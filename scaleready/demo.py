@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -75,6 +75,7 @@ class DemoService:
     database_file: Path | None = None  # the service's database DSN, when it runs on PostgreSQL
     redis_file: Path | None = None  # its Redis URL, when it runs on Redis
     log_file: Path | None = None  # its JSON log lines (stdout and stderr)
+    pid: int | None = None
 
 
 @contextmanager
@@ -162,7 +163,7 @@ def _service_process(products: int, database_url: str | None, redis_url: str | N
                 (folder / name).chmod(0o600)
         yield DemoService(url, folder / "token", folder / "jwt-key",
                           folder / "database-url" if database_url else None,
-                          folder / "redis-url" if redis_url else None, folder / "refservice.log")
+                          folder / "redis-url" if redis_url else None, folder / "refservice.log", proc.pid)
     finally:
         proc.terminate()
         try:
@@ -246,6 +247,7 @@ class DemoRun:
 
     run: RunResult
     skipped: dict[str, str]
+    pids: list[int] = field(default_factory=list)  # every process the demo started (all stopped by now)
 
 
 def run_demo(store: Store | None, *, with_service: bool = True, backends: DemoBackends | None = None,
@@ -262,6 +264,7 @@ def run_demo_detailed(store: Store | None, *, with_service: bool = True, backend
     start the local ones whose binaries are installed (`scaleready.demo_stack`)."""
     named = backends is not None and bool(backends.postgres_admin_dsn or backends.redis_url)
     skipped: dict[str, str] = {}
+    pids: list[int] = []
     if not with_service:
         skipped["service"] = "not asked for (--no-service)"
         run, _ = execute(demo_config(), store=store, environment=DEMO_ENVIRONMENT, progress=progress)
@@ -283,6 +286,7 @@ def run_demo_detailed(store: Store | None, *, with_service: bool = True, backend
                             if not wait_prometheus_data(prometheus_url):
                                 skipped["prometheus data"] = "not every series had two samples within 20 s"
                     skipped.update(stack.skipped)
+                    pids = [*stack.pids, *([service.pid] if service.pid else [])]
                     run, _ = execute(demo_config(service, prometheus_url), store=store,
                                      environment=DEMO_ENVIRONMENT, progress=progress)
         except RuntimeError as exc:
@@ -294,7 +298,7 @@ def run_demo_detailed(store: Store | None, *, with_service: bool = True, backend
         store.audit(actor, "demo.run", run.id, {"targets": len(run.snapshots),
                                                 "service_error": skipped.get("service") if with_service else None,
                                                 "skipped": skipped})
-    return DemoRun(run, skipped)
+    return DemoRun(run, skipped, pids)
 
 
 def _read(path: Path | None) -> str | None:

@@ -49,6 +49,7 @@ class LocalStack:
     prometheus_url: str | None = None
     skipped: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    daemons: list[int] = field(default_factory=list)  # pids not our children (the postmaster)
     _stops: list[Callable[[], None]] = field(default_factory=list)
 
     def spawn(self, name: str, args: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -58,6 +59,11 @@ class LocalStack:
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         self.processes.append(proc)
         return proc
+
+    @property
+    def pids(self) -> list[int]:
+        """Every process the stack started, so a caller can verify they are gone afterwards."""
+        return [p.pid for p in self.processes] + self.daemons
 
     def log_tail(self, name: str, chars: int = 400) -> str:
         with contextlib.suppress(OSError):
@@ -163,6 +169,8 @@ def start_postgres(stack: LocalStack) -> None:
         return
     stack._stops.append(lambda: subprocess.run(_as_postgres([*pg_ctl, "-m", "immediate", "stop"]),
                                                capture_output=True, timeout=90, check=False))
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        stack.daemons.append(int((datadir / "postmaster.pid").read_text().split()[0]))
     stack.postgres_admin_dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
 

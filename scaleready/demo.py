@@ -275,6 +275,8 @@ def run_demo_detailed(store: Store | None, *, with_service: bool = True, backend
                     start_postgres(stack)
                     start_redis(stack)
                     backends = DemoBackends(stack.postgres_admin_dsn, stack.redis_url)
+                elif not local:
+                    skipped["local backends"] = "not asked for (--no-local)"
                 with reference_service(backends=backends) as service:
                     prometheus_url = None
                     if local:

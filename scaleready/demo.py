@@ -40,7 +40,14 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 
 from scaleready.config import Config, parse_config
-from scaleready.demo_stack import local_stack, start_postgres, start_prometheus, start_redis, wait_prometheus_data
+from scaleready.demo_stack import (
+    local_stack,
+    start_postgres,
+    start_prometheus,
+    start_redis,
+    wait_prometheus_data,
+    wait_prometheus_scraping,
+)
 from scaleready.models import FindingRecord, RunRecord, SnapshotRecord
 from scaleready.paths import data_dir
 from scaleready.plugins import default_registry
@@ -284,9 +291,10 @@ def run_demo_detailed(store: Store | None, *, with_service: bool = True, backend
                                          _read(service.database_file))
                         prometheus_url = stack.prometheus_url
                         if prometheus_url:
+                            wait_prometheus_scraping(prometheus_url)
                             _traffic(service.url)
                             if not wait_prometheus_data(prometheus_url):
-                                skipped["prometheus data"] = "not every series had two samples within 20 s"
+                                skipped["prometheus data"] = "no request rate or unevaluated rules after 20 s"
                     skipped.update(stack.skipped)
                     pids = [*stack.pids, *([service.pid] if service.pid else [])]
                     run, _ = execute(demo_config(service, prometheus_url), store=store,

@@ -259,14 +259,28 @@ def start_prometheus(stack: LocalStack, service_url: str, rule_files: Sequence[P
     stack.prometheus_url = url
 
 
+def _query(url: str, promql: str) -> list[object]:
+    return list(httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=2).json()["data"]["result"])
+
+
+def wait_prometheus_scraping(url: str, timeout: float = 20.0) -> bool:
+    """Until every target was scraped once: traffic sent after this shows up as a rate."""
+    try:
+        _wait(lambda: bool(_query(url, "min(count_over_time(up[1m])) >= 1")), None, "prometheus scrapes", timeout)
+    except RuntimeError:
+        return False
+    return True
+
+
 def wait_prometheus_data(url: str, timeout: float = 20.0) -> bool:
-    """Until every scraped series has two samples (rate() works) and every rule was evaluated."""
+    """Until the service's requests show as a rate (two scrapes around the traffic) and every
+    rule was evaluated, so the SLO queries measure instead of answering NaN."""
     def ready() -> bool:
-        query = httpx.get(f"{url}/api/v1/query", params={"query": "min(count_over_time(up[1m])) >= 2"},
-                          timeout=2).json()["data"]["result"]
         rules = [r for g in httpx.get(f"{url}/api/v1/rules", timeout=2).json()["data"]["groups"]
                  for r in g["rules"]]
-        return bool(query) and all(r.get("health") not in (None, "unknown") for r in rules)
+        return (bool(_query(url, "sum(rate(http_requests_total[1m])) > 0"))
+                and bool(_query(url, "min(count_over_time(up[1m])) >= 2"))
+                and all(r.get("health") not in (None, "unknown") for r in rules))
 
     try:
         _wait(ready, None, "prometheus data", timeout)

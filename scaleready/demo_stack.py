@@ -137,6 +137,13 @@ def _postgres_unavailable() -> str | None:
 
 def start_postgres(stack: LocalStack) -> None:
     """initdb + pg_ctl start a cluster (trust auth, loopback only, pg_stat_statements preloaded)."""
+    try:
+        _start_postgres(stack)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        stack.skipped["postgres"] = f"could not start a local cluster: {exc}"
+
+
+def _start_postgres(stack: LocalStack) -> None:
     reason = _postgres_unavailable()
     if reason:
         stack.skipped["postgres"] = reason
@@ -161,14 +168,15 @@ def start_postgres(stack: LocalStack) -> None:
         fh.write("\n# the scaleready demo's throw-away cluster\n")
         fh.writelines(f"{k} = {v}\n" for k, v in conf.items())
     pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-l", str(log), "-w", "-t", "60"]
+    # registered before the start: a postmaster that came up after pg_ctl gave up is stopped too
+    stack._stops.append(lambda: subprocess.run(_as_postgres([*pg_ctl, "-m", "immediate", "stop"]),
+                                               capture_output=True, timeout=90, check=False))
     started = subprocess.run(_as_postgres([*pg_ctl, "start"]), capture_output=True, text=True, timeout=90,
                              check=False)
     if started.returncode != 0:
         tail = log.read_text(errors="replace")[-300:] if log.exists() else started.stderr[-300:]
         stack.skipped["postgres"] = f"pg_ctl start failed: {' '.join(tail.split())}"
         return
-    stack._stops.append(lambda: subprocess.run(_as_postgres([*pg_ctl, "-m", "immediate", "stop"]),
-                                               capture_output=True, timeout=90, check=False))
     with contextlib.suppress(OSError, ValueError, IndexError):
         stack.daemons.append(int((datadir / "postmaster.pid").read_text().split()[0]))
     stack.postgres_admin_dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"

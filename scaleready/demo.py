@@ -69,6 +69,7 @@ class DemoBackends:
 
     postgres_admin_dsn: str | None = None
     redis_url: str | None = None
+    postgres_replica_dsn: str | None = None  # a hot standby of that server (the demo's own cluster)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class DemoService:
     token_file: Path
     key_file: Path
     database_file: Path | None = None  # the service's database DSN, when it runs on PostgreSQL
+    replica_file: Path | None = None  # the same database on the standby, when there is one
     redis_file: Path | None = None  # its Redis URL, when it runs on Redis
     log_file: Path | None = None  # its JSON log lines (stdout and stderr)
     pid: int | None = None
@@ -140,18 +142,39 @@ def reference_service(products: int = 200, backends: DemoBackends | None = None)
     with contextlib.ExitStack() as stack:
         database_url = (stack.enter_context(_throwaway_database(backends.postgres_admin_dsn))
                         if backends.postgres_admin_dsn else None)
+        replica_url = (_replicated(database_url, backends.postgres_replica_dsn)
+                       if database_url and backends.postgres_replica_dsn else None)
         if backends.redis_url:
             stack.callback(_remove_service_keys, backends.redis_url)
-        yield stack.enter_context(_service_process(products, database_url, backends.redis_url))
+        yield stack.enter_context(_service_process(products, database_url, backends.redis_url, replica_url))
+
+
+def _replicated(database_url: str, replica_admin_dsn: str, timeout: float = 20.0) -> str:
+    """The demo database's URL on the standby, once WAL replay has created it there."""
+    import psycopg
+
+    url = f"{replica_admin_dsn.partition('?')[0].rsplit('/', 1)[0]}/{database_url.rsplit('/', 1)[1]}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=2):
+                return url
+        except psycopg.Error:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the demo database did not reach the standby within "
+                                   f"{timeout:g}s") from None
+            time.sleep(0.2)
 
 
 @contextmanager
-def _service_process(products: int, database_url: str | None, redis_url: str | None) -> Iterator[DemoService]:
+def _service_process(products: int, database_url: str | None, redis_url: str | None,
+                     replica_url: str | None = None) -> Iterator[DemoService]:
     folder = Path(tempfile.mkdtemp(prefix="scaleready-demo-"))
     key = secrets.token_hex(32)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     backend_args = [*(["--database-url", database_url] if database_url else []),
+                    *(["--replica-url", replica_url] if replica_url else []),
                     *(["--redis-url", redis_url] if redis_url else [])]
     log = open(folder / "refservice.log", "wb")  # noqa: SIM115 - closed below, with the process
     proc = subprocess.Popen(
@@ -163,14 +186,17 @@ def _service_process(products: int, database_url: str | None, redis_url: str | N
     try:
         _wait_ready(url, proc, folder / "refservice.log")
         token = _warm_up(url)
-        files = {"token": token, "jwt-key": key, "database-url": database_url, "redis-url": redis_url}
+        files = {"token": token, "jwt-key": key, "database-url": database_url, "redis-url": redis_url,
+                 "replica-url": replica_url}
         for name, value in files.items():
             if value is not None:
                 (folder / name).write_text(value)
                 (folder / name).chmod(0o600)
         yield DemoService(url, folder / "token", folder / "jwt-key",
-                          folder / "database-url" if database_url else None,
-                          folder / "redis-url" if redis_url else None, folder / "refservice.log", proc.pid)
+                          database_file=folder / "database-url" if database_url else None,
+                          replica_file=folder / "replica-url" if replica_url else None,
+                          redis_file=folder / "redis-url" if redis_url else None,
+                          log_file=folder / "refservice.log", pid=proc.pid)
     finally:
         proc.terminate()
         try:
@@ -232,7 +258,8 @@ def demo_config(service: DemoService | None = None, prometheus_url: str | None =
     if service is not None and service.database_file and "postgres" in registry.collectors:
         blocks.append("  - name: reference-service-db\n    kind: postgres\n"
                       f"    dsn: '${{file:{service.database_file}}}'\n"
-                      "    memory: 1GB\n    cpus: 2\n    storage: ssd\n    workload: web\n")
+                      + (f"    replicas: ['${{file:{service.replica_file}}}']\n" if service.replica_file else "")
+                      + "    memory: 1GB\n    cpus: 2\n    storage: ssd\n    workload: web\n")
     if service is not None and service.redis_file and "redis" in registry.collectors:
         blocks.append(f"  - name: reference-service-cache\n    kind: redis\n    url: '${{file:{service.redis_file}}}'\n"
                       "    key_types:\n      'rs:product:*': product_details\n"
@@ -281,14 +308,14 @@ def run_demo_detailed(store: Store | None, *, with_service: bool = True, backend
                 if local and not named:
                     start_postgres(stack)
                     start_redis(stack)
-                    backends = DemoBackends(stack.postgres_admin_dsn, stack.redis_url)
+                    backends = DemoBackends(stack.postgres_admin_dsn, stack.redis_url, stack.postgres_replica_dsn)
                 elif not local:
                     skipped["local backends"] = "not asked for (--no-local)"
                 with reference_service(backends=backends) as service:
                     prometheus_url = None
                     if local:
                         start_prometheus(stack, service.url, [data_dir() / "demo" / "prometheus" / "rules.yml"],
-                                         _read(service.database_file))
+                                         [u for u in (_read(service.database_file), _read(service.replica_file)) if u])
                         prometheus_url = stack.prometheus_url
                         if prometheus_url:
                             wait_prometheus_scraping(prometheus_url)

@@ -45,6 +45,7 @@ class LocalStack:
 
     folder: Path
     postgres_admin_dsn: str | None = None
+    postgres_replica_dsn: str | None = None  # a streaming hot standby of that cluster
     redis_url: str | None = None
     prometheus_url: str | None = None
     skipped: dict[str, str] = field(default_factory=dict)
@@ -167,6 +168,16 @@ def _start_postgres(stack: LocalStack) -> None:
     with (datadir / "postgresql.conf").open("a") as fh:
         fh.write("\n# the scaleready demo's throw-away cluster\n")
         fh.writelines(f"{k} = {v}\n" for k, v in conf.items())
+    error = _pg_start(stack, datadir, log)
+    if error:
+        stack.skipped["postgres"] = error
+        return
+    stack.postgres_admin_dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    _start_replica(stack, base, port)
+
+
+def _pg_start(stack: LocalStack, datadir: Path, log: Path) -> str | None:
+    """pg_ctl start; the reason it failed, or None (then the postmaster is stopped with the stack)."""
     pg_ctl = [str(PG_BIN / "pg_ctl"), "-D", str(datadir), "-l", str(log), "-w", "-t", "60"]
     # registered before the start: a postmaster that came up after pg_ctl gave up is stopped too
     stack._stops.append(lambda: subprocess.run(_as_postgres([*pg_ctl, "-m", "immediate", "stop"]),
@@ -175,11 +186,30 @@ def _start_postgres(stack: LocalStack) -> None:
                              check=False)
     if started.returncode != 0:
         tail = log.read_text(errors="replace")[-300:] if log.exists() else started.stderr[-300:]
-        stack.skipped["postgres"] = f"pg_ctl start failed: {' '.join(tail.split())}"
-        return
+        return f"pg_ctl start failed: {' '.join(tail.split())}"
     with contextlib.suppress(OSError, ValueError, IndexError):
         stack.daemons.append(int((datadir / "postmaster.pid").read_text().split()[0]))
-    stack.postgres_admin_dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    return None
+
+
+def _start_replica(stack: LocalStack, base: Path, primary_port: int) -> None:
+    """A hot standby streaming from the primary (pg_basebackup -R), as guide 3.2 asks."""
+    replica = base / "replica"
+    backup = subprocess.run(_as_postgres([str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary_port),
+                                          "-U", "postgres", "-D", str(replica), "-R", "-X", "stream", "-c", "fast",
+                                          "--no-sync"]),
+                            capture_output=True, text=True, timeout=120, check=False)
+    if backup.returncode != 0:
+        stack.skipped["postgres replica"] = f"pg_basebackup failed: {' '.join(backup.stderr.split())[-300:]}"
+        return
+    port = free_port()
+    with (replica / "postgresql.conf").open("a") as fh:
+        fh.write(f"port = {port}\ncluster_name = 'replica1'\nhot_standby_feedback = on\n")
+    error = _pg_start(stack, replica, base / "replica.log")
+    if error:
+        stack.skipped["postgres replica"] = error
+        return
+    stack.postgres_replica_dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
 
 
 # --- Redis ------------------------------------------------------------------------------------
@@ -223,7 +253,7 @@ def _start_exporter(stack: LocalStack, job: str, args: list[str], env: dict[str,
 
 
 def start_prometheus(stack: LocalStack, service_url: str, rule_files: Sequence[Path],
-                     database_dsn: str | None = None) -> None:
+                     database_dsns: Sequence[str] = ()) -> None:
     """Prometheus (1 s scrapes) over the service's /metrics and whatever exporters are installed."""
     exe = shutil.which("prometheus")
     if exe is None:
@@ -241,12 +271,12 @@ def start_prometheus(stack: LocalStack, service_url: str, rule_files: Sequence[P
                                      "127.0.0.1:{port}", "-check-streams", "db0=rs:stream:*"])
         if redis_exp:
             jobs["redis"] = [redis_exp]
-    if database_dsn:
-        pg_exp = _start_exporter(stack, "postgres-exporter",
+    for n, dsn in enumerate(database_dsns):  # one exporter per node, as in production
+        pg_exp = _start_exporter(stack, f"postgres-exporter-{n}",
                                  ["prometheus-postgres-exporter", "--web.listen-address=127.0.0.1:{port}"],
-                                 env={**os.environ, "DATA_SOURCE_NAME": database_dsn + "?sslmode=disable"})
+                                 env={**os.environ, "DATA_SOURCE_NAME": dsn + "?sslmode=disable"})
         if pg_exp:
-            jobs["postgres"] = [pg_exp]
+            jobs.setdefault("postgres", []).append(pg_exp)
     root = stack.folder / "prometheus"
     root.mkdir()
     config = {"global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},

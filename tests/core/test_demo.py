@@ -154,11 +154,12 @@ def test_with_the_local_binaries_the_demo_covers_most_of_the_guide_and_stops_eve
             "comm.circuit_breaker", "roadmap.p2.structured_logging"} <= evidence
     by_check = {f.check: f.status.value for f in run.findings}
     assert by_check["postgres.config.shared_buffers"] == "pass"  # the cluster runs with guide 3.1's settings
+    assert by_check["postgres.replication.replicas"] == "pass"  # and a streaming hot standby (guide 3.2)
     assert by_check["logs.structured"] == "pass"
     # the cost items honestly stay unknown: no OpenCost here
     assert by_check["prometheus.cost.metrics"] == "skip"
     # everything the demo started is stopped and its temp dirs are removed
-    assert len(outcome.pids) >= 5  # postmaster, redis, exporters, prometheus, the service
+    assert len(outcome.pids) >= 6  # primary, standby, redis, exporters, prometheus, the service
     assert all(_gone(pid) for pid in outcome.pids), [p for p in outcome.pids if not _gone(p)]
     assert list(private_tmp.iterdir()) == []
 

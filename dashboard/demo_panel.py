@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import streamlit as st
 
-from scaleready.demo import DemoBackends, DemoError, delete_demo_runs, items_with_evidence, run_demo
+from scaleready.demo import DemoBackends, DemoError, delete_demo_runs, items_with_evidence, run_demo_detailed
 from scaleready.store import Store
 
 
 def demo_button(store: Store, key: str = "demo", backends: DemoBackends | None = None) -> None:
     """Run the demo now; say what it covered, or why it could not."""
     if st.button("Run the demo checks", type="primary", key=key):
-        with st.spinner("Starting the reference service and running the demo checks…"):
+        with st.spinner("Starting the reference service (and a local PostgreSQL, Redis and Prometheus where "
+                        "installed) and running the demo checks…"):
             try:
-                run = run_demo(store, backends=backends)
+                outcome = run_demo_detailed(store, backends=backends)
             except (DemoError, RuntimeError, OSError) as exc:  # one line: the page stays usable
                 st.error(f"The demo could not run: {exc}")
                 return
+        run = outcome.run
         proven, total = items_with_evidence(run)
+        skipped = "".join(f" Skipped {part}: {reason}." for part, reason in outcome.skipped.items())
         st.session_state["run_id"] = run.id
         st.session_state["flash"] = (f"Demo run {run.id[:8]}: {proven} of {total} items ({proven / total:.0%}) "
-                                     "have live evidence.")
+                                     f"have live evidence.{skipped}")
         st.rerun()
 
 

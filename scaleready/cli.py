@@ -299,24 +299,34 @@ def tick(item_id: str, state: str, actor: str, note: str, ref: str | None, proje
 @click.option("--redis", "redis_url", metavar="URL",
               help="Run the service on this Redis database (use an unused db number: its rs:* keys are removed "
                    "afterwards) and check it.")
+@click.option("--no-local", is_flag=True,
+              help="Do not start a local PostgreSQL, Redis, exporters and Prometheus even where installed.")
 @click.option("--delete", "delete_runs", is_flag=True, help="Delete every stored demo run instead.")
 @friendly_errors
-def demo(no_service: bool, postgres_admin: str | None, redis_url: str | None, delete_runs: bool) -> None:
-    """Run the demo: the sample app's files and a live reference service, stored as environment 'demo'."""
-    from scaleready.demo import DemoBackends, delete_demo_runs, items_with_evidence, run_demo
+def demo(no_service: bool, postgres_admin: str | None, redis_url: str | None, no_local: bool,
+         delete_runs: bool) -> None:
+    """Run the demo: the sample app's files and a live reference service, stored as environment 'demo'.
+
+    Where their binaries are installed, the demo also starts (and afterwards stops and removes) a
+    throw-away PostgreSQL, a Redis, exporters and a Prometheus, and checks them; the output names
+    what it skipped."""
+    from scaleready.demo import DemoBackends, delete_demo_runs, items_with_evidence, run_demo_detailed
     from scaleready.store import Store
 
     store = Store()
     if delete_runs:
         click.echo(f"deleted {delete_demo_runs(store, actor='cli')} demo run(s)")
         return
-    run = run_demo(store, with_service=not no_service, backends=DemoBackends(postgres_admin, redis_url),
-                   actor="cli")
+    outcome = run_demo_detailed(store, with_service=not no_service,
+                                backends=DemoBackends(postgres_admin, redis_url), actor="cli", local=not no_local)
+    run = outcome.run
     proven, total = items_with_evidence(run)
     click.echo(f"demo run {run.id[:8]}: score {run.score.overall:.1f}, coverage {run.score.coverage:.0%} "
                f"({proven}/{total} items with live evidence), level {run.score.level}")
     for snap in run.snapshots:
         click.echo(f"  {snap.target} ({snap.kind}): {'error: ' + snap.error if snap.error else 'collected'}")
+    for part, reason in outcome.skipped.items():
+        click.echo(f"  skipped {part}: {reason}")
 
 
 @main.command()

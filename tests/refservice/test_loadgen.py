@@ -204,11 +204,13 @@ def test_cli_seed_and_loadgen(tmp_path, server_factory) -> None:
     target = tmp_path / "result.json"
     started = time.monotonic()
     out = runner.invoke(loadgen_command, ["--url", srv.url, "--rate", "100", "--duration", "1", "--keys", "25",
-                                          "--mix", "get_product=1", "--output", str(target)])
+                                          "--mix", "get_product=1", "--connections", "2", "--max-connections", "8",
+                                          "--output", str(target)])
     assert out.exit_code == 0, out.output
     assert time.monotonic() - started < 15
     doc = json.loads(target.read_text())
     assert doc["completed"] == 100 and doc["endpoints"]["get_product"]["status"] == {"200": 100}
+    assert doc["spec"]["max_connections"] == 8 and 2 <= doc["connections_used"] <= 8
     bad = runner.invoke(loadgen_command, ["--url", srv.url, "--mix", "nope=1", "--duration", "0.1"])
     assert bad.exit_code != 0 and "unknown endpoint" in bad.output
 

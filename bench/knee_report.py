@@ -58,6 +58,14 @@ def _fmt(v: Any, spec: str = ".1f") -> str:
     return "-" if v is None else format(v, spec)
 
 
+def _lag_runs(row: dict[str, Any]) -> str:
+    """The send lag of each repeat and the connections each opened (rows made before they were kept: none)."""
+    if "send_lag_p99_runs_ms" not in row:
+        return ""
+    lags = ", ".join(f"{x:.1f}" for x in row["send_lag_p99_runs_ms"])
+    return f" ({lags}); {', '.join(str(c) for c in row['connections_used'])}"
+
+
 def markdown(doc: dict[str, Any]) -> str:
     verdict = judge(doc)
     cal, model = doc["calibration"], doc["model"]
@@ -69,7 +77,7 @@ def markdown(doc: dict[str, Any]) -> str:
              "utilisation = rate / measured capacity.", "",
              "| utilisation | rate req/s | P99 ms measured (median; runs) | P99 ms predicted [low, high] | ratio "
              "| target | P99 FCFS ms | L1 hit meas/pred | L2 hit meas/pred | stale meas/pred [interval] | host load "
-             "1m per run | service core busy; generator send lag P99 ms |",
+             "1m per run | service core busy; generator send lag P99 ms (runs); connections opened |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     p99 = iter(verdict["p99"])
     for r in doc["rows"]:
@@ -84,7 +92,7 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{v['ratio']:.2f} | {target} | {r['p99_predicted_fcfs_ms']:.1f} | "
                 f"{r['hit_l1_measured']:.3f}/{r['hit_l1_predicted']:.3f} | "
                 f"{r['hit_l2_measured']:.3f}/{r['hit_l2_predicted']:.3f} | -/{r['stale_predicted']:.4f} | {loads} | "
-                f"{r['service_core_busy']:.2f}; {r['send_lag_p99_ms']:.1f} |")
+                f"{r['service_core_busy']:.2f}; {r['send_lag_p99_ms']:.1f}{_lag_runs(r)} |")
         else:
             lines.append(
                 f"| {r['utilisation']:.2f} (apply delay {r['apply_delay_ms']} ms, writes "
@@ -138,12 +146,16 @@ def markdown(doc: dict[str, Any]) -> str:
               f"{cal['app_cpu_ms']:.3f} ms, busy-loop CPU of each calibration pair / pooled "
               f"{', '.join(format(x, '.2f') for x in cal['cpu_spread_per_run'])}"
               f" (the prediction interval); Redis {cal['redis_rtt_ms']:.3f} ms, PG read {cal['pg_read_ms']:.3f} ms; "
-              f"light P50/P99 {cal['cal_p50_ms']:.2f}/{cal['cal_p99_ms']:.2f} ms",
+              f"light P50/P99 {cal['cal_p50_ms']:.2f}/{cal['cal_p99_ms']:.2f} ms"
+              + (f" (P99 per run {', '.join(format(x, '.1f') for x in cal['cal_p99_runs_ms'])}; fitted to "
+                 f"{cal['cal_tail_rule']})" if "cal_p99_runs_ms" in cal else ""),
               f"- loop wake-up {cal.get('wake_ms', 0):.3f} ms per request that finds the loop idle (CPU per request "
               f"{cal.get('poisson_cpu_ms', 0):.3f} ms with Poisson arrivals, {cal.get('burst_cpu_ms', 0):.3f} ms with "
               "the same light load in bursts of 8)",
               f"- fitted: CPU cv {model['cpu_cv']:.1f}, client overhead {model['overhead_ms']:.2f} ms; discipline "
-              f"{model['discipline']}, {model['instances']} instances on {model['cores']:g} core(s)",
+              f"{model['discipline']}, {model['instances']} instances on {model['cores']:g} core(s)"
+              + (f"; at most {model['max_in_service']} requests in service (the generator's connection bound)"
+                 if model.get("max_in_service") else ""),
               f"- placement: {sweep[-1]['placement']}", "", "## Noise", "",
               "The machine has 2 cores shared with other engineers' test runs all session. The bench runs in a "
               "scheduling group of its own at nice -15 (workers, load generator, PostgreSQL), so co-tenants get what "

@@ -64,6 +64,11 @@ RESULTS = ROOT / "bench" / "results"
 L1_TTL, PRODUCT_TTL = 5.0, 20
 SERVICE_CPU, LOADGEN_CPU = {1}, {0}
 BURST = 8
+# The generator starts with CONNECTIONS keep-alive connections and opens more on demand up to
+# CONNECTION_BOUND: a real deployment's many clients do not share 64 connections, and with a fixed 64
+# every connection was busy from 85 % load up, so requests queued inside the generator (send lag P99
+# 32-44 ms at 85 %, 182-313 ms at 95 %). The model is given the same bound (KneeParams.max_in_service).
+CONNECTIONS, CONNECTION_BOUND = 64, 1024
 
 
 class Bench:
@@ -108,7 +113,8 @@ class Bench:
             m0 = [scrape(u) for u in w.private_urls]
             c0, b0 = w.cpu_seconds(), dep.core_busy()
             res = run(LoadSpec(url=w.url, rate=rate, duration_s=duration, distribution="poisson",
-                               mix="get_product=1", write_ratio=wr, n_keys=keys, zipf_exponent=1.0, connections=64,
+                               mix="get_product=1", write_ratio=wr, n_keys=keys, zipf_exponent=1.0,
+                               connections=CONNECTIONS, max_connections=CONNECTION_BOUND,
                                seed=seed, drain_s=15, timeout_s=30))
             c1, b1 = w.cpu_seconds(), dep.core_busy()
             m1 = [scrape(u) for u in w.private_urls]
@@ -127,7 +133,8 @@ class Bench:
         return {"rate": rate, "duration_s": duration, "reads": reads, "writes": writes, "errors": int(res["errors"]),
                 "status": {name: e["status"] for name, e in res["endpoints"].items()},
                 "achieved_rate": float(res["achieved_rate"]), "completion_rate": float(res["completion_rate"]),
-                "p50_ms": float(get["latency_ms"]["p50"]), "p99_ms": float(get["latency_ms"]["p99"]),
+                "p50_ms": float(get["latency_ms"]["p50"]), "p90_ms": float(get["latency_ms"]["p90"]),
+                "p99_ms": float(get["latency_ms"]["p99"]), "connections_used": int(res["connections_used"]),
                 "get_mean_ms": float(get["latency_ms"]["mean"]), "put_mean_ms": float(put["latency_ms"]["mean"]),
                 "hit_l1": l1 / max(1, reads), "hit_l2": l2 / max(1.0, reads - l1), "l1_hits": l1,
                 "cpu_per_request_ms": sum(cpu) / max(1, reads + writes) * 1000, "worker_cpu_share":
@@ -177,6 +184,18 @@ def cache_paths(cal: Calibration, args: argparse.Namespace, rate: float, *, dura
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
     return float(np.median([r[key] for r in runs]))
+
+
+def calibration_tail(light: list[dict[str, Any]]) -> float:
+    """The light-load P99 the CPU-time spread is fitted to: the lowest of the repeats.
+
+    At ~30 % load the service's own tail is a few ms above its P50, while a co-tenant's burst on this
+    shared 2-core host stalls the service core for tens of ms: the light repeats' P99 ranged 16-82 ms
+    over two sessions, with the median of three landing on a stalled run, and the spread fit ran into
+    its bound (cv 3.0) and overpredicted every quiet run. Host noise only ever adds latency, so the
+    quietest repeat is the closest estimate of the service's own tail (a one-sided trimmed statistic);
+    the per-run values are kept in the results beside it."""
+    return float(min(r["p99_ms"] for r in light))
 
 
 def main() -> None:
@@ -263,9 +282,10 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
                       pg_read_ms=pg_read_ms(bench.pair.replica_dsn, args.keys, n=2000))
     base = KneeParams(instances=args.workers, cores=float(len(SERVICE_CPU)), cpu_hit_ms=hit_ms, cpu_miss_ms=miss_ms,
                       l2_ms=cal.redis_rtt_ms or 0.1, db_ms=cal.pg_read_ms or 0.2,
-                      db_write_ms=(cal.pg_read_ms or 0.2) * stmts, wake_ms=wake_ms)
+                      db_write_ms=(cal.pg_read_ms or 0.2) * stmts, wake_ms=wake_ms,
+                      max_in_service=CONNECTION_BOUND)
     cal_paths, _ = cache_paths(cal, args, cal_rate, duration=dur)
-    params = fit_light_load(base, cal_paths, cal_rate, median(light, "p50_ms"), median(light, "p99_ms"),
+    params = fit_light_load(base, cal_paths, cal_rate, median(light, "p50_ms"), calibration_tail(light),
                             duration_s=dur)
     cpu_low, cpu_high = min(spread), max(spread)
     print(json.dumps({"calibration": asdict(cal), "params": asdict(params), "cpu_spread": spread,
@@ -301,7 +321,9 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     return {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "workers": args.workers,
             "duration_s": dur, "repeats": reps, "keys": args.keys, "write_ratio": args.write_ratio,
             "calibration": {**asdict(cal), "cal_p50_ms": median(light, "p50_ms"),
-                            "cal_p99_ms": median(light, "p99_ms"), "cpu_spread_per_run": spread,
+                            "cal_p99_ms": calibration_tail(light), "cal_p99_runs_ms": [r["p99_ms"] for r in light],
+                            "cal_tail_rule": "lowest P99 of the light repeats (host noise only adds latency)",
+                            "cpu_spread_per_run": spread,
                             "light_runs": light, "hot_run": hot, "probe_run": probe, "burst_runs": bursts,
                             "wake_ms": wake_ms, "poisson_cpu_ms": poisson_ms, "burst_cpu_ms": burst_ms},
             "model": asdict(params), "measured_capacity": {"rate": measured_cap, "overload_run": over,
@@ -333,6 +355,8 @@ def _row(factor: float, rate: float, runs: list[dict[str, Any]], pred: Any, fcfs
             "worker_cpu_share": [r["worker_cpu_share"] for r in runs],
             "errors": sum(r["errors"] for r in runs), "achieved_rate": median(runs, "achieved_rate"),
             "send_lag_p99_ms": median(runs, "send_lag_p99_ms"),
+            "send_lag_p99_runs_ms": [r["send_lag_p99_ms"] for r in runs],
+            "connections_used": [r["connections_used"] for r in runs],
             "host_load": [r["host_load"] | {"core_busy": r["core_busy"]} for r in runs],
             "placement": runs[-1]["placement"]}
 

@@ -83,6 +83,8 @@ def serve_command(host: str, port: int, database_url: str, replica_urls: tuple[s
 @click.option("--keys", "n_keys", default=1000, show_default=True, type=int, help="product ids 1..N")
 @click.option("--zipf", "zipf_exponent", default=1.0, show_default=True, type=float, help="Zipf exponent")
 @click.option("--connections", default=64, show_default=True, type=int)
+@click.option("--max-connections", default=0, show_default=True, type=int,
+              help="open more connections on demand, up to this many, when all are busy (0: a fixed pool)")
 @click.option("--timeout", "timeout_s", default=10.0, show_default=True, type=float)
 @click.option("--transport", default="raw", show_default=True, type=click.Choice(["raw", "httpx"]))
 @click.option("--username", default="demo", show_default=True)

@@ -27,6 +27,12 @@ models what an asyncio service does with its CPU:
 * **The connection pool is a queue.** Database reads and writes wait FCFS for one of the
   ``pool_per_instance x instances`` connections of a node (capped by the node's cores), replayed
   with the exact Lindley recursion of `queueing.fcfs_waits`.
+* **The clients' connections cap the concurrency.** A request is only at the service once a client
+  connection carries it; with ``max_in_service`` = C, at most C requests share the CPU and the rest
+  wait FCFS in front, charged from their intended send time (PS with a FCFS queue ahead of it: C = 1
+  is FCFS M/G/1, a C the load never reaches is plain PS). The knee bench opens connections on
+  demand up to a bound and passes the same bound here, so the model and the measurement agree on
+  where requests wait.
 * **Per-instance L1.** The path mix (L1 hit, L2 hit, database read) and the stale reads come from
   the cache simulator with ``app.instances = instances``: each instance keeps its own L1.
 
@@ -83,6 +89,9 @@ class KneeParams:
     overhead_ms: float = 0.0
     wake_ms: float = 0.0
     discipline: Discipline = "ps"
+    # requests in service at once (the clients' connections; 0: unbounded). Beyond it requests wait
+    # FCFS at the client, charged from their intended send time as the load generator charges them.
+    max_in_service: int = 0
 
     def scaled(self, cpu_scale: float) -> KneeParams:
         """The same configuration on a host that runs the CPU work ``cpu_scale`` times slower."""
@@ -166,12 +175,17 @@ def _heap_pop(tag: np.ndarray, who: np.ndarray, size: int) -> None:  # pragma: n
 
 @numba.njit(cache=True)
 def _ps(arrival: np.ndarray, work: np.ndarray, servers: float, wake: float,
-        loop: np.ndarray, loops: int) -> np.ndarray:  # pragma: no cover - compiled
+        loop: np.ndarray, loops: int, cap: int) -> np.ndarray:  # pragma: no cover - compiled
     """Every active job is served at the same rate, so one virtual clock (service attained by each
     job since time 0) suffices: job i leaves when it reaches its tag, virtual clock at arrival +
     work. The tags sit in a min-heap: O(log n) per event, however long the queue gets. A job whose
     event loop (``loop[i]`` of ``loops`` sharing the node) has nothing to do carries ``wake`` more
-    work: that loop wakes up for it."""
+    work: that loop wakes up for it.
+
+    At most ``cap`` jobs are in service (the client's connections); the rest wait FCFS in front,
+    in arrival order, so the waiting jobs are always the index range ``[admitted, i)``. A job is
+    charged from its arrival, waiting included (as the load generator charges from the intended
+    send time). ``cap`` >= n is plain PS; ``cap`` = 1 with ``servers`` >= 1 is FCFS on one server."""
     n = arrival.size
     out = np.empty(n)
     tag = np.empty(n)
@@ -181,16 +195,13 @@ def _ps(arrival: np.ndarray, work: np.ndarray, servers: float, wake: float,
     now = 0.0
     virtual = 0.0
     i = 0
+    admitted = 0
     while i < n or active > 0:
         share = min(1.0, servers / active) if active > 0 else 0.0
         done_at = now + max(tag[0] - virtual, 0.0) / share if active > 0 else np.inf
         if i < n and arrival[i] <= done_at:
             virtual += (arrival[i] - now) * share
             now = arrival[i]
-            extra = wake if busy[loop[i]] == 0 else 0.0
-            _heap_push(tag, who, active, virtual + work[i] + extra, i)
-            busy[loop[i]] += 1
-            active += 1
             i += 1
         else:
             virtual = max(virtual, tag[0])
@@ -200,15 +211,23 @@ def _ps(arrival: np.ndarray, work: np.ndarray, servers: float, wake: float,
             busy[loop[j]] -= 1
             _heap_pop(tag, who, active)
             active -= 1
+        while admitted < i and active < cap:  # a free connection takes the oldest waiting job
+            k = admitted
+            extra = wake if busy[loop[k]] == 0 else 0.0
+            _heap_push(tag, who, active, virtual + work[k] + extra, k)
+            busy[loop[k]] += 1
+            active += 1
+            admitted += 1
     return out
 
 
 def ps_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float = 1.0, wake: float = 0.0,
-               loop: np.ndarray | None = None) -> np.ndarray:
+               loop: np.ndarray | None = None, cap: int = 0) -> np.ndarray:
     """Time in system of each job at a processor-sharing node of ``servers`` unit-speed servers
     (every one of n jobs served at rate min(1, servers / n)); ``arrival`` need not be sorted. A job
     arriving when its event loop (``loop``: which of the node's loops serves it; default one loop)
-    has no other job needs ``wake`` more work."""
+    has no other job needs ``wake`` more work. With ``cap`` > 0 at most ``cap`` jobs share the
+    servers and the others wait FCFS in front (a client with ``cap`` connections); 0: no cap."""
     if arrival.size == 0:
         return np.empty(0)
     loop = np.zeros(arrival.size, np.int64) if loop is None else np.asarray(loop, np.int64)
@@ -216,15 +235,17 @@ def ps_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float = 1.0, wake
     out = np.empty(arrival.size)
     out[order] = _ps(np.ascontiguousarray(arrival[order], dtype=np.float64),
                      np.ascontiguousarray(work[order], dtype=np.float64), float(servers), float(wake),
-                     np.ascontiguousarray(loop[order]), int(loop.max()) + 1)
+                     np.ascontiguousarray(loop[order]), int(loop.max()) + 1,
+                     int(cap) if cap > 0 else int(arrival.size))
     return out
 
 
 def _cpu_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float, params: KneeParams,
-                 loop: np.ndarray | None = None) -> np.ndarray:
+                 loop: np.ndarray | None = None, cap: int = 0) -> np.ndarray:
     wake = params.wake_ms / 1000.0
     if params.discipline == "ps":
-        return ps_sojourn(arrival, work, servers, wake, loop)
+        return ps_sojourn(arrival, work, servers, wake, loop, cap)
+    # (a cap on concurrency of at least ``servers`` leaves FCFS unchanged: the queue only moves)
     # FCFS: a request that does not wait found the loop idle and pays the wake-up
     first = fcfs_waits(arrival, work, max(1, int(servers)))
     work = work + np.where(first <= 0, wake, 0.0)
@@ -261,9 +282,10 @@ def latencies_ms(params: KneeParams, paths: Paths, rate: float, duration_s: floa
         cpu = np.empty(n)
         for k in range(params.instances):
             sel = instance == k
-            cpu[sel] = _cpu_sojourn(arrival[sel], cpu_s[sel], params.cores / params.instances, params)
+            cpu[sel] = _cpu_sojourn(arrival[sel], cpu_s[sel], params.cores / params.instances, params,
+                                    cap=-(-params.max_in_service // params.instances))
     else:  # instances share fewer cores: the kernel shares the cores between them; each loop wakes on its own
-        cpu = _cpu_sojourn(arrival, cpu_s, params.cores, params, instance)
+        cpu = _cpu_sojourn(arrival, cpu_s, params.cores, params, instance, cap=params.max_in_service)
     io = np.where(hit1, 0.0, params.l2_ms / 1000.0)
     db = to_db | is_write
     db_service = np.where(is_write, params.db_write_ms, params.db_ms)[db] / 1000.0

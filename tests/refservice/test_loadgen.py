@@ -92,6 +92,62 @@ class StallingServer:
         self.thread.join(5)
 
 
+class SlowServer:
+    """A raw HTTP/1.1 server that answers every request ``delay_s`` after reading it (each connection
+    on its own, so its concurrency is as large as the client's), counting the connections it accepted."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.port = free_port()
+        self.delay_s = delay_s
+        self.connections = 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                await asyncio.sleep(self.delay_s)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    def __enter__(self) -> SlowServer:
+        self.thread.start()
+        fut = asyncio.run_coroutine_threadsafe(asyncio.start_server(self._handle, "127.0.0.1", self.port),
+                                               self.loop)
+        self.server = fut.result(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.close()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def test_connections_open_on_demand_so_requests_do_not_queue_in_the_generator() -> None:
+    """200 req/s against 100 ms answers needs ~20 requests in flight (Little's law). Four fixed
+    connections carry 40 req/s: the rest queue in the generator (send lag of seconds). Opening
+    connections on demand keeps the send lag small and the latency at the server's 100 ms, and
+    never opens more than the bound."""
+    spec = {"rate": 200, "duration_s": 2, "distribution": "constant", "mix": "/x=1", "connections": 4}
+    with SlowServer(0.1) as srv:
+        fixed = run(LoadSpec(url=f"http://127.0.0.1:{srv.port}", **spec))
+    assert fixed["connections_used"] == 4
+    assert fixed["send_lag_ms"]["p99"] > 1000 and fixed["latency_ms"]["p99"] > 1000
+    with SlowServer(0.1) as srv:
+        grown = run(LoadSpec(url=f"http://127.0.0.1:{srv.port}", max_connections=256, **spec))
+        opened = srv.connections
+    assert grown["completed"] == 400 and grown["errors"] == 0
+    assert 20 <= grown["connections_used"] <= 64 and opened == grown["connections_used"]
+    assert grown["send_lag_ms"]["p99"] < 50
+    assert grown["latency_ms"]["p50"] >= 100 and grown["latency_ms"]["p99"] < 200
+    with SlowServer(0.1) as srv:
+        bounded = run(LoadSpec(url=f"http://127.0.0.1:{srv.port}", max_connections=10, **spec))
+    assert bounded["connections_used"] == 10 and bounded["send_lag_ms"]["p99"] > 500
+
+
 def test_latency_is_timed_from_the_intended_send_time() -> None:
     """One 1 s stall on a single connection delays ~200 queued requests: P99 must show it."""
     with StallingServer(stall_at=100, stall_s=1.0) as srv:
@@ -148,11 +204,13 @@ def test_cli_seed_and_loadgen(tmp_path, server_factory) -> None:
     target = tmp_path / "result.json"
     started = time.monotonic()
     out = runner.invoke(loadgen_command, ["--url", srv.url, "--rate", "100", "--duration", "1", "--keys", "25",
-                                          "--mix", "get_product=1", "--output", str(target)])
+                                          "--mix", "get_product=1", "--connections", "2", "--max-connections", "8",
+                                          "--output", str(target)])
     assert out.exit_code == 0, out.output
     assert time.monotonic() - started < 15
     doc = json.loads(target.read_text())
     assert doc["completed"] == 100 and doc["endpoints"]["get_product"]["status"] == {"200": 100}
+    assert doc["spec"]["max_connections"] == 8 and 2 <= doc["connections_used"] <= 8
     bad = runner.invoke(loadgen_command, ["--url", srv.url, "--mix", "nope=1", "--duration", "0.1"])
     assert bad.exit_code != 0 and "unknown endpoint" in bad.output
 

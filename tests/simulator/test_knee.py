@@ -56,6 +56,69 @@ def test_ps_with_a_server_per_job_never_waits():
     assert np.allclose(ps_sojourn(arrival, work, servers=1e9), work)
 
 
+def _in_system(arrival: np.ndarray, sojourn: np.ndarray) -> int:
+    """The most jobs ever in the system at once."""
+    events = np.concatenate([np.stack([arrival, np.ones_like(arrival)], 1),
+                             np.stack([arrival + sojourn, -np.ones_like(arrival)], 1)])
+    events = events[np.lexsort((events[:, 1], events[:, 0]))]  # a departure before an arrival at the same time
+    return int(np.cumsum(events[:, 1]).max())
+
+
+def test_a_cap_that_light_load_never_reaches_leaves_ps_unchanged():
+    """With at most C in service and fewer than C ever present, nobody waits for a connection: the
+    capped model is exactly uncapped PS, job by job (and so are its P99s in the full model)."""
+    rng = np.random.default_rng(11)
+    arrival, work = _poisson(0.3, 50_000, 3), rng.lognormal(-0.5, 1.0, 50_000)
+    free = ps_sojourn(arrival, work, 1.0)
+    cap = _in_system(arrival, free) + 1
+    assert cap < 30
+    assert np.array_equal(ps_sojourn(arrival, work, 1.0, cap=cap), free)
+    capped = replace(PARAMS, max_in_service=64)
+    rate = 0.3 * PARAMS.saturation_rate(PATHS)
+    assert np.array_equal(latencies_ms(capped, PATHS, rate, duration_s=60, seed=2),
+                          latencies_ms(PARAMS, PATHS, rate, duration_s=60, seed=2))
+
+
+def test_a_cap_of_one_is_fcfs():
+    """C = 1: one job in service at a time, the rest in arrival order: exactly FCFS M/G/1 (Lindley), and
+    for exponential sizes the M/M/1 sojourn quantile ln(100) / (mu - lambda)."""
+    from simulator.queueing import fcfs_waits
+
+    rng = np.random.default_rng(12)
+    n, lam, mu = 300_000, 0.7, 1.0
+    arrival = _poisson(lam, n, 4)
+    work = rng.lognormal(-0.5, 1.0, n)
+    assert np.allclose(ps_sojourn(arrival, work, 1.0, cap=1), fcfs_waits(arrival, work, 1) + work)
+    expo = rng.exponential(1 / mu, n)
+    t = ps_sojourn(arrival, expo, 1.0, cap=1)
+    assert np.quantile(t, 0.99) == pytest.approx(math.log(100) / (mu - lam), rel=0.05)
+    # and the full model with the cap at 1 equals the model with FCFS CPU (no wake-up, one loop)
+    one = replace(PARAMS, instances=1, max_in_service=1)
+    assert np.allclose(latencies_ms(one, PATHS, 300.0, duration_s=20, seed=3),
+                       latencies_ms(replace(one, discipline="fcfs", max_in_service=0), PATHS, 300.0, duration_s=20,
+                                    seed=3))
+
+
+@pytest.mark.parametrize("cap", [2, 8])
+def test_capped_ps_keeps_the_mm1_mean_and_lies_between_ps_and_fcfs(cap):
+    """Exponential sizes: any work-conserving order keeps the M/M/1 queue length, so the mean sojourn
+    stays 1 / (mu - lambda) whatever C; the tail moves from PS (C large) towards FCFS (C = 1)."""
+    rng = np.random.default_rng(13)
+    n, lam = 300_000, 0.8
+    arrival, work = _poisson(lam, n, 5), rng.exponential(1.0, n)
+    capped = ps_sojourn(arrival, work, 1.0, cap=cap)
+    assert capped.mean() == pytest.approx(1 / (1 - lam), rel=0.05)
+    p99 = {c: np.quantile(ps_sojourn(arrival, work, 1.0, cap=c), 0.99) for c in (1, cap, 0)}
+    assert p99[1] < p99[cap] < p99[0]
+
+
+def test_capped_model_is_monotone_in_load():
+    params = replace(PARAMS, max_in_service=16, wake_ms=0.3)
+    sat = params.saturation_rate(PATHS)
+    p99 = [predict(params, PATHS, f * sat, duration_s=30).p99_ms for f in (0.2, 0.5, 0.7, 0.85, 0.95, 1.05)]
+    assert all(b >= a for a, b in itertools.pairwise(p99)), p99
+
+
 def test_fcfs_discipline_matches_mm1_sojourn_quantile():
     """M/M/1 FCFS: the sojourn time is Exp(mu - lambda), so P99 = ln(100) / (mu - lambda)."""
     p = KneeParams(instances=1, cores=1.0, cpu_hit_ms=1.0, cpu_miss_ms=1.0, cpu_cv=1.0, l2_ms=0.0, db_ms=0.0,

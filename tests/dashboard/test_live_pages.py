@@ -67,9 +67,11 @@ def test_live_metrics_page_plots_against_thresholds(live_dashboard: str, page) -
     page.goto(live_dashboard)
     page.get_by_role("link", name="Live metrics").click()
     page.get_by_text("outside the guide's target").first.wait_for(timeout=60_000)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    # `:visible`: while the fragment first renders, a hidden chart placeholder can come first in the DOM
+    charts = page.locator("[data-testid='stPlotlyChart']:visible")
+    charts.first.wait_for(timeout=30_000)
     page.mouse.wheel(0, 3000)  # the lower charts draw when scrolled into view
-    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=30_000)
+    charts.nth(3).wait_for(timeout=30_000)
     body = page.inner_text("body")
     assert "window 5s" in body and "Error rate" in body and "5.00 %" in body
     assert body.count("outside the guide's target") >= 3  # P99, errors, DB CPU (cache is fine)

@@ -56,7 +56,11 @@ def outbox_backlog(snapshot: Snapshot, target: Target) -> Iterator[Outcome]:
         evidence = {"backlog": backlog, "limit": limit, "capped": table.get("backlog_capped"),
                     "published_column": table["published_column"]}
         pointer = f"/outbox/tables/{index}/backlog"
-        if backlog > limit:
+        if table.get("backlog_capped") and backlog <= limit:  # counting stopped at the cap: the real count is unseen
+            yield errored(f"{table['table']}: counting stopped at {backlog} unpublished rows, at or under the limit "
+                          f"{limit}; the real backlog is unknown (lower outbox.max_backlog below the count cap)",
+                          subject=table["table"], pointer=pointer, evidence=evidence)
+        elif backlog > limit:
             yield failed(f"{shown} unpublished rows in {table['table']} (limit {limit})", subject=table["table"],
                          pointer=pointer, evidence=evidence)
         else:

@@ -88,3 +88,20 @@ def test_bad_outbox_option_is_one_clear_line() -> None:
     with scratch_database(prefix="sr_outbox") as dsn:
         snapshot, _ = run({"dsn": dsn, "outbox": {"max_backlog": -1}})
     assert snapshot.error and "outbox" in snapshot.error and "\n" not in snapshot.error
+
+
+def test_a_capped_count_under_the_limit_is_unknown_not_pass() -> None:
+    """The collector stops counting at its cap; with a limit above the cap a pass would be unproven."""
+    from checks.postgres.outbox import outbox_backlog
+    from checks.postgres.outbox_collect import COUNT_CAP
+    from scaleready.api import Snapshot, Target
+
+    table = {"table": "outbox", "backlog": COUNT_CAP, "backlog_capped": True, "published_column": "sent_at",
+             "created_column": "created_at", "oldest_unpublished_age_s": 5.0}
+    snap = Snapshot("pg", "postgres", data={"outbox": {"tables": [table]}})
+    high = Target("pg", "postgres", {"dsn": "postgresql://x@127.0.0.1/x", "outbox": {"max_backlog": 2 * COUNT_CAP}})
+    (outcome,) = outbox_backlog.evaluate(snap, high)
+    assert outcome.status is Status.ERROR and "unknown" in outcome.message
+    low = Target("pg", "postgres", {"dsn": "postgresql://x@127.0.0.1/x", "outbox": {"max_backlog": 1000}})
+    (outcome,) = outbox_backlog.evaluate(snap, low)
+    assert outcome.status is Status.FAIL

@@ -12,11 +12,11 @@ a P99 that ``histogram_quantile`` interpolates inside a known bucket.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
+
+from tests.support.text_exporter import TextExporter
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -81,51 +81,9 @@ def render(profile: Profile, elapsed: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-class Exporter:
-    """Serves profiles over HTTP on 127.0.0.1 from a daemon thread until closed."""
+class Exporter(TextExporter):
+    """Serves profiles (``/<profile>/metrics``) over HTTP on 127.0.0.1 from a daemon thread until closed."""
 
     def __init__(self, profiles: Mapping[str, Profile]) -> None:
         self.profiles = dict(profiles)
-        self.started = time.time()
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = self.path.strip("/").split("/")
-                profile = exporter.profiles.get(parts[0]) if len(parts) == 2 and parts[1] == "metrics" else None
-                if profile is None:
-                    self.send_error(404)
-                    return
-                body = render(profile, time.time() - exporter.started).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="test-exporter", daemon=True)
-        self.thread.start()
-
-    @property
-    def target(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"{host}:{port}"
-
-    @staticmethod
-    def path(profile: str) -> str:
-        return f"/{profile}/metrics"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self) -> Exporter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__({name: partial(render, profile) for name, profile in self.profiles.items()})

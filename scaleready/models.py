@@ -165,3 +165,19 @@ class MilestoneSignature(SQLModel, table=True):
     at: datetime
     note: str = ""
     event_hash: str = Field(default="", max_length=64)
+
+
+class RunShardRecord(SQLModel, table=True):
+    """One shard of a sharded run (migration 0003)."""
+
+    __tablename__ = "run_shards"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id", index=True, max_length=36)
+    run_key: str = Field(max_length=200)
+    shard_index: int
+    shard_count: int
+    started_at: datetime
+    finished_at: datetime
+    targets_json: str = "[]"
+    findings: int = 0

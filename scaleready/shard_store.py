@@ -15,35 +15,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Field, SQLModel, col, insert, select
+from sqlmodel import col, insert, select
 
 from scaleready.api import Snapshot
 from scaleready.framework import Framework
-from scaleready.models import FindingRecord, RunRecord, SnapshotRecord
+from scaleready.models import FindingRecord, RunRecord, RunShardRecord, SnapshotRecord
 from scaleready.results import RunResult
 from scaleready.scoring import score
 from scaleready.store import Store, StoreError, _finding_from_row, _finding_row, _utc
-
-
-class RunShardRecord(SQLModel, table=True):
-    """One shard of a sharded run (migration 0003)."""
-
-    __tablename__ = "run_shards"
-
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(foreign_key="runs.id", index=True, max_length=36)
-    run_key: str = Field(max_length=200)
-    shard_index: int
-    shard_count: int
-    started_at: datetime
-    finished_at: datetime
-    targets_json: str = "[]"
-    findings: int = 0
 
 
 @dataclass(frozen=True)

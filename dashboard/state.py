@@ -120,6 +120,12 @@ def rendered_report(url: str, run_id: str, fmt: str) -> str | bytes:
     return reports.render(_run(url, run_id), fmt)
 
 
+def flash(message: str) -> None:
+    """Keep an action's outcome for the next script run: a message written just before
+    ``st.rerun()`` is wiped by the rerun before the browser ever shows it."""
+    st.session_state["flash"] = message
+
+
 def show_flash() -> None:
     """The one-line outcome of the last action (set before a rerun), shown once."""
     if message := st.session_state.pop("flash", None):

@@ -6,13 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.project import pick_project
-from dashboard.state import store_or_stop
+from dashboard.state import flash, show_flash, store_or_stop
 from scaleready import milestones, reports
 from scaleready.store import StoreError
 
 store = store_or_stop()
 project = pick_project(store)
 st.title("Milestones and sign-off")
+show_flash()
 st.caption(f"Project **{project}**. A milestone freezes the latest run's scores, findings, ticks, waivers and "
            "snapshot hashes; signing it is an event in the tamper-evident audit log.")
 
@@ -22,7 +23,7 @@ if found:
         "milestone": m.name, "created": f"{m.created_at:%Y-%m-%d %H:%M}", "by": m.actor, "note": m.note,
         "score": m.document["score"]["overall"], "coverage %": round(100 * m.document["score"]["coverage"]),
         "level": m.document["score"]["level"], "signed by": ", ".join(s["by"] for s in m.signatures) or "not signed",
-        "sha256": m.sha256[:16] + "…"} for m in found]), use_container_width=True, hide_index=True)
+        "sha256": m.sha256[:16] + "…"} for m in found]), width="stretch", hide_index=True)
 else:
     st.info("No milestones in this project yet.")
 
@@ -38,7 +39,7 @@ with left.form("create", clear_on_submit=True):
         except (ValueError, StoreError) as exc:
             st.error(str(exc))
         else:
-            st.success(f"Milestone {created.name} frozen from run {created.run_id[:8]}.")
+            flash(f"Milestone {created.name} frozen from run {created.run_id[:8]}.")
             st.rerun()
 
 names = [m.name for m in found]
@@ -53,7 +54,7 @@ with right.form("sign", clear_on_submit=True):
         except (ValueError, StoreError) as exc:
             st.error(str(exc))
         else:
-            st.success(f"{to_sign} signed by {signer}.")
+            flash(f"{to_sign} signed by {signer}.")
             st.rerun()
 
 if len(found) > 1:
@@ -71,13 +72,13 @@ if len(found) > 1:
     for title, key in (("Item verdicts", "items"), ("Findings", "findings")):
         if change[key]:
             st.markdown(f"**{title} that changed**")
-            st.dataframe(pd.DataFrame(change[key]), use_container_width=True, hide_index=True)
+            st.dataframe(pd.DataFrame(change[key]), width="stretch", hide_index=True)
     if change["ticks"]:
         st.markdown("**Manual ticks that changed**")
         st.dataframe(pd.DataFrame([{"item": t["item"],
                                     "from": f"{t['from']['state']} by {t['from']['actor']}" if t["from"] else "",
                                     "to": f"{t['to']['state']} by {t['to']['actor']}" if t["to"] else ""}
-                                   for t in change["ticks"]]), use_container_width=True, hide_index=True)
+                                   for t in change["ticks"]]), width="stretch", hide_index=True)
     st.caption(f"Waivers added: {', '.join(change['waivers']['added']) or 'none'} · "
                f"removed: {', '.join(change['waivers']['removed']) or 'none'}")
 
@@ -90,4 +91,4 @@ if found:
         spec = reports.FORMATS[fmt]
         col.download_button(fmt.upper(), data=reports.render(frozen, fmt), mime=spec.media_type,
                             file_name=f"scaleready-{project}-{chosen}.{spec.extension}".replace(" ", "_"),
-                            use_container_width=True)
+                            width="stretch")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.auth import current
-from dashboard.state import framework_or_stop, pick_run, project_of, run_or_stop, store_or_stop
+from dashboard.state import flash, framework_or_stop, pick_run, project_of, run_or_stop, show_flash, store_or_stop
 from scaleready import views
 from scaleready.runner import rescore
 
 store = store_or_stop()
 st.title("Roadmap and checklist")
+show_flash()
 framework = framework_or_stop()
 
 run_id = pick_run(store, "Evidence from run")
@@ -53,7 +54,7 @@ else:
             else:
                 st.session_state["actor"] = actor
                 store.set_item_state(framework.id, item_id, state, actor.strip(), note.strip(), **project_of(run))
-                st.success(f"{item_id}: {state} by {actor.strip()}")
+                flash(f"{item_id}: {state} by {actor.strip()}")
                 st.rerun()
 
 focus = [i for i in st.session_state.get("roadmap_items") or [] if i in set(frame["item"])]

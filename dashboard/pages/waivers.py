@@ -8,20 +8,21 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.project import pick_project
-from dashboard.state import store_or_stop
+from dashboard.state import flash, show_flash, store_or_stop
 from scaleready.store import StoreError
 from scaleready.waivers import waiver_rows
 
 store = store_or_stop()
 project = pick_project(store)
 st.title("Waivers")
+show_flash()
 st.caption(f"Project **{project}**. A waiver accepts the risk of a check's fail/warn findings until it expires; "
            "an expired waiver stops applying and stays listed as expired.")
 
 show_revoked = st.toggle("Show revoked waivers", value=False)
 rows = waiver_rows(store, project, include_revoked=show_revoked)
 if rows:
-    st.dataframe(pd.DataFrame(rows), use_container_width=True, hide_index=True,
+    st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True,
                  column_order=["id", "state", "check", "target", "subject", "reason", "expires", "by", "created"])
 else:
     st.info("No waivers in this project.")
@@ -45,7 +46,7 @@ with left.form("grant", clear_on_submit=True):
         except (ValueError, StoreError) as exc:
             st.error(str(exc))
         else:
-            st.success(f"Waiver {wid} granted; the next check applies it.")
+            flash(f"Waiver {wid} granted; the next check applies it.")
             st.rerun()
 
 active = [r for r in rows if r["state"] != "revoked"]
@@ -63,5 +64,5 @@ with right.form("revoke", clear_on_submit=True):
         except (ValueError, StoreError) as exc:
             st.error(str(exc))
         else:
-            st.success(f"Waiver {choice} revoked.")
+            flash(f"Waiver {choice} revoked.")
             st.rerun()

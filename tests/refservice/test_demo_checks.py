@@ -48,10 +48,12 @@ ALLOWED = {("prometheus.slo.db_cpu", None): {"pass", "fail"},  # the whole host'
            ("http.security_headers", "Strict-Transport-Security"): {"skip"},  # plain HTTP
            # not run by this stack: an OpenTelemetry collector, OpenCost, kubelet volume stats
            ("prometheus.tracing.spans", None): {"warn"},
-           ("prometheus.cost.metrics", None): {"skip"},
-           ("prometheus.cost.compute_growth", None): {"skip"},
+           # node cost is recorded from on-prem list prices (rules.yml), but a month-old figure to
+           # compare with cannot exist in a Prometheus started minutes ago
+           ("prometheus.cost.compute_growth", None): {"error"},
            ("prometheus.cost.storage_growth", None): {"skip"},
-           ("prometheus.cost.transfer", None): {"skip"},
+           # cost series exist, but no egress prices (OpenCost/Kubecost network metrics): cannot compute
+           ("prometheus.cost.transfer", None): {"error"},
            ("kubernetes.regions", None): {"skip"}}  # manifests carry no nodes: a live cluster shows zones
 
 
@@ -196,11 +198,11 @@ def test_every_check_passes_on_the_reference_service(stack: Stack, monkeypatch: 
             bad.append(f"{f.status} {f.target} {f.check} {f.subject}: {f.message}")
     assert not bad, "\n".join(bad)
     assert sum(str(f.status) == "pass" for f in findings) >= 50
-    # every item has live evidence but what this stack cannot show: OpenCost's cost metrics and
-    # kubelet volume stats (4 cost items), a live cluster's zones (regional failover) and the
-    # manual-only reserved-instances item
+    # every item has live evidence but what this stack cannot show: a month or a week of cost and
+    # volume history, OpenCost's egress prices (3 cost alerts), a live cluster's zones (regional
+    # failover) and the manual-only reserved-instances item
     unknown = {i.id for a in outcome.score.areas for i in a.items if i.source not in ("evidence", "conflict")}
-    assert unknown <= {"roadmap.p4.cost_monitoring", "cost.alert.compute", "cost.alert.storage",
+    assert unknown <= {"cost.alert.compute", "cost.alert.storage",
                        "cost.alert.transfer", "cost.reserved_db", "roadmap.p4.regional_failover"}, unknown
     proven, total = items_with_evidence(outcome)
-    assert proven / total >= 51 / 57, (proven, total)
+    assert proven / total >= 0.9, (proven, total)

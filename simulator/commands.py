@@ -146,7 +146,7 @@ def simulate(scenario: Path, engine: str | None, do_sweep: bool, grid_items: tup
             doc["capacity"] = cap
             text += (f"\ncapacity: P99 reaches {sc.targets.p99_ms:g} ms at {cap['rate']:,.0f} req/s "
                      f"(interval {cap['rate_low']:,.0f} – {cap['rate_high']:,.0f}; about {cap['users']:,.0f} users, "
-                     f"{cap['headroom']:.1f}x today's traffic)")
+                     f"{cap['headroom']:.1f}x today's traffic)\n{cap['validation']}")
     except (ScenarioError, ValueError, MemoryError) as exc:
         click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)

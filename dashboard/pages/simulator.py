@@ -209,3 +209,4 @@ if st.button("Find the capacity"):
                f"({cap['users_low']:,.0f} – {cap['users_high']:,.0f} users). {cap['model']}.")
     if cap["note"]:
         st.warning(cap["note"])
+    st.info(cap["validation"])

@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,3 +253,21 @@ def test_simulate_command_summary_states_the_capacity(tmp_path):
     assert res.exit_code in (0, 3), res.output
     line = next(ln for ln in res.output.splitlines() if ln.startswith("capacity:"))
     assert "P99 reaches 40 ms at" in line and "req/s" in line and "interval" in line
+
+
+def test_the_stated_bias_matches_the_kept_validation_results():
+    """The capacity answer tells users how far off the model was; that sentence must describe the
+    results file it points to, so a rerun of bench/validate_knee.py that changes them fails here."""
+    import re
+
+    from simulator.capacity import VALIDATION
+
+    results = json.loads((Path(__file__).resolve().parents[2] / "bench" / "results" / "simulator-knee.json").read_text())
+    cap = results["capacity"]
+    below = 100 * (1 - cap["measured_crossing"] / cap["centre"])
+    low, high = (float(x) for x in re.search(r"(\d+)-(\d+) % below the predicted centre", VALIDATION).groups())
+    assert low - 0.5 <= below <= high + 0.5, below
+    ratios = [r["p99_measured_ms"] / r["p99_predicted_ms"] for r in results["rows"]
+              if r.get("kind") == "sweep" and r["utilisation"] <= 0.95]
+    first, last = (float(x) for x in re.search(r"P99 was ([\d.]+)-([\d.]+)x", VALIDATION).groups())
+    assert first - 0.05 <= min(ratios) and max(ratios) <= last + 0.05, ratios

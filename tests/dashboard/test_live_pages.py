@@ -68,8 +68,10 @@ def test_live_metrics_page_plots_against_thresholds(live_dashboard: str, page) -
     page.get_by_role("link", name="Live metrics").click()
     page.get_by_text("outside the guide's target").first.wait_for(timeout=60_000)
     # `:visible`: while the fragment first renders, a hidden chart placeholder can come first in the DOM
+    # The first chart waits for plotly.js (a few MB the browser loads and parses once): on a busy
+    # 2-core host that alone took over 30 s, so it gets longer than the page itself.
     charts = page.locator("[data-testid='stPlotlyChart']:visible")
-    charts.first.wait_for(timeout=30_000)
+    charts.first.wait_for(timeout=90_000)
     page.mouse.wheel(0, 3000)  # the lower charts draw when scrolled into view
     charts.nth(3).wait_for(timeout=30_000)
     body = page.inner_text("body")

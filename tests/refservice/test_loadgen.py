@@ -57,48 +57,15 @@ def test_mix_and_write_ratio() -> None:
     assert shares[plan.endpoints.index("update_product")] == pytest.approx(0.2, abs=0.02)
 
 
-class StallingServer:
-    """A raw HTTP/1.1 server that answers at once, except that it stalls once for ``stall_s``."""
+class RawServer:
+    """A raw HTTP/1.1 server on its own loop thread. Every request is answered ``delay_s`` after it
+    is read, except request number ``stall_at``, which waits ``stall_s``; each connection is served
+    on its own (its concurrency is as large as the client's) and the connections are counted."""
 
-    def __init__(self, stall_at: int, stall_s: float) -> None:
+    def __init__(self, delay_s: float = 0.0, *, stall_at: int = 0, stall_s: float = 0.0) -> None:
         self.port = free_port()
-        self.stall_at = stall_at
-        self.stall_s = stall_s
+        self.delay_s, self.stall_at, self.stall_s = delay_s, stall_at, stall_s
         self.count = 0
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                await reader.readuntil(b"\r\n\r\n")
-                self.count += 1
-                if self.count == self.stall_at:
-                    await asyncio.sleep(self.stall_s)
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
-
-    def __enter__(self) -> StallingServer:
-        self.thread.start()
-        fut = asyncio.run_coroutine_threadsafe(asyncio.start_server(self._handle, "127.0.0.1", self.port),
-                                               self.loop)
-        self.server = fut.result(5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.close()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-class SlowServer:
-    """A raw HTTP/1.1 server that answers every request ``delay_s`` after reading it (each connection
-    on its own, so its concurrency is as large as the client's), counting the connections it accepted."""
-
-    def __init__(self, delay_s: float) -> None:
-        self.port = free_port()
-        self.delay_s = delay_s
         self.connections = 0
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -108,12 +75,16 @@ class SlowServer:
         try:
             while True:
                 await reader.readuntil(b"\r\n\r\n")
-                await asyncio.sleep(self.delay_s)
+                self.count += 1
+                if self.count == self.stall_at:
+                    await asyncio.sleep(self.stall_s)
+                elif self.delay_s:
+                    await asyncio.sleep(self.delay_s)
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
 
-    def __enter__(self) -> SlowServer:
+    def __enter__(self) -> RawServer:
         self.thread.start()
         fut = asyncio.run_coroutine_threadsafe(asyncio.start_server(self._handle, "127.0.0.1", self.port),
                                                self.loop)
@@ -132,25 +103,25 @@ def test_connections_open_on_demand_so_requests_do_not_queue_in_the_generator() 
     connections on demand keeps the send lag small and the latency at the server's 100 ms, and
     never opens more than the bound."""
     spec = {"rate": 200, "duration_s": 2, "distribution": "constant", "mix": "/x=1", "connections": 4}
-    with SlowServer(0.1) as srv:
+    with RawServer(0.1) as srv:
         fixed = run(LoadSpec(url=f"http://127.0.0.1:{srv.port}", **spec))
     assert fixed["connections_used"] == 4
     assert fixed["send_lag_ms"]["p99"] > 1000 and fixed["latency_ms"]["p99"] > 1000
-    with SlowServer(0.1) as srv:
+    with RawServer(0.1) as srv:
         grown = run(LoadSpec(url=f"http://127.0.0.1:{srv.port}", max_connections=256, **spec))
         opened = srv.connections
     assert grown["completed"] == 400 and grown["errors"] == 0
     assert 20 <= grown["connections_used"] <= 64 and opened == grown["connections_used"]
     assert grown["send_lag_ms"]["p99"] < 50
     assert grown["latency_ms"]["p50"] >= 100 and grown["latency_ms"]["p99"] < 200
-    with SlowServer(0.1) as srv:
+    with RawServer(0.1) as srv:
         bounded = run(LoadSpec(url=f"http://127.0.0.1:{srv.port}", max_connections=10, **spec))
     assert bounded["connections_used"] == 10 and bounded["send_lag_ms"]["p99"] > 500
 
 
 def test_latency_is_timed_from_the_intended_send_time() -> None:
     """One 1 s stall on a single connection delays ~200 queued requests: P99 must show it."""
-    with StallingServer(stall_at=100, stall_s=1.0) as srv:
+    with RawServer(stall_at=100, stall_s=1.0) as srv:
         result = run(LoadSpec(url=f"http://127.0.0.1:{srv.port}", rate=200, duration_s=3, mix="/x=1",
                               connections=1))
     assert result["completed"] == 600 and result["errors"] == 0

@@ -21,8 +21,6 @@ Each mode is one way a real target fails in production, on a real loopback socke
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import ipaddress
 import json
 import socket
 import ssl
@@ -32,32 +30,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tests.http.server import self_signed
+
 MODES = ("silent", "reset", "garbage", "http500", "badjson", "echo", "resp-echo", "tls", "restart")
 PG_SSL_REQUEST = struct.pack("!ii", 8, 80877103)
 GARBAGE = b"\x00\xff\xfe garbage \x1b[31m\r\n\x00" * 8
-
-
-def _self_signed(folder: Path) -> tuple[str, str]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "untrusted.invalid")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(cert_path), str(key_path)
 
 
 class FaultServer:
@@ -85,7 +62,7 @@ class FaultServer:
         self._tls: ssl.SSLContext | None = None
         if mode == "tls":
             self._folder = tempfile.TemporaryDirectory(prefix="fault-tls-")
-            cert, key = _self_signed(Path(self._folder.name))
+            cert, key = self_signed(Path(self._folder.name))
             self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._tls.load_cert_chain(cert, key)
         self._thread = threading.Thread(target=self._serve, name=f"fault-{mode}", daemon=True)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from refservice.loadgen.http1 import Connection, build_request, split_base
+from refservice.loadgen.runner import login
 from refservice.loadgen.schedule import zipf_keys
 
 
@@ -34,22 +35,10 @@ class _Record:
     value: int | None = None
 
 
-async def _login(host: str, port: int, netloc: str) -> str:
-    conn = Connection(host, port)
-    try:
-        body = json.dumps({"username": "demo", "password": "demo"}).encode()
-        status, payload = await conn.request(build_request("POST", "/sessions", netloc, body))
-    finally:
-        conn.close()
-    if status != 201:
-        raise RuntimeError(f"login failed with HTTP {status}")
-    return str(json.loads(payload)["token"])
-
-
 async def _run(url: str, rate: float, duration_s: float, keys: int, zipf: float, write_ratio: float, seed: int,
                connections: int, burst: int = 1) -> list[_Record]:
     host, port, netloc = split_base(url)
-    token = await _login(host, port, netloc)
+    token = await login(host, port, netloc, "demo", "demo")
     rng = np.random.default_rng(seed)
     n = max(1, round(rate * duration_s))
     # Poisson arrivals of bursts of ``burst`` requests sent at the same instant (1 = plain Poisson)

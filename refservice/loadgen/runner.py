@@ -172,15 +172,16 @@ class _Requests:
         return name, build_request(method, target, self.host, body, headers)
 
 
-async def _login(spec: LoadSpec, host: str, port: int, netloc: str) -> str:
+async def login(host: str, port: int, netloc: str, username: str, password: str) -> str:
+    """A session token from the reference service's ``POST /sessions`` (one short-lived connection)."""
     conn = Connection(host, port)
-    body = json.dumps({"username": spec.username, "password": spec.password}).encode()
+    body = json.dumps({"username": username, "password": password}).encode()
     try:
         status, payload = await conn.request(build_request("POST", "/sessions", netloc, body))
     finally:
         conn.close()
     if status != 201:
-        raise RuntimeError(f"login as {spec.username!r} failed with HTTP {status}")
+        raise RuntimeError(f"login as {username!r} failed with HTTP {status}")
     return str(json.loads(payload)["token"])
 
 
@@ -193,7 +194,7 @@ async def run_async(spec: LoadSpec) -> dict[str, Any]:
     if spec.token is None and any(e in WRITE_ENDPOINTS for e in mix):
         if spec.transport != "raw":
             raise ValueError("write endpoints with transport 'httpx' need an explicit token")
-        spec.token = await _login(spec, host, port, netloc)
+        spec.token = await login(host, port, netloc, spec.username, spec.password)
     requests = _Requests(spec, plan, netloc)
     hists = {name: _hist() for name in plan.endpoints}
     statuses: dict[str, Counter[str]] = {name: Counter() for name in plan.endpoints}

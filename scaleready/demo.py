@@ -45,6 +45,7 @@ from scaleready.demo_stack import (
     start_postgres,
     start_prometheus,
     start_redis,
+    stop_process,
     wait_prometheus_data,
     wait_prometheus_scraping,
 )
@@ -198,12 +199,7 @@ def _service_process(products: int, database_url: str | None, redis_url: str | N
                           redis_file=folder / "redis-url" if redis_url else None,
                           log_file=folder / "refservice.log", pid=proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
         log.close()
         for path in folder.iterdir():
             path.unlink(missing_ok=True)

@@ -72,7 +72,8 @@ class LocalStack:
         return ""
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a child the demo started, and kill it if it has not gone within 10 s."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -94,7 +95,7 @@ def local_stack() -> Iterator[LocalStack]:
                 stop()
         for proc in reversed(stack.processes):
             with contextlib.suppress(Exception):
-                _stop(proc)
+                stop_process(proc)
         shutil.rmtree(stack.folder, ignore_errors=True)
 
 

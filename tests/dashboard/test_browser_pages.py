@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from scaleready.demo import run_demo
+from scaleready.demo_stack import stop_process
 from scaleready.store import Store
 from tests.dashboard.conftest import free_port, shot
-from tests.support.processes import stop_process
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

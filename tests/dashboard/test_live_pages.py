@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scaleready.demo_stack import stop_process
 from tests.dashboard.conftest import free_port, shot
 from tests.prometheus.test_live_evidence import bad_page, db_page
-from tests.support.processes import stop_process
 from tests.support.prometheus_server import PrometheusServer, ScrapeJob
 from tests.support.text_exporter import TextExporter
 

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
+from scaleready.demo_stack import stop_process
 from tests.dashboard.conftest import free_port
-from tests.support.processes import stop_process
 
 pytestmark = pytest.mark.slow
 

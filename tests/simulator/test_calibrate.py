@@ -14,11 +14,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from scaleready.demo_stack import stop_process
 from simulator.calibrate import Calibration, realisations, refservice_scenario
 from simulator.commands import _calibrated
 from simulator.commands import calibrate as calibrate_cmd
 from simulator.commands import simulate as simulate_cmd
-from tests.support.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "data" / "simulator" / "100k-users.yaml"

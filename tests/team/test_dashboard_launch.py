@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scaleready.demo_stack import stop_process
 from tests.dashboard.conftest import free_port, shot
-from tests.support.processes import stop_process
 from tests.team.conftest import cli_env, scaleready, scaleready_background
 
 SECRETS = """\

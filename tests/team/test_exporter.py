@@ -17,9 +17,9 @@ import httpx
 import pytest
 import yaml
 
+from scaleready.demo_stack import stop_process
 from scaleready.exporter import effective_status, worst_status
 from scaleready.store import Store
-from tests.support.processes import stop_process
 from tests.support.prometheus_server import PrometheusServer, ScrapeJob, binary, free_port
 from tests.team.conftest import REPO, cli_env, scaleready, scaleready_background
 

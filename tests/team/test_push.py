@@ -18,8 +18,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from scaleready.demo_stack import stop_process
 from scaleready.store import Store
-from tests.support.processes import stop_process
 from tests.support.prometheus_server import free_port
 from tests.team.conftest import REPO, cli_env, scaleready
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.state import flash
 from scaleready.demo import DemoBackends, DemoError, delete_demo_runs, items_with_evidence, run_demo_detailed
 from scaleready.store import Store
 
@@ -22,8 +23,7 @@ def demo_button(store: Store, key: str = "demo", backends: DemoBackends | None =
         proven, total = items_with_evidence(run)
         skipped = "".join(f" Skipped {part}: {reason}." for part, reason in outcome.skipped.items())
         st.session_state["run_id"] = run.id
-        st.session_state["flash"] = (f"Demo run {run.id[:8]}: {proven} of {total} items ({proven / total:.0%}) "
-                                     f"have live evidence.{skipped}")
+        flash(f"Demo run {run.id[:8]}: {proven} of {total} items ({proven / total:.0%}) have live evidence.{skipped}")
         st.rerun()
 
 
@@ -44,5 +44,5 @@ def delete_demo_button(store: Store) -> None:
     if st.button("Delete the demo runs", key="demo-delete"):
         removed = delete_demo_runs(store)
         st.session_state.pop("run_id", None)
-        st.session_state["flash"] = f"Deleted {removed} demo run(s)."
+        flash(f"Deleted {removed} demo run(s).")
         st.rerun()

@@ -138,7 +138,8 @@ def scenario_capacity(sc: Scenario, target_p99_ms: float | None = None, *, cores
                users_high=answer.rate_high / per_user, current_rate=sc.read_rate + writes,
                headroom=answer.rate / (sc.read_rate + writes) if sc.read_rate + writes > 0 else math.inf,
                trace_s=duration_s,
-               model="asyncio CPU as processor sharing per instance, DB pool as a FCFS queue, per-instance L1; "
+               model="each event loop replayed in rounds as asyncio runs it (a round per await), DB pool as a "
+                     "FCFS queue of connection holds, per-instance L1; "
                      f"interval: CPU times +-{cpu_spread:.0%} and 3 seeds",
                validation=VALIDATION)
     return doc

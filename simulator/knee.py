@@ -4,17 +4,17 @@ The light-load simulator (`trace`, `analytic`) treats an instance's CPU as a FCF
 validated where queues are short. At the knee the queueing discipline decides P99, so this module
 models what an asyncio service does with its CPU:
 
-* **CPU as processor sharing.** One event loop runs the ready callbacks in FIFO order, each until
-  its next ``await``. A request is several such bursts (parse and L1 lookup; after Redis; after
-  PostgreSQL; the response write), so concurrent requests take turns burst by burst: a
-  round-robin with a quantum of one burst, which in the limit is processor sharing (PS), not FCFS.
-  When several worker processes share fewer cores, the kernel's fair scheduler shares the cores
-  between them the same way. The model is therefore PS with ``cores`` servers over all requests of
-  the instances placed on those cores (each job gets ``min(1, cores / n_active)`` of a core), or
-  per-instance PS when every instance has a core of its own. ``discipline="fcfs"`` is kept to
-  compare: bench/validate_knee.py reports both, and the measured short/long request latencies
-  show which one the service follows (PS keeps latency proportional to the CPU demand, FCFS adds
-  the same wait to every request).
+* **CPU as the event loop runs it** (``discipline="rounds"``, the default; `rounds`). One event
+  loop runs the ready callbacks in FIFO order, each until its next ``await``, and a request that
+  awaits I/O gets the core back only when the loop comes round to it again, so its latency is its
+  number of awaits times the length of a round. The knee bench's own timings inside the workers
+  (bench/knee_tail.py) show the tail is made there: by database reads waiting rounds for Redis and
+  PostgreSQL replies and holding pooled connections through them, which neither processor
+  sharing (``"ps"``: the limit of a round-robin of CPU bursts, each request stretched by the same
+  factor) nor FCFS (``"fcfs"``: one wait for all) has; both are kept to compare, and
+  bench/validate_knee.py reports all three. When several worker processes share fewer cores, the
+  kernel's fair scheduler shares the cores between their loops (`rounds` replays that too; PS
+  takes ``min(1, cores / n_active)`` of a core per job).
 * **Waking the loop costs CPU.** A request that finds its event loop idle pays the wake-up (epoll
   returning, the context switch back); under load one loop iteration serves many ready requests,
   so the CPU per request falls with load (measured here: 2.35 ms at 25 % to 1.88 ms at 95 %). The
@@ -23,24 +23,26 @@ models what an asyncio service does with its CPU:
   calibrated at light load from two arrival patterns (Poisson, and the same rate in bursts, where
   only the first request of a burst can find the loop idle).
 * **I/O does not queue on the CPU.** Redis and PostgreSQL round trips add latency while the
-  request is parked, so they add to the PS sojourn of its CPU work.
-* **The connection pool is a queue.** Database reads and writes wait FCFS for one of the
-  ``pool_per_instance x instances`` connections of a node (capped by the node's cores), replayed
-  with the exact Lindley recursion of `queueing.fcfs_waits`.
-* **The clients' connections cap the concurrency.** A request is only at the service once a client
-  connection carries it; with ``max_in_service`` = C, at most C requests share the CPU and the rest
-  wait FCFS in front, charged from their intended send time (PS with a FCFS queue ahead of it: C = 1
-  is FCFS M/G/1, a C the load never reaches is plain PS). The knee bench opens connections on
-  demand up to a bound and passes the same bound here, so the model and the measurement agree on
-  where requests wait.
+  request is parked (under PS they add to its sojourn; under rounds it also waits its turn back).
+* **The connection pool is a queue.** Under rounds, each loop's ``pool_per_instance`` connections
+  are held from the query until the request's next step has run, waiters FIFO. Under PS and FCFS,
+  database reads and writes wait FCFS for one of the ``pool_per_instance x instances`` connections
+  of a node (capped by the node's cores), replayed with the Lindley recursion of
+  `queueing.fcfs_waits`.
+* **The clients' connections cap the concurrency** (PS and FCFS). A request is only at the service
+  once a client connection carries it; with ``max_in_service`` = C, at most C requests share the CPU
+  and the rest wait FCFS in front, charged from their intended send time (PS with a FCFS queue
+  ahead of it: C = 1 is FCFS M/G/1, a C the load never reaches is plain PS). The knee bench opens
+  connections on demand up to 1,024, which only overload reaches.
 * **Per-instance L1.** The path mix (L1 hit, L2 hit, database read) and the stale reads come from
   the cache simulator with ``app.instances = instances``: each instance keeps its own L1.
 
 Everything above is replayed on a Poisson trace with common random numbers: the same seed gives
 the same unit-rate arrivals scaled by ``1 / rate`` and the same service draws, so the predicted P99
-is monotone in the rate (compressing arrivals only ever adds work in the system; the wake-up work
-shrinks as queues grow, but by less than the queueing adds: tests check the P99 stays monotone),
-which is what `capacity` relies on to find the crossing of a P99 target.
+grows with the rate (compressing arrivals only ever adds work in the system; the wake-up work
+shrinks as queues grow, but by less than the queueing adds: tests check the P99 stays monotone,
+within 2 % for rounds, whose round boundaries move with the arrivals), which is what `capacity`
+relies on to find the crossing of a P99 target.
 """
 
 from __future__ import annotations
@@ -52,13 +54,14 @@ from typing import Literal
 import numba
 import numpy as np
 
+from . import rounds
 from .model import Scenario
 from .queueing import fcfs_waits
 
-__all__ = ["KneeParams", "KneePrediction", "Paths", "fit_light_load", "latencies_ms", "paths_from_result", "predict",
-           "ps_sojourn"]
+__all__ = ["KneeParams", "KneePrediction", "Paths", "fit_light_load", "latencies_by_path", "latencies_ms",
+           "paths_from_result", "predict", "ps_sojourn"]
 
-Discipline = Literal["ps", "fcfs"]
+Discipline = Literal["rounds", "ps", "fcfs"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,14 @@ class KneeParams:
     db_cores: int = 2
     overhead_ms: float = 0.0
     wake_ms: float = 0.0
-    discipline: Discipline = "ps"
+    discipline: Discipline = "rounds"
+    # the event-loop round model (`rounds`): task steps of application work before the cache lookup
+    # (awaits between computations), CPU of a flush / reader callback, the kernel's time slice when
+    # loops share a core, and how many statements a write's transaction sends
+    steps: int = 1
+    callback_ms: float = 0.02
+    slice_ms: float = 1.5
+    statements_per_write: int = 1
     # requests in service at once (the clients' connections; 0: unbounded). Beyond it requests wait
     # FCFS at the client, charged from their intended send time as the load generator charges them.
     max_in_service: int = 0
@@ -252,6 +262,23 @@ def _cpu_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float, params: 
     return fcfs_waits(arrival, work, max(1, int(servers))) + work
 
 
+def _loops(params: KneeParams, u_inst: np.ndarray) -> tuple[np.ndarray, int, float, int]:
+    """Event loops for the round model: each instance runs ``cores / instances`` loops (worker
+    processes, each with a core) when it has cores to spare, else one loop, and the loops share the
+    cores. Returns each request's loop (its instance's loops in turn at random), the number of
+    cores, their speed (a fractional share of a core slows it) and the connections per loop (an
+    instance's pool split between its loops)."""
+    inst = params.instances
+    per = max(1, int(params.cores // inst)) if params.cores >= inst else 1
+    loops = inst * per
+    scaled = u_inst * inst
+    instance = np.minimum(scaled.astype(np.int64), inst - 1)
+    sub = np.minimum(((scaled - instance) * per).astype(np.int64), per - 1)
+    n_cores = loops if params.cores >= loops else max(1, math.ceil(params.cores))
+    speed = params.cores / n_cores
+    return instance * per + sub, n_cores, speed, max(1, -(-params.pool_per_instance // per))
+
+
 def _lognormal(rng: np.random.Generator, mean: float, cv: float, size: int) -> np.ndarray:
     if mean <= 0:
         return np.zeros(size)
@@ -266,6 +293,13 @@ def latencies_ms(params: KneeParams, paths: Paths, rate: float, duration_s: floa
     The random draws depend on ``seed`` and the number of requests only, so two rates with the
     same seed share them (common random numbers): arrivals are unit-rate gaps divided by ``rate``.
     """
+    return latencies_by_path(params, paths, rate, duration_s, seed)[0]
+
+
+def latencies_by_path(params: KneeParams, paths: Paths, rate: float, duration_s: float = 60.0,
+                      seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """`latencies_ms` with each read's path (`rounds.HIT`, `rounds.L2` or `rounds.DB`) beside it, to set
+    against per-path measurements."""
     rng = np.random.default_rng(seed)
     n = max(1, round(rate * duration_s))
     gaps = rng.exponential(1.0, n)
@@ -278,6 +312,17 @@ def latencies_ms(params: KneeParams, paths: Paths, rate: float, duration_s: floa
     to_db = ~is_write & (u_read >= paths.l1 + paths.l2)
     cpu_s = base * np.where(hit1, params.cpu_hit_ms, params.cpu_miss_ms) / 1000.0
     instance = np.minimum((u_inst * params.instances).astype(np.int64), params.instances - 1)
+    path = np.where(is_write, rounds.WRITE, np.where(hit1, rounds.HIT, np.where(to_db, rounds.DB, rounds.L2)))
+    reads = ~is_write
+    if params.discipline == "rounds":
+        loop, n_cores, speed, pool = _loops(params, u_inst)
+        stmts = max(1, params.statements_per_write)
+        total = rounds.round_latencies(
+            arrival, loop, path, cpu_s, cores=n_cores, speed=speed, steps=params.steps, statements_per_write=stmts,
+            io_l2=params.l2_ms / 1000.0, io_db=params.db_ms / 1000.0, io_db_write=params.db_write_ms / stmts / 1000.0,
+            pool=pool, callback=params.callback_ms / 1000.0, wake=params.wake_ms / 1000.0,
+            slice_s=params.slice_ms / 1000.0)
+        return total[reads] * 1000.0 + params.overhead_ms, path[reads]
     if params.cores >= params.instances:  # an event loop per core: per-instance PS, requests spread at random
         cpu = np.empty(n)
         for k in range(params.instances):
@@ -293,7 +338,7 @@ def latencies_ms(params: KneeParams, paths: Paths, rate: float, duration_s: floa
     waits = fcfs_waits(arrival[db] + cpu[db] / 2, db_service, pool)  # the query starts mid-way through the request
     io[db] += waits + db_service
     total = (cpu + io) * 1000.0 + params.overhead_ms
-    return total[~is_write]
+    return total[reads], path[reads]
 
 
 @dataclass(frozen=True)

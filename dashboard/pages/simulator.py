@@ -193,9 +193,10 @@ if result is not None:
                    f"{fmt_rate(scenario.read_rate)} reads.")
 
 st.subheader("Capacity: the traffic at which P99 crosses the target")
-st.caption("The knee model (simulator/capacity.py): each instance's CPU shared as asyncio shares it (processor "
-           "sharing), the DB connection pool as a queue, per-instance L1. The interval assumes CPU times known "
-           "within ±10 %; bench/results/simulator-knee.md shows how it compares with a measured deployment.")
+st.caption("The knee model (simulator/capacity.py): each instance's event loop replayed round by round as asyncio "
+           "runs it (a request waits a loop round for every await), the DB connection pool as a queue, per-instance "
+           "L1. The interval assumes CPU times known within ±10 %; bench/results/simulator-knee.md shows how it "
+           "compares with a measured deployment.")
 cap_target = st.number_input("P99 target (ms)", 1.0, 600_000.0, float(scenario.targets.p99_ms))
 if st.button("Find the capacity"):
     with st.spinner("Bisecting on the request rate…"):

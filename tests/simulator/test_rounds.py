@@ -1,0 +1,146 @@
+"""The event-loop round model (simulator/rounds.py): exact at light load, work-conserving, a pool
+that queues like M/D/1, loops that share a core fairly, and the mechanism it exists for: under
+load a request waits a round per await, so latency follows the awaits, not the CPU."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from simulator import rounds
+from simulator.knee import KneeParams, Paths, _loops, fit_light_load, latencies_ms, predict, ps_sojourn
+from simulator.queueing import fcfs_waits
+
+IO = {"io_l2": 0.0, "io_db": 0.0, "io_db_write": 0.0}
+QUIET = {"steps": 1, "statements_per_write": 1, "pool": 8, "callback": 0.0, "wake": 0.0, "slice_s": 0.0015}
+
+
+def _poisson(rate: float, n: int, seed: int = 1) -> np.ndarray:
+    return np.cumsum(np.random.default_rng(seed).exponential(1 / rate, n))
+
+
+def _replay(arrival, path, cpu, loop=None, cores=1, **kw):
+    loop = np.zeros(arrival.size, np.int64) if loop is None else loop
+    args = {**IO, **QUIET, **kw}
+    return rounds.round_latencies(arrival, loop, np.asarray(path, np.int64), cpu, cores=cores, **args)
+
+
+def test_alone_a_request_takes_its_cpu_plus_its_round_trips():
+    """Far apart nobody waits: latency = CPU + the I/O of its path (an L2 read: one Redis trip; a
+    database read: Redis miss, the query, the Redis store; a write: its statements and one invalidation)."""
+    n = 40
+    arrival = np.arange(n) * 1.0
+    path = np.tile([rounds.HIT, rounds.L2, rounds.DB, rounds.WRITE], n // 4)
+    cpu = np.full(n, 0.002)
+    io = {"io_l2": 0.0001, "io_db": 0.0003, "io_db_write": 0.0004}
+    got = _replay(arrival, path, cpu, **io, statements_per_write=3)
+    want = {rounds.HIT: 0.002, rounds.L2: 0.0021, rounds.DB: 0.002 + 2 * 0.0001 + 0.0003,
+            rounds.WRITE: 0.002 + 3 * 0.0004 + 0.0001}
+    assert np.allclose(got, [want[p] for p in path])
+    woken = _replay(arrival, path, cpu, **io, statements_per_write=3, wake=0.0005)  # every one finds its loop idle
+    assert np.allclose(woken - got, 0.0005)
+
+
+@pytest.mark.parametrize("loops", [1, 3])
+def test_a_busy_core_is_work_conserving(loops):
+    """Without I/O or wake-ups the core never idles while work is waiting, whatever the order: each
+    busy period ends when FCFS's would, so the last request finishes at the FCFS time."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    arrival = _poisson(800.0, n, 4)
+    cpu = rng.lognormal(np.log(0.001) - 0.5, 1.0, n)  # mean 1 ms: rho 0.8
+    loop = rng.integers(0, loops, n)
+    got = _replay(arrival, np.full(n, rounds.HIT), cpu, loop=loop)
+    fcfs = fcfs_waits(arrival, cpu, 1) + cpu
+    assert (arrival + got).max() == pytest.approx((arrival + fcfs).max(), rel=1e-9)
+    assert got.mean() > fcfs.mean() * 0.5  # and it does queue
+
+
+def test_under_load_latency_follows_the_awaits_not_the_cpu():
+    """Two kinds of request with the same CPU, one answering from L1 and one awaiting Redis (a 10 us
+    trip): processor sharing gives them the same latency; an event loop makes the second wait three
+    more rounds (flush, reader, resumed task), which at 80 % load is most of its latency."""
+    rng = np.random.default_rng(5)
+    n = 60_000
+    arrival = _poisson(800.0, n, 6)
+    cpu = np.full(n, 0.001)
+    path = np.where(rng.random(n) < 0.5, rounds.HIT, rounds.L2)
+    got = _replay(arrival, path, cpu, io_l2=1e-5)
+    hit, l2 = got[path == rounds.HIT].mean(), got[path == rounds.L2].mean()
+    assert l2 > 1.5 * hit
+    ps = ps_sojourn(arrival, cpu, 1.0)
+    assert ps[path == rounds.L2].mean() == pytest.approx(ps[path == rounds.HIT].mean(), rel=0.05)
+
+
+def test_the_pool_is_a_fcfs_queue_of_connection_holds():
+    """One connection, database reads at 60/s, a 10 ms query and almost no CPU: the connection is an
+    M/D/1 server, so the mean wait is rho S / (2 (1 - rho)) (Pollaczek-Khinchine) on top of the query."""
+    n, rate, query = 60_000, 60.0, 0.010
+    arrival = _poisson(rate, n, 7)
+    got = _replay(arrival, np.full(n, rounds.DB), np.full(n, 1e-7), io_db=query, pool=1)
+    rho = rate * query
+    assert got.mean() == pytest.approx(query + rho * query / (2 * (1 - rho)), rel=0.05)
+    eight = _replay(arrival, np.full(n, rounds.DB), np.full(n, 1e-7), io_db=query, pool=8)
+    assert eight.mean() == pytest.approx(query, rel=0.02)  # enough connections: nobody waits for one
+
+
+def test_loops_on_their_own_cores_do_not_interact():
+    rng = np.random.default_rng(8)
+    n = 10_000
+    arrival = _poisson(1500.0, n, 9)
+    cpu = rng.exponential(0.001, n)
+    path = rng.integers(0, 4, n)
+    loop = rng.integers(0, 2, n)
+    together = _replay(arrival, path, cpu, loop=loop, cores=2, io_l2=1e-4, io_db=2e-4)
+    for k in (0, 1):
+        sel = loop == k
+        alone = _replay(arrival[sel], path[sel], cpu[sel], io_l2=1e-4, io_db=2e-4)
+        assert np.allclose(together[sel], alone)
+
+
+def test_loops_sharing_a_core_share_it_fairly():
+    """An overloaded loop does not starve its neighbour on the same core: the kernel gives each
+    runnable loop its turn, so the light loop's requests wait slices, not the other loop's queue."""
+    n = 6_000
+    heavy_arr = _poisson(1500.0, n, 10)  # 1.5 x the core on its own
+    light_arr = _poisson(100.0, n // 15, 11)
+    arrival = np.concatenate([heavy_arr, light_arr])
+    loop = np.concatenate([np.zeros(heavy_arr.size, np.int64), np.ones(light_arr.size, np.int64)])
+    got = _replay(arrival, np.full(arrival.size, rounds.HIT), np.full(arrival.size, 0.001), loop=loop)
+    heavy, light = got[loop == 0], got[loop == 1]
+    assert np.quantile(light, 0.99) < 0.02  # a few slices of 1.5 ms at most
+    assert heavy.max() > 1.0  # while the overloaded loop's queue grows without bound
+
+
+def test_instances_get_a_loop_per_spare_core():
+    params = KneeParams(instances=2, cores=4.0, cpu_hit_ms=1, cpu_miss_ms=1, pool_per_instance=10)
+    u = np.linspace(0, 0.999, 1000)
+    loop, cores, speed, pool = _loops(params, u)
+    assert (cores, speed, pool) == (4, 1.0, 5) and set(loop) == {0, 1, 2, 3}
+    assert np.bincount(loop).min() >= 240  # spread evenly
+    loop, cores, speed, pool = _loops(replace(params, instances=4, cores=1.5), u)
+    assert (cores, speed, pool) == (2, 0.75, 10) and set(loop) == {0, 1, 2, 3}
+
+
+ROUNDS = KneeParams(instances=2, cores=1.0, cpu_hit_ms=0.5, cpu_miss_ms=1.5, cpu_cv=1.0, l2_ms=0.1, db_ms=0.2,
+                    overhead_ms=0.4, steps=4, statements_per_write=3, wake_ms=0.3)
+PATHS = Paths(l1=0.5, l2=0.25, db=0.25, write_ratio=0.02)
+
+
+def test_p99_is_monotone_in_load_and_explodes_past_saturation():
+    """What `capacity`'s bisection relies on; past saturation the queue grows with the trace."""
+    sat = ROUNDS.saturation_rate(PATHS)
+    p99 = [predict(ROUNDS, PATHS, f * sat, duration_s=30).p99_ms for f in (0.2, 0.5, 0.7, 0.85, 0.9, 0.95, 1.05)]
+    assert all(b >= a * 0.98 for a, b in itertools.pairwise(p99)), p99
+    assert p99[-1] > 20 * p99[0]
+
+
+def test_fit_light_load_reproduces_its_own_run():
+    truth = replace(ROUNDS, cpu_cv=1.5, overhead_ms=0.8)
+    lat = latencies_ms(truth, PATHS, 200.0, 60, seed=11)
+    fitted = fit_light_load(ROUNDS, PATHS, 200.0, float(np.quantile(lat, 0.5)), float(np.quantile(lat, 0.99)))
+    assert fitted.overhead_ms == pytest.approx(0.8, abs=0.2)
+    assert fitted.cpu_cv == pytest.approx(1.5, abs=0.3)

@@ -41,7 +41,7 @@ from .result import SimulationResult
 __all__ = ["Calibration", "apply_calibration", "calibrate_service", "expected_cpu_ms", "fit_latency",
            "refservice_scenario"]
 
-_METRICS = ("process_cpu_seconds_total", "cache_hits_total", "db_queries_total")
+_METRICS = ("process_cpu_seconds_total", "cache_hits_total", "db_queries_total", "http_requests_total")
 Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -59,6 +59,13 @@ class Calibration:
     app_cpu_cv: float = 1.0
     cal_p50_ms: float = 0.0
     cal_p99_ms: float = 0.0
+    fit_p99_ms: float = 0.0  # the fitted model's own P99 on the calibration traces (0: not fitted)
+
+    @property
+    def fit_reproduces(self) -> bool:
+        """Whether the fit reproduces the calibration run's P99 within 1.5x. A run with a stall the
+        spread cannot explain (the cv search ends at its bound) does not: say so rather than pass."""
+        return self.fit_p99_ms > 0 and self.cal_p99_ms > 0 and 1 / 1.5 <= self.fit_p99_ms / self.cal_p99_ms <= 1.5
 
     def overrides(self) -> dict[str, Any]:
         """The scenario fragment these numbers stand for (merged over a scenario's own values)."""
@@ -157,7 +164,7 @@ def fit_latency(cal: Calibration, p50_ms: float, p99_ms: float, build: Callable[
                 seeds: int = 3) -> Calibration:
     """Choose the service-time cv (0.1 .. 3.0) and client overhead with which the simulator reproduces
     a measured P50 and P99: the overhead closes the P50 gap, the cv the remaining P99 gap."""
-    best: tuple[float, float, float] | None = None
+    best: tuple[float, float, float, float] | None = None
     for cv in np.round(np.arange(0.1, 3.01, 0.1), 2):
         runs = realisations(build(replace(cal, app_cpu_cv=float(cv), app_rtt_ms=0.0)), seeds)
         sim_p50 = float(np.mean([r.latency_ms.p50 for r in runs]))
@@ -165,9 +172,10 @@ def fit_latency(cal: Calibration, p50_ms: float, p99_ms: float, build: Callable[
         rtt = max(0.0, p50_ms - sim_p50)
         err = abs(sim_p99 + rtt - p99_ms)
         if best is None or err < best[0]:
-            best = (err, float(cv), rtt)
+            best = (err, float(cv), rtt, sim_p99 + rtt)
     assert best is not None
-    return replace(cal, app_cpu_cv=best[1], app_rtt_ms=best[2], cal_p50_ms=p50_ms, cal_p99_ms=p99_ms)
+    return replace(cal, app_cpu_cv=best[1], app_rtt_ms=best[2], cal_p50_ms=p50_ms, cal_p99_ms=p99_ms,
+                   fit_p99_ms=best[3])
 
 
 def scrape(url: str) -> Metrics:

@@ -201,6 +201,10 @@ def calibrate(url: str, rate: float, duration: float, keys: int, write_ratio: fl
         click.echo(f"error: calibration against {url} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}",
                    err=True)
         sys.exit(1)
+    if not cal.fit_reproduces:
+        click.echo(f"warning: the fitted model gives P99 {cal.fit_p99_ms:.1f} ms for the calibration run's "
+                   f"{cal.cal_p99_ms:.1f} ms (more than 1.5x apart: a stall the CPU-time spread cannot explain?); "
+                   "rerun the calibration on a quieter host before trusting simulated tails", err=True)
     text = yaml.safe_dump(cal.to_dict(), sort_keys=False).rstrip("\n")
     if output:
         _write(text, output)

@@ -67,14 +67,19 @@ def test_calibrate_measures_the_service_and_simulate_uses_it(service: str, tmp_p
     assert c["statements_per_write"] >= 1.0  # every PUT ran at least its UPDATE on the primary
     assert 0 < c["cal_p50_ms"] <= c["cal_p99_ms"]
     assert 0.1 <= c["app_cpu_cv"] <= 3.0 and c["app_rtt_ms"] >= 0
-    # the fitted model reproduces its own calibration run's tail, on the traces it was fitted on
-    # (calibrate_service fits on seed 99 and the two realisations after it). Other seeds are not
-    # asked to agree within 1.5x: with a wide fitted spread (cv 2-3, after one stall in the measured
-    # run) the P99 of 1,200 simulated requests itself moves 2x from seed to seed.
-    sc = refservice_scenario(Calibration(**c), rate=RATE, duration_s=SECONDS, keys=KEYS, write_ratio=0.02, seed=99)
+    # the fitted model's P99 on the traces it was fitted on (calibrate_service fits on seed 99 and the
+    # two realisations after it) is the one the calibration states, and either reproduces the run's
+    # tail within 1.5x or the calibration says it does not (a stall in the 1,200 measured requests
+    # that even the widest spread, cv 3, cannot explain; the CLI then warns). Other seeds are not
+    # asked to agree: with a wide fitted spread the P99 of 1,200 simulated requests moves 2x.
+    cal = Calibration(**c)
+    sc = refservice_scenario(cal, rate=RATE, duration_s=SECONDS, keys=KEYS, write_ratio=0.02, seed=99)
     runs = realisations(sc, 3)
-    p99 = sum(r.latency_ms.p99 for r in runs) / 3
-    assert 1 / 1.5 <= p99 / c["cal_p99_ms"] <= 1.5, (p99, c)
+    p99 = sum(r.latency_ms.p99 for r in runs) / 3  # the scenario adds the fitted client overhead itself
+    assert p99 == pytest.approx(c["fit_p99_ms"], rel=0.02)
+    reproduces = 1 / 1.5 <= p99 / c["cal_p99_ms"] <= 1.5
+    assert cal.fit_reproduces == reproduces
+    assert reproduces or (c["app_cpu_cv"] == 3.0 and "warning: the fitted model gives P99" in res.output), (p99, c)
     # simulate --calibration lays the measured service times over any scenario
     sc = _calibrated(SCENARIO, out)
     assert sc.app.service.mean_ms == pytest.approx(c["app_cpu_ms"])
@@ -99,3 +104,10 @@ def test_simulate_refuses_a_file_that_is_not_a_calibration(tmp_path: Path) -> No
     res = CliRunner().invoke(simulate_cmd, [str(SCENARIO), "--calibration", str(bogus)])
     assert res.exit_code == 1
     assert "not a calibration file" in res.output
+
+
+def test_a_fit_that_cannot_reproduce_its_run_says_so() -> None:
+    base = Calibration(rate=100, app_hit_cpu_ms=1, app_cpu_ms=2, statements_per_write=1, cal_p50_ms=3)
+    assert Calibration(**{**base.__dict__, "cal_p99_ms": 100, "fit_p99_ms": 80}).fit_reproduces
+    assert not Calibration(**{**base.__dict__, "cal_p99_ms": 100, "fit_p99_ms": 40}).fit_reproduces  # a stall
+    assert not Calibration(**{**base.__dict__, "cal_p99_ms": 100}).fit_reproduces  # never fitted: no claim

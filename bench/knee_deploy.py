@@ -63,6 +63,11 @@ async def app(scope, receive, send):
                 pass
             await asyncio.sleep(0)
     await service(scope, receive, send)
+if len(sys.argv) > 7:  # per-request timings for bench/knee_tail.py (bench/knee_probe.py)
+    from pathlib import Path
+    sys.path.insert(0, "bench")
+    from knee_probe import instrument
+    app = instrument(app, Path(sys.argv[7]))
 shared = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -143,7 +148,7 @@ class Workers:
     """N reference-service processes on one SO_REUSEPORT port, pinned to ``service_cpus``."""
 
     def __init__(self, *, n: int, settings: dict[str, Any], keys: int, service_cpus: set[int], work_ms: float = 0.0,
-                 work_chunks: int = 3) -> None:
+                 work_chunks: int = 3, probe_dir: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.own_ports: list[int] = []
@@ -154,7 +159,7 @@ class Workers:
                 own = free_port()
                 cmd = ["taskset", "-c", cpus, sys.executable, "-c", WORKER,  # nice: inherited from the bench
                        json.dumps(settings), str(keys if i == 0 else 0), str(self.port), str(own), str(work_ms),
-                       str(work_chunks)]
+                       str(work_chunks)] + ([str(probe_dir / f"worker{i}.json")] if probe_dir else [])
                 proc = subprocess.Popen(cmd,
                                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 self.procs.append(proc)

@@ -31,7 +31,9 @@ def judge(doc: dict[str, Any]) -> dict[str, Any]:
             inside = r["p99_predicted_low_ms"] <= r["p99_measured_ms"] <= r["p99_predicted_high_ms"]
             out["p99"].append({"utilisation": r["utilisation"], "ratio": ratio, "tolerance": tol, "in_interval": inside,
                                "passed": None if tol is None else 1 / tol <= ratio <= tol})
-            out["hit"].append({"utilisation": r["utilisation"],
+            # judged at the loads (50-95 %); beyond the measured capacity requests are answered
+            # seconds after they were sent and the counts are shown, not judged (see HIT_NOTE)
+            out["hit"].append({"utilisation": r["utilisation"], "judged": tol is not None,
                                "l1_points": 100 * (r["hit_l1_predicted"] - r["hit_l1_measured"]),
                                "l2_points": 100 * (r["hit_l2_predicted"] - r["hit_l2_measured"]),
                                "passed": abs(r["hit_l1_predicted"] - r["hit_l1_measured"]) <= 0.03
@@ -72,12 +74,15 @@ def markdown(doc: dict[str, Any]) -> str:
     lines = ["# The simulator at the knee: knee model vs a scaled reference deployment", "",
              f"Generated {doc['generated']} by `python bench/validate_knee.py` ({doc['workers']} workers, "
              f"{doc['duration_s']:g} s per run x {doc['repeats']}, {doc['keys']:,} products, Zipf 1.0, write share "
-             f"{doc['write_ratio']:.0%}; wall time {doc.get('wall_s', 0):.0f} s).",
+             f"{doc['write_ratio']:.0%}; wall time {doc.get('wall_s', 0):.0f} s)"
+             + (f"; every sweep and calibration run follows {doc['warmup_s']:g} s of the same load on the same "
+                "workers, left out of the figures (the model predicts a warm service; the stale-read runs start cold, "
+                "as their prediction does)." if doc.get("warmup_s") else "."),
              f"Measured capacity (overload run's completion rate): {doc['measured_capacity']['rate']:.0f} req/s; "
              "utilisation = rate / measured capacity.", "",
              "| utilisation | rate req/s | P99 ms measured (median; runs) | P99 ms predicted [low, high] | ratio "
-             "| target | P99 FCFS ms | L1 hit meas/pred | L2 hit meas/pred | stale meas/pred [interval] | host load "
-             "1m per run | service core busy; generator send lag P99 ms (runs); connections opened |",
+             "| target | P99 PS / FCFS ms | L1 hit meas/pred | L2 hit meas/pred | stale meas/pred [interval] "
+             "| host load 1m per run | service core busy; generator send lag P99 ms (runs); connections opened |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     p99 = iter(verdict["p99"])
     for r in doc["rows"]:
@@ -89,7 +94,8 @@ def markdown(doc: dict[str, Any]) -> str:
             lines.append(
                 f"| {r['utilisation']:.2f} | {r['rate']:.0f} | {r['p99_measured_ms']:.1f} ({runs}) | "
                 f"{r['p99_predicted_ms']:.1f} [{r['p99_predicted_low_ms']:.1f}, {r['p99_predicted_high_ms']:.1f}] | "
-                f"{v['ratio']:.2f} | {target} | {r['p99_predicted_fcfs_ms']:.1f} | "
+                f"{v['ratio']:.2f} | {target} | {r.get('p99_predicted_ps_ms', float('nan')):.1f} / "
+                f"{r['p99_predicted_fcfs_ms']:.1f} | "
                 f"{r['hit_l1_measured']:.3f}/{r['hit_l1_predicted']:.3f} | "
                 f"{r['hit_l2_measured']:.3f}/{r['hit_l2_predicted']:.3f} | -/{r['stale_predicted']:.4f} | {loads} | "
                 f"{r['service_core_busy']:.2f}; {r['send_lag_p99_ms']:.1f}{_lag_runs(r)} |")
@@ -115,10 +121,19 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append(f"Stale reads: measured {st['measured']:.4f}, predicted {st['predicted']:.4f} (ratio "
                      f"{st['ratio']:.2f}): {'pass' if st['passed'] else 'FAIL'} (target: within 2x or inside the "
                      "interval).")
-    hits = verdict["hit"]
-    lines.append(f"Hit ratios with {doc['workers']} instances: worst L1 {max(abs(h['l1_points']) for h in hits):.1f}"
-                 f" points, worst L2 {max(abs(h['l2_points']) for h in hits):.1f} points: "
+    hits = [h for h in verdict["hit"] if h["judged"]]
+    over = [h for h in verdict["hit"] if not h["judged"]]
+    lines.append(f"Hit ratios with {doc['workers']} instances at 50-95 % load: worst L1 "
+                 f"{max(abs(h['l1_points']) for h in hits):.1f} points, worst L2 "
+                 f"{max(abs(h['l2_points']) for h in hits):.1f} points: "
                  f"{'pass' if all(h['passed'] for h in hits) else 'FAIL'} (target 3 points).")
+    if over:
+        loads = ", ".join(format(h["utilisation"], ".2f") for h in over)
+        lines.append(f"Beyond that ({loads}) the measured hit ratios are up to "
+                     f"{max(abs(h['l1_points']) for h in over):.0f} (L1) and "
+                     f"{max(abs(h['l2_points']) for h in over):.0f} (L2) points below the model, which serves every "
+                     "request at its arrival while the overloaded workers answer them seconds later; shown, not "
+                     "judged, and not explained yet.")
     lines += ["", "## How asyncio shares the CPU: what the data say", ""]
     sweep = [r for r in doc["rows"] if r["kind"] == "sweep"]
     low, high = sweep[0], max((r for r in sweep if r["utilisation"] <= 0.95 + 1e-9), key=lambda r: r["utilisation"])
@@ -135,12 +150,20 @@ def markdown(doc: dict[str, Any]) -> str:
                      f"{r1 / r0:.2f} and the difference by a factor {d1 / d0:.2f}: "
                      + ("closer to processor sharing" if abs(np.log(r1 / r0)) < abs(np.log(d1 / d0)) else
                         "closer to FCFS"))
-    ps_err = [abs(np.log(r["p99_predicted_ms"] / r["p99_measured_ms"])) for r in sweep]
-    fc_err = [abs(np.log(r["p99_predicted_fcfs_ms"] / r["p99_measured_ms"])) for r in sweep]
-    lines += [f"- mean |log(predicted/measured)| of P99 over the sweep: processor sharing {np.mean(ps_err):.2f}, "
-              f"FCFS {np.mean(fc_err):.2f}",
+    targeted = [r for r in sweep if r["utilisation"] <= 0.95 + 1e-9]
+
+    def err(key: str) -> float:
+        return float(np.mean([abs(np.log(r[key] / r["p99_measured_ms"])) for r in targeted if key in r]))
+
+    lines += [f"- mean |log(predicted/measured)| of P99 at the targeted loads (<= 95 %): event-loop rounds "
+              f"({model['discipline']}) {err('p99_predicted_ms'):.2f}, processor sharing "
+              f"{err('p99_predicted_ps_ms'):.2f}, FCFS {err('p99_predicted_fcfs_ms'):.2f}",
               "- under FCFS every request waits the same queue, so PUT - GET stays constant as load grows; under "
-              "processor sharing each request is stretched by the same factor, so PUT / GET stays constant.", "",
+              "processor sharing each request is stretched by the same factor, so PUT / GET stays constant. "
+              "Neither is what asyncio does: a request waits a loop round for every await, so its latency grows with "
+              "the awaits on its path (a database read has five more than an L1 hit), not with its CPU "
+              "(simulator/rounds.py; bench/results/simulator-knee-tail.md shows where the slowest requests spent "
+              "their time).", "",
               "## Calibration (light load only)", "",
               f"- rate {cal['rate']:g} req/s; fast-path CPU {cal['app_hit_cpu_ms']:.3f} ms, full-path CPU "
               f"{cal['app_cpu_ms']:.3f} ms, busy-loop CPU of each calibration pair / pooled "
@@ -153,7 +176,8 @@ def markdown(doc: dict[str, Any]) -> str:
               f"{cal.get('poisson_cpu_ms', 0):.3f} ms with Poisson arrivals, {cal.get('burst_cpu_ms', 0):.3f} ms with "
               "the same light load in bursts of 8)",
               f"- fitted: CPU cv {model['cpu_cv']:.1f}, client overhead {model['overhead_ms']:.2f} ms; discipline "
-              f"{model['discipline']}, {model['instances']} instances on {model['cores']:g} core(s)"
+              f"{model['discipline']} ({model.get('steps', 1)} task steps of application work, kernel slice "
+              f"{model.get('slice_ms', 0):g} ms), {model['instances']} instances on {model['cores']:g} core(s)"
               + (f"; at most {model['max_in_service']} requests in service (the generator's connection bound)"
                  if model.get("max_in_service") else ""),
               f"- placement: {sweep[-1]['placement']}", "", "## Noise", "",

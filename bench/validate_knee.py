@@ -10,27 +10,35 @@ primary + streaming replica pinned to the other core; Redis (shared server) db 9
 key prefix per run. Every run starts fresh workers (empty L1s) under a new prefix (empty L2).
 
 Steps, each bounded:
-1. calibration, at light load only: the L1-hit fast path's CPU (one hot product), then repeated
-   runs at ~30 % of a first capacity estimate giving the full path's CPU per request (from /proc
-   of the workers), its spread between repeats (the host's speed drift: the prediction interval),
-   the loop's wake-up cost (the same light load once more, sent in bursts of 8: only the first of a
-   burst can find the loop idle), and the client overhead and CPU-time cv that reproduce the light
-   run's own P50/P99;
-2. the measured capacity: a short overload run; its completion rate is the most the service did;
-3. the sweep: open-loop runs at 50/70/85/95 % of that capacity (plus 98 and 103 % to see the
-   P99 target crossed), each repeated on fresh workers; P99 predicted ahead of time by the model
-   with the calibration only (PS, and FCFS beside it to show which the data support);
+1. the measured capacity: a short probe for a first estimate, then a short overload run; its
+   completion rate is the most the service did;
+2. calibration, at light load only, in three sets spread over the session (one before each third
+   of the sweep, so that the host's drift falls on the calibration as on the sweep): the L1-hit
+   fast path's CPU (one hot product), runs at ~30 % of the first estimate giving the full path's
+   CPU per request (from /proc of the workers), its spread between sets (the host's speed drift:
+   the prediction interval), the loop's wake-up cost (the same light load once more, sent in bursts
+   of 8: only the first of a burst can find the loop idle), and the client overhead and CPU-time
+   cv that reproduce the light runs' own P50/P99;
+3. the sweep: open-loop runs at 50/70/85/95 % of the measured capacity (plus 98-108 % to see the
+   P99 target crossed), each repeated on fresh workers, each after a warm-up (WARMUP_S);
 4. stale reads: replica with ``recovery_min_apply_delay``, counted by bench/knee_stale.py's client,
-   predicted by the cache simulator with the same lag.
+   predicted by the cache simulator with the same lag;
+5. the model's side (`predictions`), from the light-load calibration only: every row's P99 by the
+   event-loop round model (simulator/rounds.py), with processor sharing and FCFS beside it to show
+   which the data support, and the capacity answer. ``--repredict FILE`` redoes only this step on a
+   kept file (for a changed model; results for the record come from a full run).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import faulthandler
 import itertools
 import json
 import os
 import secrets
+import signal
 import sys
 import time
 from dataclasses import asdict, replace
@@ -46,7 +54,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import knee_deploy as dep  # noqa: E402
 from knee_stale import burst_run, stale_run  # noqa: E402
 
-from refservice.loadgen import LoadSpec, run  # noqa: E402
+from refservice.loadgen import LoadSpec, run, run_async  # noqa: E402
 from simulator.calibrate import (  # noqa: E402
     Calibration,
     delta,
@@ -69,6 +77,13 @@ BURST = 8
 # every connection was busy from 85 % load up, so requests queued inside the generator (send lag P99
 # 32-44 ms at 85 %, 182-313 ms at 95 %). The model is given the same bound (KneeParams.max_in_service).
 CONNECTIONS, CONNECTION_BOUND = 64, 1024
+PRODUCT_ROUTE = "/products/{pid}"  # the route label of the product endpoint in http_requests_total
+WARMUP_S = 5.0
+"""Every measured run is preceded by this much of the same load on the same workers, left out of the
+figures (as the cache simulator's ``warmup_s``): the model predicts a warm service, while a fresh
+worker's first seconds also open its PostgreSQL and Redis connections and fill empty caches. Per-request
+timings inside the workers (bench/knee_tail.py's probe) put half of the slowest 1 % of a cold 30 s run
+at 85 % load in its first 2 s."""
 
 
 class Bench:
@@ -92,11 +107,11 @@ class Bench:
         self.count = 0
         self.placement: dict[str, Any] = {}
 
-    def workers(self) -> dep.Workers:
+    def workers(self, probe_dir: Path | None = None) -> dep.Workers:
         self.count += 1
         settings = {**self.settings, "key_prefix": f"{dep.KEY_ROOT}{os.getpid()}:{self.count}:"}
         w = dep.Workers(n=self.args.workers, settings=settings, keys=self.args.keys, service_cpus=SERVICE_CPU,
-                        work_ms=self.args.work_ms, work_chunks=self.args.work_chunks)
+                        work_ms=self.args.work_ms, work_chunks=self.args.work_chunks, probe_dir=probe_dir)
         self.placement = {"workers": w.placement(), "loadgen": dep.affinity(os.getpid()),
                           "postgres_primary": dep.affinity(dep.postmaster_pid(self.pair.primary.datadir)),
                           "postgres_replica": dep.affinity(dep.postmaster_pid(self.pair.replica.datadir)),
@@ -104,12 +119,14 @@ class Bench:
         return w
 
     def measure(self, rate: float, duration: float, *, keys: int | None = None, write_ratio: float | None = None,
-                seed: int = 1) -> dict[str, Any]:
-        """One loadgen run on fresh workers: latency, per-tier hits, CPU, host load."""
+                seed: int = 1, probe_dir: Path | None = None) -> dict[str, Any]:
+        """One loadgen run on fresh workers: latency, per-tier hits, CPU, host load (and, with
+        ``probe_dir``, every request's own timings there: bench/knee_probe.py)."""
         keys = keys or self.args.keys
         wr = self.args.write_ratio if write_ratio is None else write_ratio
-        w = self.workers()
+        w = self.workers(probe_dir)
         try:
+            self.warm_up(w, rate, wr, keys, seed)
             m0 = [scrape(u) for u in w.private_urls]
             c0, b0 = w.cpu_seconds(), dep.core_busy()
             res = run(LoadSpec(url=w.url, rate=rate, duration_s=duration, distribution="poisson",
@@ -123,21 +140,29 @@ class Bench:
         get = res["endpoints"]["get_product"]
         put = res["endpoints"].get("update_product", {"count": 0, "latency_ms": {"mean": 0.0, "p50": 0.0}})
         reads, writes = int(get["count"]), int(put["count"])
-        hits = [read_hits(a, b, writes=writes // len(m0), duration_s=duration, l1_ttl_s=L1_TTL)
-                for a, b in zip(m0, m1, strict=True)]
+        # What the workers answered between the two scrapes, from their own counters: in overload the
+        # generator also counts requests it never sent or gave up on, which no worker saw, so hit
+        # ratios and CPU per request are taken over the workers' own counts.
+        served = [(delta(a, b, "http_requests_total", method="GET", route=PRODUCT_ROUTE),
+                   delta(a, b, "http_requests_total", method="PUT", route=PRODUCT_ROUTE))
+                  for a, b in zip(m0, m1, strict=True)]
+        s_reads, s_writes = sum(r for r, _ in served), sum(w for _, w in served)
+        hits = [read_hits(a, b, writes=int(w), duration_s=duration, l1_ttl_s=L1_TTL)
+                for (a, b), (_, w) in zip(zip(m0, m1, strict=True), served, strict=True)]
         l1, l2 = sum(h[0] for h in hits), sum(h[1] for h in hits)
         cpu = [b - a for a, b in zip(c0, c1, strict=True)]
         busy = dep.busy_between(b0, b1)
         elapsed = max(1e-9, (b1[min(SERVICE_CPU)][1] - b0[min(SERVICE_CPU)][1]) / os.sysconf("SC_CLK_TCK"))
         own = sum(cpu) / elapsed  # the workers' share of the service core over the same interval
-        return {"rate": rate, "duration_s": duration, "reads": reads, "writes": writes, "errors": int(res["errors"]),
+        return {"rate": rate, "duration_s": duration, "reads": reads, "writes": writes, "served_reads": s_reads,
+                "served_writes": s_writes, "errors": int(res["errors"]),
                 "status": {name: e["status"] for name, e in res["endpoints"].items()},
                 "achieved_rate": float(res["achieved_rate"]), "completion_rate": float(res["completion_rate"]),
                 "p50_ms": float(get["latency_ms"]["p50"]), "p90_ms": float(get["latency_ms"]["p90"]),
                 "p99_ms": float(get["latency_ms"]["p99"]), "connections_used": int(res["connections_used"]),
                 "get_mean_ms": float(get["latency_ms"]["mean"]), "put_mean_ms": float(put["latency_ms"]["mean"]),
-                "hit_l1": l1 / max(1, reads), "hit_l2": l2 / max(1.0, reads - l1), "l1_hits": l1,
-                "cpu_per_request_ms": sum(cpu) / max(1, reads + writes) * 1000, "worker_cpu_share":
+                "hit_l1": l1 / max(1.0, s_reads), "hit_l2": l2 / max(1.0, s_reads - l1), "l1_hits": l1,
+                "cpu_per_request_ms": sum(cpu) / max(1.0, s_reads + s_writes) * 1000, "worker_cpu_share":
                 [c / max(1e-9, sum(cpu)) for c in cpu], "service_core_busy": busy[min(SERVICE_CPU)],
                 "service_cpu_share": own, "foreign_busy_service_core": max(0.0, busy[min(SERVICE_CPU)] - own),
                 "core_busy": busy, "send_lag_p99_ms": float(res["send_lag_ms"]["p99"]),
@@ -145,10 +170,25 @@ class Bench:
                 "db_queries": {nm: sum(delta(a, b, "db_queries_total", node=nm) for a, b in zip(m0, m1, strict=True))
                                for nm in ("primary", "replica1")}}
 
+    def warm_up(self, w: dep.Workers, rate: float, write_ratio: float, keys: int, seed: int) -> None:
+        """WARMUP_S of the same Poisson load on ``w`` before a measurement (its figures are discarded).
+
+        Bounded: one warm-up of an overload run once never returned (generator idle, workers idle, no
+        error; not reproduced since), which stalled a whole sweep; a warm-up cut short still warmed."""
+        spec = LoadSpec(url=w.url, rate=rate, duration_s=WARMUP_S, distribution="poisson", mix="get_product=1",
+                        write_ratio=write_ratio, n_keys=keys, zipf_exponent=1.0, connections=CONNECTIONS,
+                        max_connections=CONNECTION_BOUND, seed=seed + 10_000, drain_s=2, timeout_s=30)
+        try:
+            asyncio.run(asyncio.wait_for(run_async(spec), WARMUP_S + 30))
+        except TimeoutError:
+            print(f"WARNING: the warm-up at {rate:.0f} req/s did not return in {WARMUP_S + 30:g} s: cut short",
+                  flush=True)
+
     def burst_cpu(self, rate: float, duration: float, burst: int, seed: int) -> dict[str, Any]:
-        """CPU per request of a light-load run whose requests come in bursts (fresh workers)."""
+        """CPU per request of a light-load run whose requests come in bursts (warmed-up workers)."""
         w = self.workers()
         try:
+            self.warm_up(w, rate, self.args.write_ratio, self.args.keys, seed)
             c0 = w.cpu_seconds()
             res = burst_run(w.url, rate=rate, duration_s=duration, keys=self.args.keys, burst=burst,
                             write_ratio=self.args.write_ratio, seed=seed)
@@ -164,19 +204,22 @@ class Bench:
 
 
 def scenario_for(cal: Calibration, *, rate: float, duration: float, keys: int, write_ratio: float, workers: int,
-                 lag_ms: float = 1.0, seed: int = 7) -> Any:
-    sc = refservice_scenario(cal, rate=rate, duration_s=duration, keys=keys, write_ratio=write_ratio, replicas=1,
-                             l1_ttl_s=L1_TTL, product_ttl_s=PRODUCT_TTL, seed=seed)
-    return sc.with_changes(**{"app.instances": workers, "db.lag": {"mean_ms": lag_ms, "dist": "const", "cv": 1.0}})
+                 lag_ms: float = 1.0, seed: int = 7, warmup: float = 0.0) -> Any:
+    sc = refservice_scenario(cal, rate=rate, duration_s=warmup + duration, keys=keys, write_ratio=write_ratio,
+                             replicas=1, l1_ttl_s=L1_TTL, product_ttl_s=PRODUCT_TTL, seed=seed)
+    return sc.with_changes(**{"app.instances": workers, "db.lag": {"mean_ms": lag_ms, "dist": "const", "cv": 1.0},
+                              "warmup_s": warmup})
 
 
 def cache_paths(cal: Calibration, args: argparse.Namespace, rate: float, *, duration: float,
-                write_ratio: float | None = None, lag_ms: float = 1.0, seeds: int = 3) -> tuple[Paths, list[float]]:
-    """Path mix from the trace engine (caches starting empty, N instances), averaged over seeds;
-    and each seed's stale fraction (their spread is the stale interval)."""
+                write_ratio: float | None = None, lag_ms: float = 1.0, seeds: int = 3,
+                warmup: float = WARMUP_S) -> tuple[Paths, list[float]]:
+    """Path mix from the trace engine (caches starting empty ``warmup`` seconds before the window,
+    N instances), averaged over seeds; and each seed's stale fraction (their spread is the stale
+    interval)."""
     wr = args.write_ratio if write_ratio is None else write_ratio
     runs = realisations(scenario_for(cal, rate=rate, duration=duration, keys=args.keys, write_ratio=wr,
-                                     workers=args.workers, lag_ms=lag_ms), seeds)
+                                     workers=args.workers, lag_ms=lag_ms, warmup=warmup), seeds)
     ps = [paths_from_result(r) for r in runs]
     mean = Paths(**{f: float(np.mean([getattr(p, f) for p in ps])) for f in ("l1", "l2", "db", "stale", "write_ratio")})
     return mean, [p.stale for p in ps]
@@ -205,7 +248,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--keys", type=int, default=10_000)
     ap.add_argument("--write-ratio", type=float, default=0.02)
-    ap.add_argument("--loads", default="0.5,0.7,0.85,0.95,0.98,1.03")
+    ap.add_argument("--loads", default="0.5,0.7,0.85,0.95,0.98,1.03,1.08")
     ap.add_argument("--target-ms", type=float, default=500.0, help="P99 target for the capacity answer")
     ap.add_argument("--apply-delay-ms", type=int, default=1000)
     ap.add_argument("--stale-write-ratio", type=float, default=0.05)
@@ -215,19 +258,28 @@ def main() -> None:
                     help="switch the service's L1 fast path off")
     ap.add_argument("--name", default="simulator-knee", help="results file name in bench/results (.json, .md)")
     ap.add_argument("--quick", action="store_true", help="short runs, two loads, one repeat (smoke test)")
+    ap.add_argument("--repredict", metavar="JSON",
+                    help="measure nothing: redo the model's side of a kept results file from its own calibration")
     args = ap.parse_args()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack, if it stalls
     if args.quick:
         args.duration, args.repeats, args.loads = 8.0, 1, "0.5,0.95"
-    os.sched_setaffinity(0, LOADGEN_CPU)
-    print("scheduling group:", dep.own_autogroup(dep.NICE), flush=True)
-    os.setpriority(os.PRIO_PROCESS, 0, dep.NICE)
-    bench = Bench(args)
-    started = time.time()
-    try:
-        doc = sweep(bench, args)
-    finally:
-        bench.close()
-    doc["wall_s"] = time.time() - started
+    if args.repredict:
+        doc = json.loads(Path(args.repredict).read_text())
+        args.workers, args.keys, args.write_ratio = doc["workers"], doc["keys"], doc["write_ratio"]
+        doc = predictions(doc, args)
+        doc["repredicted"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    else:
+        os.sched_setaffinity(0, LOADGEN_CPU)
+        print("scheduling group:", dep.own_autogroup(dep.NICE), flush=True)
+        os.setpriority(os.PRIO_PROCESS, 0, dep.NICE)
+        bench = Bench(args)
+        started = time.time()
+        try:
+            doc = sweep(bench, args)
+        finally:
+            bench.close()
+        doc["wall_s"] = time.time() - started
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(doc, indent=2) + "\n")
     from knee_report import markdown
@@ -242,15 +294,34 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     probe = bench.measure(100.0, 8.0, seed=98)
     estimate = 1000.0 / probe["cpu_per_request_ms"]
     cal_rate = float(round(0.3 * estimate / 10) * 10)
-    hot = bench.measure(cal_rate, 8.0, keys=1, write_ratio=0.0, seed=97)
-    # Poisson and burst runs alternate, so that a drift of the host's speed during calibration
-    # falls on both and not on their difference (the wake-up estimate)
-    light, bursts = [], []
-    for r in range(reps):
+    over = bench.measure(1.6 * estimate, min(dur, 15.0), seed=96)
+    generator_bound = over["achieved_rate"] < 0.9 * over["rate"] and over["service_cpu_share"] < 0.9
+    # The service's throughput in overload, or, when the generator could not overload it, the rate its core
+    # would sustain at the CPU per request measured in that run (the overload run's own figure, not the model's).
+    measured_cap = 1000.0 / over["cpu_per_request_ms"] if generator_bound else over["completion_rate"]
+    if generator_bound:
+        print(f"WARNING: the load generator sent only {over['achieved_rate']:.0f} of {over['rate']:.0f} req/s and the "
+              f"service used {over['service_cpu_share']:.0%} of its core: capacity taken as 1 / CPU per request in "
+              "that run", flush=True)
+    # The light-load calibration runs are spread over the session, a (hot, Poisson, burst) set before each
+    # third of the sweep: this shared host's speed drifts by several percent over the ~25 minutes of a run
+    # (two sessions' light-load CPU per request: 2.49 and 2.94 ms), and calibrating only at the start put
+    # that drift into every prediction. Poisson and burst runs stay paired, so a drift between pairs falls
+    # on both and not on their difference (the wake-up estimate). Only these runs feed the model.
+    light, bursts, hots, rows = [], [], [], []
+    factors = [float(x) for x in args.loads.split(",")]
+    for r, group in enumerate(np.array_split(np.array(factors), reps)):
+        hots.append(bench.measure(cal_rate, 8.0, keys=1, write_ratio=0.0, seed=97 + r))
         light.append(bench.measure(cal_rate, dur, seed=99 + r))
         bursts.append(bench.burst_cpu(cal_rate, dur, BURST, seed=60 + r))
-    requests = sum(r["reads"] + r["writes"] for r in light)
-    cpu_total = sum(r["cpu_per_request_ms"] * (r["reads"] + r["writes"]) for r in light)
+        for factor in (float(f) for f in group):
+            rate = float(round(factor * measured_cap))
+            runs = [bench.measure(rate, dur, seed=7 + k) for k in range(reps)]
+            rows.append(_row(factor, rate, runs))
+            print(json.dumps({k: rows[-1][k] for k in ("utilisation", "p99_measured_ms", "host_load")}), flush=True)
+    hot_ms = float(np.mean([h["cpu_per_request_ms"] for h in hots]))
+    requests = sum(r["served_reads"] + r["served_writes"] for r in light)
+    cpu_total = sum(r["cpu_per_request_ms"] * (r["served_reads"] + r["served_writes"]) for r in light)
     l1_hits = sum(r["l1_hits"] for r in light)
     # The loop's wake-up cost, from the same light load sent in bursts: a Poisson arrival finds its own
     # loop idle with probability 1 - rho / N (PASTA; each of the N loops carries a share rho / N of the
@@ -263,9 +334,8 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     rho = cal_rate * poisson_ms / 1000.0
     idle_share = 1 - rho / n_loops
     wake_ms = max(0.0, (poisson_ms - burst_ms) / (idle_share * (1 - woken)))
-    hit_ms = max(0.05, hot["cpu_per_request_ms"] - wake_ms * idle_share)
-    miss_ms = max(hit_ms, (cpu_total - l1_hits * hot["cpu_per_request_ms"]) / max(1.0, requests - l1_hits)
-                  - wake_ms * idle_share)
+    hit_ms = max(0.05, hot_ms - wake_ms * idle_share)
+    miss_ms = max(hit_ms, (cpu_total - l1_hits * hot_ms) / max(1.0, requests - l1_hits) - wake_ms * idle_share)
     # The interval: each (Poisson, burst) pair calibrated on its own gives a busy-loop CPU per request;
     # their spread around the pooled value is what the calibration could not pin down (host drift
     # between repeats, and the wake-up estimate's own noise).
@@ -276,80 +346,90 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     central_busy = busy_ms(poisson_ms, burst_ms)
     spread = [busy_ms(p["cpu_per_request_ms"], b["cpu_per_request_ms"]) / central_busy
               for p, b in zip(light, bursts, strict=True)]
-    stmts = float(np.mean([max(1.0, r["db_queries"]["primary"] / max(1, r["writes"])) for r in light]))
+    stmts = float(np.mean([max(1.0, r["db_queries"]["primary"] / max(1.0, r["served_writes"])) for r in light]))
     cal = Calibration(rate=cal_rate, app_hit_cpu_ms=hit_ms, app_cpu_ms=miss_ms, statements_per_write=stmts,
                       redis_rtt_ms=redis_rtt_ms(dep.REDIS_URL, n=2000),
                       pg_read_ms=pg_read_ms(bench.pair.replica_dsn, args.keys, n=2000))
-    base = KneeParams(instances=args.workers, cores=float(len(SERVICE_CPU)), cpu_hit_ms=hit_ms, cpu_miss_ms=miss_ms,
-                      l2_ms=cal.redis_rtt_ms or 0.1, db_ms=cal.pg_read_ms or 0.2,
-                      db_write_ms=(cal.pg_read_ms or 0.2) * stmts, wake_ms=wake_ms,
-                      max_in_service=CONNECTION_BOUND)
-    cal_paths, _ = cache_paths(cal, args, cal_rate, duration=dur)
-    params = fit_light_load(base, cal_paths, cal_rate, median(light, "p50_ms"), calibration_tail(light),
-                            duration_s=dur)
-    cpu_low, cpu_high = min(spread), max(spread)
-    print(json.dumps({"calibration": asdict(cal), "params": asdict(params), "cpu_spread": spread,
-                      "poisson_ms": poisson_ms, "burst_ms": burst_ms}), flush=True)
+    rows.append(stale_row(bench, args, measured_cap))
+    doc = {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "workers": args.workers,
+           "duration_s": dur, "repeats": reps, "keys": args.keys, "write_ratio": args.write_ratio,
+           "work_ms": args.work_ms, "work_chunks": args.work_chunks, "warmup_s": WARMUP_S,
+           "calibration": {**asdict(cal), "cal_p50_ms": median(light, "p50_ms"),
+                           "cal_p99_ms": calibration_tail(light), "cal_p99_runs_ms": [r["p99_ms"] for r in light],
+                           "cal_tail_rule": "lowest P99 of the light repeats (host noise only adds latency)",
+                           "cpu_spread_per_run": spread,
+                           "light_runs": light, "hot_runs": hots, "probe_run": probe, "burst_runs": bursts,
+                           "wake_ms": wake_ms, "poisson_cpu_ms": poisson_ms, "burst_cpu_ms": burst_ms},
+           "measured_capacity": {"rate": measured_cap, "overload_run": over, "generator_bound": generator_bound},
+           "rows": rows}
+    return predictions(doc, args)
 
-    over = bench.measure(1.6 * estimate, min(dur, 15.0), seed=96)
-    generator_bound = over["achieved_rate"] < 0.9 * over["rate"] and over["service_cpu_share"] < 0.9
-    # The service's throughput in overload, or, when the generator could not overload it, the rate its core
-    # would sustain at the CPU per request measured in that run (the overload run's own figure, not the model's).
-    measured_cap = 1000.0 / over["cpu_per_request_ms"] if generator_bound else over["completion_rate"]
-    if generator_bound:
-        print(f"WARNING: the load generator sent only {over['achieved_rate']:.0f} of {over['rate']:.0f} req/s and the "
-              f"service used {over['service_cpu_share']:.0%} of its core: capacity taken as 1 / CPU per request in "
-              "that run", flush=True)
-    rows = []
-    for factor in [float(x) for x in args.loads.split(",")]:
-        rate = float(round(factor * measured_cap))
-        runs = [bench.measure(rate, dur, seed=7 + r) for r in range(reps)]
-        paths, stale_seeds = cache_paths(cal, args, rate, duration=dur)
-        pred = predict(params, paths, rate, duration_s=dur, cpu_low=cpu_low, cpu_high=cpu_high)
-        fcfs = predict(replace(params, discipline="fcfs"), paths, rate, duration_s=dur)
-        row = _row(factor, rate, runs, pred, fcfs.p99_ms, paths, stale_seeds, args)
-        rows.append(row)
-        print(json.dumps({k: row[k] for k in ("utilisation", "p99_measured_ms", "p99_predicted_ms",
-                                               "p99_predicted_low_ms", "p99_predicted_high_ms", "host_load")}),
-              flush=True)
+
+def predictions(doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The model's side of a results document, from its light-load calibration only: the fit, every
+    sweep row's P99 ahead of time (rounds, with PS and FCFS beside it), the capacity answer and the
+    stale-read prediction. Kept apart from the measuring so that ``--repredict`` can judge a changed
+    model against kept measurements (a fresh run is still what the results file must come from)."""
+    c = doc["calibration"]
+    cal = Calibration(**{k: c[k] for k in ("rate", "app_hit_cpu_ms", "app_cpu_ms", "statements_per_write",
+                                           "redis_rtt_ms", "pg_read_ms")})
+    dur, stmts = doc["duration_s"], cal.statements_per_write
+    base = KneeParams(instances=doc["workers"], cores=float(len(SERVICE_CPU)), cpu_hit_ms=cal.app_hit_cpu_ms,
+                      cpu_miss_ms=cal.app_cpu_ms, l2_ms=cal.redis_rtt_ms or 0.1, db_ms=cal.pg_read_ms or 0.2,
+                      db_write_ms=(cal.pg_read_ms or 0.2) * stmts, wake_ms=c["wake_ms"],
+                      max_in_service=CONNECTION_BOUND, discipline="rounds", steps=doc.get("work_chunks", 3) + 1,
+                      statements_per_write=max(1, round(stmts)))
+    warm = doc.get("warmup_s", 0.0)  # files from before the warm-up was added measured cold runs
+    cal_paths, _ = cache_paths(cal, args, cal.rate, duration=dur, warmup=warm)
+    params = fit_light_load(base, cal_paths, cal.rate, c["cal_p50_ms"], c["cal_p99_ms"], duration_s=dur)
+    spread = c["cpu_spread_per_run"]
+    cpu_low, cpu_high = min(spread), max(spread)
+    print(json.dumps({"calibration": asdict(cal), "params": asdict(params), "cpu_spread": spread}), flush=True)
+    for row in doc["rows"]:
+        rate = row["rate"]
+        if row["kind"] == "sweep":
+            paths, stale_seeds = cache_paths(cal, args, rate, duration=dur, warmup=warm)
+            pred = predict(params, paths, rate, duration_s=dur, cpu_low=cpu_low, cpu_high=cpu_high)
+            others = {d: predict(replace(params, discipline=d), paths, rate, duration_s=dur).p99_ms
+                      for d in ("ps", "fcfs")}
+        else:
+            paths, stale_seeds = cache_paths(cal, args, rate, duration=dur, write_ratio=row["write_ratio"],
+                                             lag_ms=row["apply_delay_ms"] + 1.0, seeds=5,
+                                             warmup=row.get("warmup_s", 0.0))
+            pred = predict(params, paths, rate, duration_s=dur, cpu_low=cpu_low, cpu_high=cpu_high)
+            others = {}
+        row.update(_predicted(pred, others, paths, stale_seeds))
 
     def paths_at(rate: float) -> Paths:
-        return cache_paths(cal, args, rate, duration=dur, seeds=1)[0]
+        return cache_paths(cal, args, rate, duration=dur, seeds=1, warmup=warm)[0]
 
     cap = capacity(params, paths_at, args.target_ms, duration_s=dur, cpu_low=cpu_low, cpu_high=cpu_high)
-    rows.append(stale_row(bench, cal, params, args, measured_cap, cpu_low, cpu_high))
-    return {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "workers": args.workers,
-            "duration_s": dur, "repeats": reps, "keys": args.keys, "write_ratio": args.write_ratio,
-            "calibration": {**asdict(cal), "cal_p50_ms": median(light, "p50_ms"),
-                            "cal_p99_ms": calibration_tail(light), "cal_p99_runs_ms": [r["p99_ms"] for r in light],
-                            "cal_tail_rule": "lowest P99 of the light repeats (host noise only adds latency)",
-                            "cpu_spread_per_run": spread,
-                            "light_runs": light, "hot_run": hot, "probe_run": probe, "burst_runs": bursts,
-                            "wake_ms": wake_ms, "poisson_cpu_ms": poisson_ms, "burst_cpu_ms": burst_ms},
-            "model": asdict(params), "measured_capacity": {"rate": measured_cap, "overload_run": over,
-                                                          "generator_bound": generator_bound},
-            "capacity": {"target_p99_ms": args.target_ms, **cap.to_dict(),
-                         "measured_crossing": measured_crossing(rows, args.target_ms)},
-            "rows": rows}
+    doc["model"] = asdict(params)
+    doc["capacity"] = {"target_p99_ms": args.target_ms, **cap.to_dict(),
+                       "measured_crossing": measured_crossing(doc["rows"], args.target_ms)}
+    return doc
 
 
-def _row(factor: float, rate: float, runs: list[dict[str, Any]], pred: Any, fcfs_p99: float, paths: Paths,
-         stale_seeds: list[float], args: argparse.Namespace) -> dict[str, Any]:
+def _predicted(pred: Any, others: dict[str, float], paths: Paths, stale_seeds: list[float]) -> dict[str, Any]:
+    out = {"p99_predicted_ms": pred.p99_ms, "p99_predicted_low_ms": pred.p99_low_ms,
+           "p99_predicted_high_ms": pred.p99_high_ms, "p50_predicted_ms": pred.p50_ms,
+           "model_utilisation": pred.utilisation, "hit_l1_predicted": paths.l1,
+           "hit_l2_predicted": paths.l2 / max(1e-12, 1 - paths.l1), "stale_predicted": paths.stale,
+           "stale_predicted_low": min(stale_seeds), "stale_predicted_high": max(stale_seeds)}
+    out.update({f"p99_predicted_{d}_ms": v for d, v in others.items()})
+    return out
+
+
+def _row(factor: float, rate: float, runs: list[dict[str, Any]]) -> dict[str, Any]:
     p99s = [r["p99_ms"] for r in runs]
     return {"kind": "sweep", "load_factor": factor, "rate": rate, "utilisation": factor,
             "service_core_busy": median(runs, "service_core_busy"),
             "foreign_busy_service_core": [r["foreign_busy_service_core"] for r in runs],
             "p99_measured_ms": float(np.median(p99s)), "p99_measured_runs_ms": p99s,
-            "p99_predicted_ms": pred.p99_ms, "p99_predicted_low_ms": pred.p99_low_ms,
-            "p99_predicted_high_ms": pred.p99_high_ms, "p99_predicted_fcfs_ms": fcfs_p99,
-            "p50_measured_ms": median(runs, "p50_ms"), "p50_predicted_ms": pred.p50_ms,
-            "model_utilisation": pred.utilisation,
+            "p50_measured_ms": median(runs, "p50_ms"),
             "hit_l1_measured": float(np.mean([r["hit_l1"] for r in runs])),
-            "hit_l1_predicted": paths.l1,
             "hit_l2_measured": float(np.mean([r["hit_l2"] for r in runs])),
-            "hit_l2_predicted": paths.l2 / max(1e-12, 1 - paths.l1),
-            "stale_measured": None, "stale_predicted": paths.stale,
-            "stale_predicted_low": min(stale_seeds), "stale_predicted_high": max(stale_seeds),
+            "stale_measured": None,
             "get_mean_ms": [r["get_mean_ms"] for r in runs], "put_mean_ms": [r["put_mean_ms"] for r in runs],
             "cpu_per_request_ms": [r["cpu_per_request_ms"] for r in runs],
             "worker_cpu_share": [r["worker_cpu_share"] for r in runs],
@@ -361,9 +441,8 @@ def _row(factor: float, rate: float, runs: list[dict[str, Any]], pred: Any, fcfs
             "placement": runs[-1]["placement"]}
 
 
-def stale_row(bench: Bench, cal: Calibration, params: KneeParams, args: argparse.Namespace, measured_cap: float,
-              cpu_low: float, cpu_high: float) -> dict[str, Any]:
-    """The replica-delay run: stale reads counted by the client, predicted with lag = the delay."""
+def stale_row(bench: Bench, args: argparse.Namespace, measured_cap: float) -> dict[str, Any]:
+    """The replica-delay run: stale reads counted by the client (predicted later, with lag = the delay)."""
     rate = float(round(0.5 * measured_cap))
     dep.set_apply_delay(bench.pair.replica_dsn, args.apply_delay_ms)
     counts = []
@@ -380,16 +459,10 @@ def stale_row(bench: Bench, cal: Calibration, params: KneeParams, args: argparse
                 w.stop()
     finally:
         dep.set_apply_delay(bench.pair.replica_dsn, 0)
-    paths, seeds = cache_paths(cal, args, rate, duration=args.duration, write_ratio=args.stale_write_ratio,
-                               lag_ms=args.apply_delay_ms + 1.0, seeds=5)
-    pred = predict(params, paths, rate, duration_s=args.duration, cpu_low=cpu_low, cpu_high=cpu_high)
     fractions = [c["stale_fraction"] for c in counts]
     return {"kind": "stale", "load_factor": 0.5, "rate": rate, "utilisation": 0.5,
-            "apply_delay_ms": args.apply_delay_ms, "write_ratio": args.stale_write_ratio,
-            "p99_measured_ms": None, "p99_predicted_ms": pred.p99_ms, "p99_predicted_low_ms": pred.p99_low_ms,
-            "p99_predicted_high_ms": pred.p99_high_ms,
+            "apply_delay_ms": args.apply_delay_ms, "write_ratio": args.stale_write_ratio, "p99_measured_ms": None,
             "stale_measured": float(np.median(fractions)), "stale_measured_runs": fractions,
-            "stale_predicted": paths.stale, "stale_predicted_low": min(seeds), "stale_predicted_high": max(seeds),
             "stale_counts": counts, "host_load": [c["host_load"] for c in counts], "placement": bench.placement}
 
 

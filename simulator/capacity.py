@@ -109,10 +109,12 @@ def _at_rate(sc: Scenario, rate: float) -> Scenario:
                            **{f"data_types.{n}.writes_per_s": dt.writes_per_s * k for n, dt in sc.data_types.items()})
 
 
-VALIDATION = ("Known bias: against the reference deployment (bench/results/simulator-knee.md) the model has been "
-              "optimistic: the measured crossing came 9-10 % below the predicted centre, and near the knee the "
-              "measured P99 was 1.4-4.2x the predicted one (its tail is too light). Plan with the low end of the "
-              "interval, or below it.")
+VALIDATION = ("Known error: against the reference deployment (bench/results/simulator-knee.md) the last validation "
+              "was pessimistic: the measured crossing came 14.9 % above the predicted centre, and at 50-95 % load the "
+              "measured P99 was 0.01-0.93x the predicted one. The error is dominated by the CPU per request the model "
+              "is calibrated with at light load, which on that shared host drifted 5-18 % between sessions and moves "
+              "the knee by as much. Calibrate on the host you plan for, and check the interval against a measured "
+              "point near the knee.")
 """What the last validation on an idle machine found, shown with every capacity answer: a figure people
 size production with must carry its known error, not only its interval."""
 

@@ -55,6 +55,7 @@ import numba
 import numpy as np
 
 from . import rounds
+from ._heap import heap_pop, heap_push
 from .model import Scenario
 from .queueing import fcfs_waits
 
@@ -152,38 +153,6 @@ def paths_from_result(res: object) -> Paths:
 
 
 @numba.njit(cache=True)
-def _heap_push(tag: np.ndarray, who: np.ndarray, size: int, t: float, i: int) -> None:  # pragma: no cover
-    j = size
-    while j > 0:
-        parent = (j - 1) // 2
-        if tag[parent] <= t:
-            break
-        tag[j], who[j] = tag[parent], who[parent]
-        j = parent
-    tag[j], who[j] = t, i
-
-
-@numba.njit(cache=True)
-def _heap_pop(tag: np.ndarray, who: np.ndarray, size: int) -> None:  # pragma: no cover - compiled
-    """Remove the top of a heap of ``size`` entries (the caller has read it)."""
-    t, i = tag[size - 1], who[size - 1]
-    n = size - 1
-    j = 0
-    while True:
-        child = 2 * j + 1
-        if child >= n:
-            break
-        if child + 1 < n and tag[child + 1] < tag[child]:
-            child += 1
-        if tag[child] >= t:
-            break
-        tag[j], who[j] = tag[child], who[child]
-        j = child
-    if n > 0:
-        tag[j], who[j] = t, i
-
-
-@numba.njit(cache=True)
 def _ps(arrival: np.ndarray, work: np.ndarray, servers: float, wake: float,
         loop: np.ndarray, loops: int, cap: int) -> np.ndarray:  # pragma: no cover - compiled
     """Every active job is served at the same rate, so one virtual clock (service attained by each
@@ -219,12 +188,12 @@ def _ps(arrival: np.ndarray, work: np.ndarray, servers: float, wake: float,
             j = who[0]
             out[j] = now - arrival[j]
             busy[loop[j]] -= 1
-            _heap_pop(tag, who, active)
+            heap_pop(tag, who, active)
             active -= 1
         while admitted < i and active < cap:  # a free connection takes the oldest waiting job
             k = admitted
             extra = wake if busy[loop[k]] == 0 else 0.0
-            _heap_push(tag, who, active, virtual + work[k] + extra, k)
+            heap_push(tag, who, active, virtual + work[k] + extra, k)
             busy[loop[k]] += 1
             active += 1
             admitted += 1

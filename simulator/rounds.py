@@ -42,6 +42,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._heap import heap_pop, heap_push
+
 __all__ = ["DB", "HIT", "L2", "WRITE", "programs", "round_latencies"]
 
 HIT, L2, DB, WRITE = 0, 1, 2, 3
@@ -73,37 +75,6 @@ def programs(steps: int, statements_per_write: int) -> tuple[np.ndarray, np.ndar
         n_steps[path] = len(seq)
         n_callbacks[path] = 2 * seq.count(_OP_L2) + seq.count(_OP_DB)  # flush + reader; reader
     return ops, n_steps, n_callbacks
-
-
-@numba.njit(cache=True)
-def _push(tag: np.ndarray, who: np.ndarray, size: int, t: float, i: int) -> None:  # pragma: no cover
-    j = size
-    while j > 0:
-        parent = (j - 1) // 2
-        if tag[parent] <= t:
-            break
-        tag[j], who[j] = tag[parent], who[parent]
-        j = parent
-    tag[j], who[j] = t, i
-
-
-@numba.njit(cache=True)
-def _pop(tag: np.ndarray, who: np.ndarray, size: int) -> None:  # pragma: no cover - compiled
-    t, i = tag[size - 1], who[size - 1]
-    n = size - 1
-    j = 0
-    while True:
-        child = 2 * j + 1
-        if child >= n:
-            break
-        if child + 1 < n and tag[child + 1] < tag[child]:
-            child += 1
-        if tag[child] >= t:
-            break
-        tag[j], who[j] = tag[child], who[child]
-        j = child
-    if n > 0:
-        tag[j], who[j] = t, i
 
 
 @numba.njit(cache=True)
@@ -187,7 +158,7 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                     rq_len[k] += 1
                 while h_len[k] > 0 and h_tag[o] <= now:
                     j = h_who[o]
-                    _pop(h_tag[o:o + cap], h_who[o:o + cap], h_len[k])
+                    heap_pop(h_tag[o:o + cap], h_who[o:o + cap], h_len[k])
                     h_len[k] -= 1
                     pos = o + (rq_head[k] + rq_len[k]) % cap
                     rq_job[pos], rq_kind[pos] = j, _READER
@@ -225,10 +196,10 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
             if kind in (_PARSE, _READER):
                 nxt = _STEP
             elif kind == _FLUSH:
-                _push(h_tag[o:o + cap], h_who[o:o + cap], h_len[k], now + io_l2, j)
+                heap_push(h_tag[o:o + cap], h_who[o:o + cap], h_len[k], now + io_l2, j)
                 h_len[k] += 1
             elif kind == _GRANT:
-                _push(h_tag[o:o + cap], h_who[o:o + cap], h_len[k], now + io_db[j], j)
+                heap_push(h_tag[o:o + cap], h_who[o:o + cap], h_len[k], now + io_db[j], j)
                 h_len[k] += 1
             else:
                 op = ops[path[j], step_of[j]]
@@ -251,12 +222,12 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                     nxt = _FLUSH
                 elif op == _OP_DB:
                     if holds[j]:
-                        _push(h_tag[o:o + cap], h_who[o:o + cap], h_len[k], now + io_db[j], j)
+                        heap_push(h_tag[o:o + cap], h_who[o:o + cap], h_len[k], now + io_db[j], j)
                         h_len[k] += 1
                     elif free[k] > 0:
                         free[k] -= 1
                         holds[j] = True
-                        _push(h_tag[o:o + cap], h_who[o:o + cap], h_len[k], now + io_db[j], j)
+                        heap_push(h_tag[o:o + cap], h_who[o:o + cap], h_len[k], now + io_db[j], j)
                         h_len[k] += 1
                     else:
                         w_job[o + (w_head[k] + w_len[k]) % cap] = j

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from simulator import rounds
-from simulator.knee import KneeParams, Paths, _loops, fit_light_load, latencies_ms, predict, ps_sojourn
+from simulator.knee import KneeParams, Paths, _loops, predict, ps_sojourn
 from simulator.queueing import fcfs_waits
 
 IO = {"io_l2": 0.0, "io_db": 0.0, "io_db_write": 0.0}
@@ -136,11 +136,3 @@ def test_p99_is_monotone_in_load_and_explodes_past_saturation():
     p99 = [predict(ROUNDS, PATHS, f * sat, duration_s=30).p99_ms for f in (0.2, 0.5, 0.7, 0.85, 0.9, 0.95, 1.05)]
     assert all(b >= a * 0.98 for a, b in itertools.pairwise(p99)), p99
     assert p99[-1] > 20 * p99[0]
-
-
-def test_fit_light_load_reproduces_its_own_run():
-    truth = replace(ROUNDS, cpu_cv=1.5, overhead_ms=0.8)
-    lat = latencies_ms(truth, PATHS, 200.0, 60, seed=11)
-    fitted = fit_light_load(ROUNDS, PATHS, 200.0, float(np.quantile(lat, 0.5)), float(np.quantile(lat, 0.99)))
-    assert fitted.overhead_ms == pytest.approx(0.8, abs=0.2)
-    assert fitted.cpu_cv == pytest.approx(1.5, abs=0.3)

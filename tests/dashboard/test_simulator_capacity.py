@@ -26,4 +26,4 @@ def test_simulator_page_answers_capacity(dashboard_url, page):
     assert rate and interval, body[-1500:]
     low, mid, high = (int(x.replace(",", "")) for x in (interval[1], rate[1], interval[2]))
     assert 0 < low <= mid <= high
-    assert "Known bias" in body  # the answer carries the validation's known error
+    assert "Known error" in body  # the answer carries the validation's known error

@@ -94,7 +94,8 @@ def main() -> None:
     cap = doc["measured_capacity"]["rate"]
     sweep = {round(r["utilisation"], 2): r for r in doc["rows"] if r["kind"] == "sweep"}
     bench_args = argparse.Namespace(workers=doc["workers"], keys=doc["keys"], write_ratio=doc["write_ratio"],
-                                    work_ms=1.5, work_chunks=params.steps - 1, fast_path=True)
+                                    work_ms=doc.get("work_ms", 1.5),
+                                    work_chunks=doc.get("work_chunks", params.steps - 1), fast_path=True)
     os.sched_setaffinity(0, vk.LOADGEN_CPU)
     dep.own_autogroup(dep.NICE)
     os.setpriority(os.PRIO_PROCESS, 0, dep.NICE)

@@ -86,6 +86,15 @@ timings inside the workers (bench/knee_tail.py's probe) put half of the slowest 
 at 85 % load in its first 2 s."""
 
 
+def workload(url: str, rate: float, duration: float, write_ratio: float, keys: int, seed: int, *,
+             drain_s: float) -> LoadSpec:
+    """The bench's open-loop load: Poisson GETs of Zipf(1.0) products with a share of PUTs, connections
+    opened on demand up to CONNECTION_BOUND (a measured run and its warm-up send the same)."""
+    return LoadSpec(url=url, rate=rate, duration_s=duration, distribution="poisson", mix="get_product=1",
+                    write_ratio=write_ratio, n_keys=keys, zipf_exponent=1.0, connections=CONNECTIONS,
+                    max_connections=CONNECTION_BOUND, seed=seed, drain_s=drain_s, timeout_s=30)
+
+
 class Bench:
     """One deployment (PostgreSQL pair, settings) and the runs made against it."""
 
@@ -129,10 +138,7 @@ class Bench:
             self.warm_up(w, rate, wr, keys, seed)
             m0 = [scrape(u) for u in w.private_urls]
             c0, b0 = w.cpu_seconds(), dep.core_busy()
-            res = run(LoadSpec(url=w.url, rate=rate, duration_s=duration, distribution="poisson",
-                               mix="get_product=1", write_ratio=wr, n_keys=keys, zipf_exponent=1.0,
-                               connections=CONNECTIONS, max_connections=CONNECTION_BOUND,
-                               seed=seed, drain_s=15, timeout_s=30))
+            res = run(workload(w.url, rate, duration, wr, keys, seed, drain_s=15))
             c1, b1 = w.cpu_seconds(), dep.core_busy()
             m1 = [scrape(u) for u in w.private_urls]
         finally:
@@ -175,9 +181,7 @@ class Bench:
 
         Bounded: one warm-up of an overload run once never returned (generator idle, workers idle, no
         error; not reproduced since), which stalled a whole sweep; a warm-up cut short still warmed."""
-        spec = LoadSpec(url=w.url, rate=rate, duration_s=WARMUP_S, distribution="poisson", mix="get_product=1",
-                        write_ratio=write_ratio, n_keys=keys, zipf_exponent=1.0, connections=CONNECTIONS,
-                        max_connections=CONNECTION_BOUND, seed=seed + 10_000, drain_s=2, timeout_s=30)
+        spec = workload(w.url, rate, WARMUP_S, write_ratio, keys, seed + 10_000, drain_s=2)
         try:
             asyncio.run(asyncio.wait_for(run_async(spec), WARMUP_S + 30))
         except TimeoutError:

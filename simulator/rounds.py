@@ -78,10 +78,11 @@ def programs(steps: int, statements_per_write: int) -> tuple[np.ndarray, np.ndar
 
 
 @numba.njit(cache=True)
-def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: np.ndarray, parse_cpu: np.ndarray,
-            io_l2: float, io_db: np.ndarray, ops: np.ndarray, loops: int, cores: int, speed: float,
+def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: np.ndarray, io_l2: float,
+             io_db: np.ndarray, ops: np.ndarray, loops: int, cores: int, speed: float,
             pool: int, callback: float, wake: float, slice_s: float) -> np.ndarray:  # pragma: no cover
-    """Finish time of every job (arrival-sorted); see the module docstring for the rules."""
+    """Finish time of every job (arrival-sorted); see the module docstring for the rules. The parse
+    callback and each task step of job j cost ``step_cpu[j]``; flush, reader and grant ``callback``."""
     n = arrival.size
     finish = np.full(n, np.nan)
     # per-loop segments of flat arrays: arrivals in order, ready ring, I/O heap, pool waiters
@@ -180,12 +181,7 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
             rq_head[k] = (rq_head[k] + 1) % cap
             rq_len[k] -= 1
             todo[k] -= 1
-            if kind == _PARSE:
-                cost = parse_cpu[j]
-            elif kind == _STEP:
-                cost = step_cpu[j]
-            else:
-                cost = callback
+            cost = step_cpu[j] if kind in (_PARSE, _STEP) else callback
             if idle[k] and kind == _PARSE:
                 cost += wake
             idle[k] = False
@@ -260,7 +256,7 @@ def round_latencies(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, cpu
     per = own / (n_steps[p] + 1)
     io = np.where(p == WRITE, io_db_write, io_db).astype(np.float64)
     loops = int(loop.max()) + 1
-    finish = _replay(a, np.ascontiguousarray(loop[order], np.int64), p, per, per, float(io_l2), io, ops, loops,
+    finish = _replay(a, np.ascontiguousarray(loop[order], np.int64), p, per, float(io_l2), io, ops, loops,
                      max(1, min(int(cores), loops)), float(speed), max(1, int(pool)), float(callback), float(wake),
                      float(slice_s))
     out = np.empty(arrival.size)

@@ -144,6 +144,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def context_switches(pid: int) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches of every thread of ``pid``. A voluntary switch is the
+    event loop blocking in epoll with nothing ready: each one is paid again as a wake-up."""
+    vol = invol = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            lines = (task / "status").read_text().splitlines()
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+        for line in lines:
+            if line.startswith("voluntary_ctxt_switches"):
+                vol += int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches"):
+                invol += int(line.split()[1])
+    return vol, invol
+
+
 class Workers:
     """N reference-service processes on one SO_REUSEPORT port, pinned to ``service_cpus``."""
 
@@ -189,6 +206,11 @@ class Workers:
 
     def cpu_seconds(self) -> list[float]:
         return [cpu_seconds(p.pid) for p in self.procs]  # taskset and nice exec the worker: same pid
+
+    def context_switches(self) -> tuple[int, int]:
+        """(voluntary, involuntary) context switches summed over the workers."""
+        both = [context_switches(p.pid) for p in self.procs]
+        return sum(v for v, _ in both), sum(i for _, i in both)
 
     def placement(self) -> list[dict[str, object]]:
         return [affinity(p.pid) for p in self.procs]
@@ -250,3 +272,13 @@ def core_busy() -> list[tuple[float, float]]:
 
 def busy_between(before: list[tuple[float, float]], after: list[tuple[float, float]]) -> list[float]:
     return [(a[0] - b[0]) / max(1.0, a[1] - b[1]) for b, a in zip(before, after, strict=True)]
+
+
+def idle_entries(cpu: int) -> int | None:
+    """How many times ``cpu`` has entered an idle state (cpuidle's per-state usage counts; None where
+    the kernel exposes no cpuidle driver). Each entry is paid again on the way out: a halted vCPU
+    resumed by the hypervisor, caches and predictors cold."""
+    root = Path(f"/sys/devices/system/cpu/cpu{cpu}/cpuidle")
+    if not root.is_dir():
+        return None
+    return sum(int((state / "usage").read_text()) for state in root.glob("state*"))

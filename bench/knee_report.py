@@ -68,6 +68,56 @@ def _lag_runs(row: dict[str, Any]) -> str:
     return f" ({lags}); {', '.join(str(c) for c in row['connections_used'])}"
 
 
+def _wake_line(doc: dict[str, Any]) -> str:
+    cal = doc["calibration"]
+    fit = cal.get("cpu_fit")
+    if fit is None:  # files calibrated before the regression on context switches
+        return (f"- loop wake-up {cal.get('wake_ms', 0):.3f} ms per request that finds the loop idle (CPU per request "
+                f"{cal.get('poisson_cpu_ms', 0):.3f} ms with Poisson arrivals, {cal.get('burst_cpu_ms', 0):.3f} ms "
+                "with the same light load in bursts of 8)")
+    check = doc.get("calibration_check", {})
+
+    def counts(runs: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{r['voluntary_switches_per_request']:.2f}+{r['involuntary_switches_per_request']:.2f}"
+                         for r in runs)
+
+    nan = float("nan")
+    return (f"- context switch {fit['switch_ms']:.3f} ms each (a loop's sleep in epoll or a preemption), busy-loop "
+            f"CPU {fit['hit_ms']:.3f} ms (L1 hit) / {fit['miss_ms']:.3f} ms (full path): least squares over "
+            f"{len(fit['residuals_ms'])} light runs (hot product, Poisson, bursts of the same rate; residual RMS "
+            f"{fit['rms_residual_ms']:.3f} ms; bench/knee_cpu.py). Poisson runs: CPU {cal['poisson_cpu_ms']:.3f} ms, "
+            f"voluntary+involuntary switches per request {counts(cal['light_runs'])}; bursts: CPU "
+            f"{cal['burst_cpu_ms']:.3f} ms, {counts(cal['burst_runs'])}. The model replayed at the light rate: CPU "
+            f"{check.get('model_cpu_ms', nan):.3f} ms, {check.get('model_wakes_per_request', nan):.2f}+"
+            f"{check.get('model_switches_per_request', nan):.2f} switches per request")
+
+
+def _cpu_by_load(doc: dict[str, Any]) -> list[str]:
+    """Measured and replayed CPU and context switches per request at every sweep load: where the model's
+    CPU comes apart from the workers' (the knee moves with it)."""
+    sweep = [r for r in doc["rows"] if r["kind"] == "sweep" and "cpu_predicted_ms" in r]
+    if not sweep:
+        return []
+    lines = ["", "## CPU per request and context switches by load", "",
+             "The replay's own sleeps (voluntary switches) and preemptions (involuntary ones) against the workers' "
+             "counts from /proc, and the CPU per request they add up to.", "",
+             "| utilisation | CPU ms measured (runs) | CPU ms model | voluntary / request measured / model | "
+             "involuntary / request measured / model | service core busy measured / model |",
+             "|---|---|---|---|---|---|"]
+
+    def med(r: dict[str, Any], key: str) -> str:
+        return "-" if key not in r else format(float(np.median(r[key])), ".2f")
+
+    for r in sweep:
+        cpu = r["cpu_per_request_ms"]
+        lines.append(f"| {r['utilisation']:.2f} | {np.median(cpu):.3f} ({', '.join(format(x, '.2f') for x in cpu)}) | "
+                     f"{r['cpu_predicted_ms']:.3f} | {med(r, 'voluntary_switches_per_request')} / "
+                     f"{r['wakes_predicted']:.2f} | {med(r, 'involuntary_switches_per_request')} / "
+                     f"{r.get('preemptions_predicted', float('nan')):.2f} | "
+                     f"{r['service_core_busy']:.2f} / {r['model_utilisation']:.2f} |")
+    return lines
+
+
 def markdown(doc: dict[str, Any]) -> str:
     verdict = judge(doc)
     cal, model = doc["calibration"], doc["model"]
@@ -134,6 +184,7 @@ def markdown(doc: dict[str, Any]) -> str:
                      f"{max(abs(h['l2_points']) for h in over):.0f} (L2) points below the model, which serves every "
                      "request at its arrival while the overloaded workers answer them seconds later; shown, not "
                      "judged, and not explained yet.")
+    lines += _cpu_by_load(doc)
     lines += ["", "## How asyncio shares the CPU: what the data say", ""]
     sweep = [r for r in doc["rows"] if r["kind"] == "sweep"]
     low, high = sweep[0], max((r for r in sweep if r["utilisation"] <= 0.95 + 1e-9), key=lambda r: r["utilisation"])
@@ -172,9 +223,7 @@ def markdown(doc: dict[str, Any]) -> str:
               f"light P50/P99 {cal['cal_p50_ms']:.2f}/{cal['cal_p99_ms']:.2f} ms"
               + (f" (P99 per run {', '.join(format(x, '.1f') for x in cal['cal_p99_runs_ms'])}; fitted to "
                  f"{cal['cal_tail_rule']})" if "cal_p99_runs_ms" in cal else ""),
-              f"- loop wake-up {cal.get('wake_ms', 0):.3f} ms per request that finds the loop idle (CPU per request "
-              f"{cal.get('poisson_cpu_ms', 0):.3f} ms with Poisson arrivals, {cal.get('burst_cpu_ms', 0):.3f} ms with "
-              "the same light load in bursts of 8)",
+              _wake_line(doc),
               f"- fitted: CPU cv {model['cpu_cv']:.1f}, client overhead {model['overhead_ms']:.2f} ms; discipline "
               f"{model['discipline']} ({model.get('steps', 1)} task steps of application work, kernel slice "
               f"{model.get('slice_ms', 0):g} ms), {model['instances']} instances on {model['cores']:g} core(s)"

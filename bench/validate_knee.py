@@ -15,9 +15,11 @@ Steps, each bounded:
 2. calibration, at light load only, in three sets spread over the session (one before each third
    of the sweep, so that the host's drift falls on the calibration as on the sweep): the L1-hit
    fast path's CPU (one hot product), runs at ~30 % of the first estimate giving the full path's
-   CPU per request (from /proc of the workers), its spread between sets (the host's speed drift:
-   the prediction interval), the loop's wake-up cost (the same light load once more, sent in bursts
-   of 8: only the first of a burst can find the loop idle), and the client overhead and CPU-time
+   CPU per request (from /proc of the workers), the same light load once more sent in bursts (the
+   loops stay awake), and from all of them, by regressing CPU per request on the workers' own
+   context switches (bench/knee_cpu.py), the busy-loop CPU per path, the price of a switch (the
+   round model charges it per sleep and per preemption) and each set's busy CPU against the pooled
+   fit (the host's speed drift: the prediction interval); then the client overhead and CPU-time
    cv that reproduce the light runs' own P50/P99;
 3. the sweep: open-loop runs at 50/70/85/95 % of the measured capacity (plus 98-108 % to see the
    P99 target crossed), each repeated on fresh workers, each after a warm-up (WARMUP_S);
@@ -52,9 +54,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import knee_deploy as dep  # noqa: E402
+from knee_cpu import fit_cpu  # noqa: E402
 from knee_stale import burst_run, stale_run  # noqa: E402
 
 from refservice.loadgen import LoadSpec, run, run_async  # noqa: E402
+from refservice.loadgen.http1 import split_base  # noqa: E402
+from refservice.loadgen.runner import login  # noqa: E402
 from simulator.calibrate import (  # noqa: E402
     Calibration,
     delta,
@@ -66,12 +71,14 @@ from simulator.calibrate import (  # noqa: E402
     scrape,
 )
 from simulator.capacity import capacity  # noqa: E402
-from simulator.knee import KneeParams, Paths, fit_light_load, paths_from_result, predict  # noqa: E402
+from simulator.knee import KneeParams, Paths, fit_light_load, load_profile, paths_from_result, predict  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 L1_TTL, PRODUCT_TTL = 5.0, 20
 SERVICE_CPU, LOADGEN_CPU = {1}, {0}
-BURST = 8
+SERVICE_CORE = min(SERVICE_CPU)
+BURST = 24
+"""Requests per burst in the calibration's burst runs: enough to keep both loops awake through most of it."""
 # The generator starts with CONNECTIONS keep-alive connections and opens more on demand up to
 # CONNECTION_BOUND: a real deployment's many clients do not share 64 connections, and with a fixed 64
 # every connection was busy from 85 % load up, so requests queued inside the generator (send lag P99
@@ -87,12 +94,34 @@ at 85 % load in its first 2 s."""
 
 
 def workload(url: str, rate: float, duration: float, write_ratio: float, keys: int, seed: int, *,
-             drain_s: float) -> LoadSpec:
+             drain_s: float, token: str | None = None) -> LoadSpec:
     """The bench's open-loop load: Poisson GETs of Zipf(1.0) products with a share of PUTs, connections
     opened on demand up to CONNECTION_BOUND (a measured run and its warm-up send the same)."""
     return LoadSpec(url=url, rate=rate, duration_s=duration, distribution="poisson", mix="get_product=1",
                     write_ratio=write_ratio, n_keys=keys, zipf_exponent=1.0, connections=CONNECTIONS,
-                    max_connections=CONNECTION_BOUND, seed=seed, drain_s=drain_s, timeout_s=30)
+                    max_connections=CONNECTION_BOUND, seed=seed, drain_s=drain_s, timeout_s=30, token=token)
+
+
+def session_token(url: str) -> str:
+    """A write token, taken before a run's CPU is counted: the login's PBKDF2 (60,000 rounds) is tens of
+    ms of worker CPU, 1-2 % of a light run's CPU per request, and no part of the workload."""
+    host, port, netloc = split_base(url)
+    return asyncio.run(login(host, port, netloc, "demo", "demo"))
+
+
+def served_counts(m0: list[Any], m1: list[Any], duration: float) -> dict[str, Any]:
+    """What the workers answered between two scrapes, from their own counters: in overload the
+    generator also counts requests it never sent or gave up on, which no worker saw, so hit ratios and
+    CPU per request are taken over the workers' own counts."""
+    served = [(delta(a, b, "http_requests_total", method="GET", route=PRODUCT_ROUTE),
+               delta(a, b, "http_requests_total", method="PUT", route=PRODUCT_ROUTE))
+              for a, b in zip(m0, m1, strict=True)]
+    s_reads, s_writes = sum(r for r, _ in served), sum(w for _, w in served)
+    hits = [read_hits(a, b, writes=int(w), duration_s=duration, l1_ttl_s=L1_TTL)
+            for (a, b), (_, w) in zip(zip(m0, m1, strict=True), served, strict=True)]
+    l1, l2 = sum(h[0] for h in hits), sum(h[1] for h in hits)
+    return {"served_reads": s_reads, "served_writes": s_writes, "l1_hits": l1,
+            "hit_l1": l1 / max(1.0, s_reads), "hit_l2": l2 / max(1.0, s_reads - l1)}
 
 
 class Bench:
@@ -136,42 +165,37 @@ class Bench:
         w = self.workers(probe_dir)
         try:
             self.warm_up(w, rate, wr, keys, seed)
+            token = session_token(w.url)
             m0 = [scrape(u) for u in w.private_urls]
-            c0, b0 = w.cpu_seconds(), dep.core_busy()
-            res = run(workload(w.url, rate, duration, wr, keys, seed, drain_s=15))
-            c1, b1 = w.cpu_seconds(), dep.core_busy()
+            c0, b0, x0, i0 = w.cpu_seconds(), dep.core_busy(), w.context_switches(), dep.idle_entries(SERVICE_CORE)
+            res = run(workload(w.url, rate, duration, wr, keys, seed, drain_s=15, token=token))
+            c1, b1, x1, i1 = w.cpu_seconds(), dep.core_busy(), w.context_switches(), dep.idle_entries(SERVICE_CORE)
             m1 = [scrape(u) for u in w.private_urls]
         finally:
             w.stop()
         get = res["endpoints"]["get_product"]
         put = res["endpoints"].get("update_product", {"count": 0, "latency_ms": {"mean": 0.0, "p50": 0.0}})
         reads, writes = int(get["count"]), int(put["count"])
-        # What the workers answered between the two scrapes, from their own counters: in overload the
-        # generator also counts requests it never sent or gave up on, which no worker saw, so hit
-        # ratios and CPU per request are taken over the workers' own counts.
-        served = [(delta(a, b, "http_requests_total", method="GET", route=PRODUCT_ROUTE),
-                   delta(a, b, "http_requests_total", method="PUT", route=PRODUCT_ROUTE))
-                  for a, b in zip(m0, m1, strict=True)]
-        s_reads, s_writes = sum(r for r, _ in served), sum(w for _, w in served)
-        hits = [read_hits(a, b, writes=int(w), duration_s=duration, l1_ttl_s=L1_TTL)
-                for (a, b), (_, w) in zip(zip(m0, m1, strict=True), served, strict=True)]
-        l1, l2 = sum(h[0] for h in hits), sum(h[1] for h in hits)
+        counts = served_counts(m0, m1, duration)
+        n_served = max(1.0, counts["served_reads"] + counts["served_writes"])
         cpu = [b - a for a, b in zip(c0, c1, strict=True)]
         busy = dep.busy_between(b0, b1)
         elapsed = max(1e-9, (b1[min(SERVICE_CPU)][1] - b0[min(SERVICE_CPU)][1]) / os.sysconf("SC_CLK_TCK"))
         own = sum(cpu) / elapsed  # the workers' share of the service core over the same interval
-        return {"rate": rate, "duration_s": duration, "reads": reads, "writes": writes, "served_reads": s_reads,
-                "served_writes": s_writes, "errors": int(res["errors"]),
+        return {"rate": rate, "duration_s": duration, "reads": reads, "writes": writes, **counts,
+                "errors": int(res["errors"]),
                 "status": {name: e["status"] for name, e in res["endpoints"].items()},
                 "achieved_rate": float(res["achieved_rate"]), "completion_rate": float(res["completion_rate"]),
                 "p50_ms": float(get["latency_ms"]["p50"]), "p90_ms": float(get["latency_ms"]["p90"]),
                 "p99_ms": float(get["latency_ms"]["p99"]), "connections_used": int(res["connections_used"]),
                 "get_mean_ms": float(get["latency_ms"]["mean"]), "put_mean_ms": float(put["latency_ms"]["mean"]),
-                "hit_l1": l1 / max(1.0, s_reads), "hit_l2": l2 / max(1.0, s_reads - l1), "l1_hits": l1,
-                "cpu_per_request_ms": sum(cpu) / max(1.0, s_reads + s_writes) * 1000, "worker_cpu_share":
+                "cpu_per_request_ms": sum(cpu) / n_served * 1000, "worker_cpu_share":
                 [c / max(1e-9, sum(cpu)) for c in cpu], "service_core_busy": busy[min(SERVICE_CPU)],
                 "service_cpu_share": own, "foreign_busy_service_core": max(0.0, busy[min(SERVICE_CPU)] - own),
-                "core_busy": busy, "send_lag_p99_ms": float(res["send_lag_ms"]["p99"]),
+                "core_busy": busy, "voluntary_switches_per_request": (x1[0] - x0[0]) / n_served,
+                "involuntary_switches_per_request": (x1[1] - x0[1]) / n_served,
+                "core_idle_entries_per_request": None if i0 is None or i1 is None else (i1 - i0) / n_served,
+                "send_lag_p99_ms": float(res["send_lag_ms"]["p99"]),
                 "host_load": dep.host_load(), "placement": self.placement,
                 "db_queries": {nm: sum(delta(a, b, "db_queries_total", node=nm) for a, b in zip(m0, m1, strict=True))
                                for nm in ("primary", "replica1")}}
@@ -189,18 +213,28 @@ class Bench:
                   flush=True)
 
     def burst_cpu(self, rate: float, duration: float, burst: int, seed: int) -> dict[str, Any]:
-        """CPU per request of a light-load run whose requests come in bursts (warmed-up workers)."""
+        """CPU and voluntary context switches per request of a light-load run whose requests come in
+        bursts (warmed-up workers): the loop stays awake through a burst."""
         w = self.workers()
         try:
             self.warm_up(w, rate, self.args.write_ratio, self.args.keys, seed)
-            c0 = w.cpu_seconds()
+            token = session_token(w.url)
+            m0 = [scrape(u) for u in w.private_urls]
+            c0, x0, i0 = w.cpu_seconds(), w.context_switches(), dep.idle_entries(SERVICE_CORE)
             res = burst_run(w.url, rate=rate, duration_s=duration, keys=self.args.keys, burst=burst,
-                            write_ratio=self.args.write_ratio, seed=seed)
-            c1 = w.cpu_seconds()
+                            write_ratio=self.args.write_ratio, seed=seed, token=token)
+            c1, x1, i1 = w.cpu_seconds(), w.context_switches(), dep.idle_entries(SERVICE_CORE)
+            m1 = [scrape(u) for u in w.private_urls]
         finally:
             w.stop()
+        counts = served_counts(m0, m1, duration)
+        n = max(1.0, counts["served_reads"] + counts["served_writes"])
         cpu = sum(b - a for a, b in zip(c0, c1, strict=True))
-        return {**res, "cpu_per_request_ms": cpu / max(1, res["requests"]) * 1000, "host_load": dep.host_load()}
+        return {**res, **counts, "rate": rate, "cpu_per_request_ms": cpu / n * 1000,
+                "voluntary_switches_per_request": (x1[0] - x0[0]) / n,
+                "involuntary_switches_per_request": (x1[1] - x0[1]) / n,
+                "core_idle_entries_per_request": None if i0 is None or i1 is None else (i1 - i0) / n,
+                "host_load": dep.host_load()}
 
     def close(self) -> None:
         self.pair.close()
@@ -323,35 +357,12 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
             runs = [bench.measure(rate, dur, seed=7 + k) for k in range(reps)]
             rows.append(_row(factor, rate, runs))
             print(json.dumps({k: rows[-1][k] for k in ("utilisation", "p99_measured_ms", "host_load")}), flush=True)
-    hot_ms = float(np.mean([h["cpu_per_request_ms"] for h in hots]))
-    requests = sum(r["served_reads"] + r["served_writes"] for r in light)
-    cpu_total = sum(r["cpu_per_request_ms"] * (r["served_reads"] + r["served_writes"]) for r in light)
-    l1_hits = sum(r["l1_hits"] for r in light)
-    # The loop's wake-up cost, from the same light load sent in bursts: a Poisson arrival finds its own
-    # loop idle with probability 1 - rho / N (PASTA; each of the N loops carries a share rho / N of the
-    # core, to first order at light load). A burst of B requests lands on D = N (1 - (1 - 1/N)^B) distinct
-    # loops (SO_REUSEPORT spreads the connections), each woken once: a share D / B of the burst wakes one.
-    poisson_ms = cpu_total / requests
-    burst_ms = float(np.mean([b["cpu_per_request_ms"] for b in bursts]))
-    n_loops = args.workers
-    woken = n_loops * (1 - (1 - 1 / n_loops) ** BURST) / BURST
-    rho = cal_rate * poisson_ms / 1000.0
-    idle_share = 1 - rho / n_loops
-    wake_ms = max(0.0, (poisson_ms - burst_ms) / (idle_share * (1 - woken)))
-    hit_ms = max(0.05, hot_ms - wake_ms * idle_share)
-    miss_ms = max(hit_ms, (cpu_total - l1_hits * hot_ms) / max(1.0, requests - l1_hits) - wake_ms * idle_share)
-    # The interval: each (Poisson, burst) pair calibrated on its own gives a busy-loop CPU per request;
-    # their spread around the pooled value is what the calibration could not pin down (host drift
-    # between repeats, and the wake-up estimate's own noise).
-    def busy_ms(p_ms: float, b_ms: float) -> float:
-        idle = 1 - cal_rate * p_ms / 1000.0 / n_loops
-        return p_ms - max(0.0, (p_ms - b_ms) / (idle * (1 - woken))) * idle
-
-    central_busy = busy_ms(poisson_ms, burst_ms)
-    spread = [busy_ms(p["cpu_per_request_ms"], b["cpu_per_request_ms"]) / central_busy
-              for p, b in zip(light, bursts, strict=True)]
+    # Busy-loop CPU per path and the price of a context switch, by regressing every calibration run's CPU per
+    # request on its share of L1 hits and the workers' context switches (bench/knee_cpu.py says why).
+    fit = fit_cpu([[h, p, b] for h, p, b in zip(hots, light, bursts, strict=True)])
     stmts = float(np.mean([max(1.0, r["db_queries"]["primary"] / max(1.0, r["served_writes"])) for r in light]))
-    cal = Calibration(rate=cal_rate, app_hit_cpu_ms=hit_ms, app_cpu_ms=miss_ms, statements_per_write=stmts,
+    cal = Calibration(rate=cal_rate, app_hit_cpu_ms=fit["hit_ms"], app_cpu_ms=fit["miss_ms"],
+                      statements_per_write=stmts,
                       redis_rtt_ms=redis_rtt_ms(dep.REDIS_URL, n=2000),
                       pg_read_ms=pg_read_ms(bench.pair.replica_dsn, args.keys, n=2000))
     rows.append(stale_row(bench, args, measured_cap))
@@ -361,9 +372,12 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
            "calibration": {**asdict(cal), "cal_p50_ms": median(light, "p50_ms"),
                            "cal_p99_ms": calibration_tail(light), "cal_p99_runs_ms": [r["p99_ms"] for r in light],
                            "cal_tail_rule": "lowest P99 of the light repeats (host noise only adds latency)",
-                           "cpu_spread_per_run": spread,
+                           "cpu_spread_per_run": fit["cpu_spread_per_run"], "cpu_fit": fit,
                            "light_runs": light, "hot_runs": hots, "probe_run": probe, "burst_runs": bursts,
-                           "wake_ms": wake_ms, "poisson_cpu_ms": poisson_ms, "burst_cpu_ms": burst_ms},
+                           "wake_ms": fit["switch_ms"], "switch_ms": fit["switch_ms"],
+                           "wake_per": "context switch (a loop's sleep in epoll, or a preemption)",
+                           "poisson_cpu_ms": median(light, "cpu_per_request_ms"),
+                           "burst_cpu_ms": median(bursts, "cpu_per_request_ms")},
            "measured_capacity": {"rate": measured_cap, "overload_run": over, "generator_bound": generator_bound},
            "rows": rows}
     return predictions(doc, args)
@@ -381,11 +395,24 @@ def predictions(doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]
     base = KneeParams(instances=doc["workers"], cores=float(len(SERVICE_CPU)), cpu_hit_ms=cal.app_hit_cpu_ms,
                       cpu_miss_ms=cal.app_cpu_ms, l2_ms=cal.redis_rtt_ms or 0.1, db_ms=cal.pg_read_ms or 0.2,
                       db_write_ms=(cal.pg_read_ms or 0.2) * stmts, wake_ms=c["wake_ms"],
+                      switch_ms=c.get("switch_ms", 0.0),
                       max_in_service=CONNECTION_BOUND, discipline="rounds", steps=doc.get("work_chunks", 3) + 1,
                       statements_per_write=max(1, round(stmts)))
     warm = doc.get("warmup_s", 0.0)  # files from before the warm-up was added measured cold runs
     cal_paths, _ = cache_paths(cal, args, cal.rate, duration=dur, warmup=warm)
     params = fit_light_load(base, cal_paths, cal.rate, c["cal_p50_ms"], c["cal_p99_ms"], duration_s=dur)
+    # the calibration's own check: the replay's CPU and wake-ups at the light rate against the light runs'
+    own = load_profile(params, cal_paths, cal.rate, dur)
+    doc["calibration_check"] = {"model_cpu_ms": own.cpu_ms, "model_wakes_per_request": own.wakes,
+                                "model_switches_per_request": own.switches,
+                                "measured_cpu_ms": median(c["light_runs"], "cpu_per_request_ms"),
+                                "measured_switches_per_request": (
+                                    median(c["light_runs"], "voluntary_switches_per_request")
+                                    if all("voluntary_switches_per_request" in r for r in c["light_runs"]) else None),
+                                "measured_preemptions_per_request": (
+                                    median(c["light_runs"], "involuntary_switches_per_request")
+                                    if all("involuntary_switches_per_request" in r for r in c["light_runs"])
+                                    else None)}
     spread = c["cpu_spread_per_run"]
     cpu_low, cpu_high = min(spread), max(spread)
     print(json.dumps({"calibration": asdict(cal), "params": asdict(params), "cpu_spread": spread}), flush=True)
@@ -396,6 +423,9 @@ def predictions(doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]
             pred = predict(params, paths, rate, duration_s=dur, cpu_low=cpu_low, cpu_high=cpu_high)
             others = {d: predict(replace(params, discipline=d), paths, rate, duration_s=dur).p99_ms
                       for d in ("ps", "fcfs")}
+            prof = load_profile(params, paths, rate, dur)
+            row["cpu_predicted_ms"], row["wakes_predicted"] = prof.cpu_ms, prof.wakes
+            row["preemptions_predicted"] = prof.switches
         else:
             paths, stale_seeds = cache_paths(cal, args, rate, duration=dur, write_ratio=row["write_ratio"],
                                              lag_ms=row["apply_delay_ms"] + 1.0, seeds=5,
@@ -436,6 +466,8 @@ def _row(factor: float, rate: float, runs: list[dict[str, Any]]) -> dict[str, An
             "stale_measured": None,
             "get_mean_ms": [r["get_mean_ms"] for r in runs], "put_mean_ms": [r["put_mean_ms"] for r in runs],
             "cpu_per_request_ms": [r["cpu_per_request_ms"] for r in runs],
+            "voluntary_switches_per_request": [r["voluntary_switches_per_request"] for r in runs],
+            "involuntary_switches_per_request": [r["involuntary_switches_per_request"] for r in runs],
             "worker_cpu_share": [r["worker_cpu_share"] for r in runs],
             "errors": sum(r["errors"] for r in runs), "achieved_rate": median(runs, "achieved_rate"),
             "send_lag_p99_ms": median(runs, "send_lag_p99_ms"),

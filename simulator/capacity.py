@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .knee import KneeParams, Paths, latencies_ms, paths_from_result
+from .knee import KneeParams, Paths, latencies_ms, load_profile, paths_from_result
 from .model import Scenario
 
 __all__ = ["CapacityAnswer", "capacity", "crossing", "scenario_capacity"]
@@ -89,6 +89,9 @@ def capacity(params: KneeParams, paths_at: Callable[[float], Paths], target_p99_
 
     sat = params.saturation_rate(paths(params.saturation_rate(paths_at(1.0))))
     lo, hi = 0.01 * sat, 1.5 * sat
+    if params.discipline == "rounds":  # flat out, loops sharing a core also pay for preempting each other
+        flat_out = load_profile(params, paths(sat), hi, min(duration_s, 20.0))
+        sat = min(sat, params.cores * 1000.0 / flat_out.cpu_ms)
     central = crossing(lambda r: float(np.mean(p99s(params, r))), target_p99_ms, lo, hi, rel_tol)
     low = crossing(lambda r: max(p99s(params.scaled(cpu_high), r)), target_p99_ms, lo, hi, rel_tol)
     high = crossing(lambda r: min(p99s(params.scaled(cpu_low), r)), target_p99_ms, lo, hi, rel_tol)

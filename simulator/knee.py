@@ -15,13 +15,18 @@ models what an asyncio service does with its CPU:
   bench/validate_knee.py reports all three. When several worker processes share fewer cores, the
   kernel's fair scheduler shares the cores between their loops (`rounds` replays that too; PS
   takes ``min(1, cores / n_active)`` of a core per job).
-* **Waking the loop costs CPU.** A request that finds its event loop idle pays the wake-up (epoll
-  returning, the context switch back); under load one loop iteration serves many ready requests,
-  so the CPU per request falls with load (measured here: 2.35 ms at 25 % to 1.88 ms at 95 %). The
-  model adds ``wake_ms`` to exactly the requests that find their own loop empty in the replay, so the
-  saturation rate follows the busy-loop cost, not the light-load average. The wake-up cost is
-  calibrated at light load from two arrival patterns (Poisson, and the same rate in bursts, where
-  only the first request of a burst can find the loop idle).
+* **Switching costs CPU.** An event loop with nothing ready sleeps in epoll, and whatever wakes it
+  pays the return and the context switch back; two loops sharing a core are switched out when
+  their slice is used up and start again with cold caches. At light load the arrival and most
+  awaits find the loop asleep (the knee bench counts 2.3 voluntary switches per request in the
+  workers at 25 % load, 0 in overload), while preemptions rise from 0.5 to 1.4 per request, so the
+  CPU per request falls with load and stops falling well before overload (3.3 ms at 25 %, 2.8 ms
+  from 80 % on, one session). Under rounds the replay charges ``wake_ms`` to every callback that
+  finds its loop asleep and ``switch_ms`` to the first callback after a preemption, and counts both
+  (`load_profile`: switches and CPU per request at any rate, to set against the workers' own
+  counts); bench/knee_cpu.py calibrates them at light load by regressing CPU per request on the
+  workers' switches over runs whose arrivals are Poisson or bunched. PS and FCFS charge
+  ``wake_ms`` to requests that find their loop empty.
 * **I/O does not queue on the CPU.** Redis and PostgreSQL round trips add latency while the
   request is parked (under PS they add to its sojourn; under rounds it also waits its turn back).
 * **The connection pool is a queue.** Under rounds, each loop's ``pool_per_instance`` connections
@@ -59,8 +64,8 @@ from ._heap import heap_pop, heap_push
 from .model import Scenario
 from .queueing import fcfs_waits
 
-__all__ = ["KneeParams", "KneePrediction", "Paths", "fit_light_load", "latencies_by_path", "latencies_ms",
-           "paths_from_result", "predict", "ps_sojourn"]
+__all__ = ["KneeParams", "KneePrediction", "LoadProfile", "Paths", "fit_light_load", "latencies_by_path",
+           "latencies_ms", "load_profile", "paths_from_result", "predict", "ps_sojourn"]
 
 Discipline = Literal["rounds", "ps", "fcfs"]
 
@@ -100,6 +105,8 @@ class KneeParams:
     callback_ms: float = 0.02
     slice_ms: float = 1.5
     statements_per_write: int = 1
+    # CPU of an involuntary context switch between loops sharing a core (rounds; calibrated like wake_ms)
+    switch_ms: float = 0.0
     # requests in service at once (the clients' connections; 0: unbounded). Beyond it requests wait
     # FCFS at the client, charged from their intended send time as the load generator charges them.
     max_in_service: int = 0
@@ -107,7 +114,8 @@ class KneeParams:
     def scaled(self, cpu_scale: float) -> KneeParams:
         """The same configuration on a host that runs the CPU work ``cpu_scale`` times slower."""
         return replace(self, cpu_hit_ms=self.cpu_hit_ms * cpu_scale, cpu_miss_ms=self.cpu_miss_ms * cpu_scale,
-                       wake_ms=self.wake_ms * cpu_scale)
+                       wake_ms=self.wake_ms * cpu_scale, switch_ms=self.switch_ms * cpu_scale,
+                       callback_ms=self.callback_ms * cpu_scale)
 
     def mean_cpu_ms(self, paths: Paths) -> float:
         """CPU per request: L1 hits on the fast path, everything else (writes included) on the full one."""
@@ -122,7 +130,8 @@ class KneeParams:
     def utilisation(self, rate: float, paths: Paths) -> float:
         """Busy share of the cores at ``rate``: rho = lambda (c + w (1 - rho)) / cores, taking the share
         of requests that find their loop idle (and pay ``wake_ms``) as 1 - rho (PASTA; exact for one
-        loop per core, a first-order figure when loops share a core; the replay itself tracks each loop)."""
+        loop per core and one wake-up per request, as PS and FCFS charge it). Under rounds, where every
+        await can find the loop asleep, `load_profile` counts the replay's own wake-ups instead."""
         lam = rate / 1000.0 / self.cores
         return lam * (self.mean_cpu_ms(paths) + self.wake_ms) / (1 + lam * self.wake_ms)
 
@@ -269,6 +278,53 @@ def latencies_by_path(params: KneeParams, paths: Paths, rate: float, duration_s:
                       seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """`latencies_ms` with each read's path (`rounds.HIT`, `rounds.L2` or `rounds.DB`) beside it, to set
     against per-path measurements."""
+    trace = _trace(params, paths, rate, duration_s, seed)
+    reads = trace.path != rounds.WRITE
+    return trace.latency_ms[reads], trace.path[reads]
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    """What the replay says the service's CPU does at one rate: per request (reads and writes)."""
+
+    rate: float
+    cpu_ms: float  # CPU per request, wake-ups and switches included (the workers' /proc CPU over requests served)
+    wakes: float  # loop wake-ups per request (the workers' voluntary context switches); NaN if not replayed
+    switches: float  # preemptions per request (the workers' involuntary context switches); NaN if not replayed
+    utilisation: float  # busy share of the cores
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def load_profile(params: KneeParams, paths: Paths, rate: float, duration_s: float = 60.0,
+                 seed: int = 1) -> LoadProfile:
+    """CPU and loop wake-ups per request at ``rate``: under rounds counted in the replay (the wake-ups a
+    request causes fall as the loops stay busy), otherwise the first-order `KneeParams.utilisation`."""
+    if params.discipline != "rounds":
+        u = params.utilisation(rate, paths)
+        return LoadProfile(rate=rate, cpu_ms=u * params.cores * 1000.0 / rate, wakes=math.nan, switches=math.nan,
+                           utilisation=u)
+    return _profile(params, _trace(params, paths, rate, duration_s, seed), rate)
+
+
+def _profile(params: KneeParams, trace: _Trace, rate: float) -> LoadProfile:
+    n = max(1, trace.path.size)
+    wakes, switches = (float(x) for x in trace.paid.sum(axis=0))
+    cpu_ms = (float(trace.cpu_s.sum()) * 1000.0 + wakes * params.wake_ms + switches * params.switch_ms) / n
+    return LoadProfile(rate=rate, cpu_ms=cpu_ms, wakes=wakes / n, switches=switches / n,
+                       utilisation=rate * cpu_ms / 1000.0 / params.cores)
+
+
+@dataclass(frozen=True)
+class _Trace:
+    latency_ms: np.ndarray  # every request's, writes included
+    path: np.ndarray
+    cpu_s: np.ndarray  # each request's own CPU demand, wake-ups and switches not included
+    paid: np.ndarray  # (n, 2): loop wake-ups and preemptions charged to each request (rounds only; zeros otherwise)
+
+
+def _trace(params: KneeParams, paths: Paths, rate: float, duration_s: float, seed: int) -> _Trace:
     rng = np.random.default_rng(seed)
     n = max(1, round(rate * duration_s))
     gaps = rng.exponential(1.0, n)
@@ -282,16 +338,15 @@ def latencies_by_path(params: KneeParams, paths: Paths, rate: float, duration_s:
     cpu_s = base * np.where(hit1, params.cpu_hit_ms, params.cpu_miss_ms) / 1000.0
     instance = np.minimum((u_inst * params.instances).astype(np.int64), params.instances - 1)
     path = np.where(is_write, rounds.WRITE, np.where(hit1, rounds.HIT, np.where(to_db, rounds.DB, rounds.L2)))
-    reads = ~is_write
     if params.discipline == "rounds":
         loop, n_cores, speed, pool = _loops(params, u_inst)
         stmts = max(1, params.statements_per_write)
-        total = rounds.round_latencies(
+        total, paid = rounds.replay(
             arrival, loop, path, cpu_s, cores=n_cores, speed=speed, steps=params.steps, statements_per_write=stmts,
             io_l2=params.l2_ms / 1000.0, io_db=params.db_ms / 1000.0, io_db_write=params.db_write_ms / stmts / 1000.0,
             pool=pool, callback=params.callback_ms / 1000.0, wake=params.wake_ms / 1000.0,
-            slice_s=params.slice_ms / 1000.0)
-        return total[reads] * 1000.0 + params.overhead_ms, path[reads]
+            slice_s=params.slice_ms / 1000.0, switch=params.switch_ms / 1000.0)
+        return _Trace(total * 1000.0 + params.overhead_ms, path, cpu_s, paid)
     if params.cores >= params.instances:  # an event loop per core: per-instance PS, requests spread at random
         cpu = np.empty(n)
         for k in range(params.instances):
@@ -307,7 +362,7 @@ def latencies_by_path(params: KneeParams, paths: Paths, rate: float, duration_s:
     waits = fcfs_waits(arrival[db] + cpu[db] / 2, db_service, pool)  # the query starts mid-way through the request
     io[db] += waits + db_service
     total = (cpu + io) * 1000.0 + params.overhead_ms
-    return total[reads], path[reads]
+    return _Trace(total, path, cpu_s, np.zeros((n, 2), np.int64))
 
 
 @dataclass(frozen=True)
@@ -335,13 +390,16 @@ def predict(params: KneeParams, paths: Paths, rate: float, *, duration_s: float 
     """The model's P99 at ``rate``: the mean over ``seeds`` traces, and an interval from the fastest
     (``cpu_low`` x the calibrated CPU times) to the slowest (``cpu_high`` x) host the calibration saw,
     each at its most favourable / least favourable seed."""
-    mid = [latencies_ms(params, paths, rate, duration_s, seed=s) for s in range(1, seeds + 1)]
+    traces = [_trace(params, paths, rate, duration_s, seed=s) for s in range(1, seeds + 1)]
+    mid = [t.latency_ms[t.path != rounds.WRITE] for t in traces]
     low = [_p(latencies_ms(params.scaled(cpu_low), paths, rate, duration_s, seed=s), 0.99)
            for s in range(1, seeds + 1)]
     high = [_p(latencies_ms(params.scaled(cpu_high), paths, rate, duration_s, seed=s), 0.99)
             for s in range(1, seeds + 1)]
     p99s = [_p(m, 0.99) for m in mid]
-    return KneePrediction(rate=rate, utilisation=params.utilisation(rate, paths),
+    utilisation = (float(np.mean([_profile(params, t, rate).utilisation for t in traces]))
+                   if params.discipline == "rounds" else params.utilisation(rate, paths))
+    return KneePrediction(rate=rate, utilisation=utilisation,
                           p50_ms=float(np.mean([_p(m, 0.5) for m in mid])), p99_ms=float(np.mean(p99s)),
                           p99_low_ms=min(min(low), min(p99s)), p99_high_ms=max(max(high), max(p99s)),
                           stale=paths.stale)

@@ -26,10 +26,19 @@ replays exactly that:
   for the rounds its holder waits, not only for the query.
 * **Loops sharing cores.** Loop ``k`` runs on core ``k mod cores``; a core runs one callback at a
   time, switching between its runnable loops as the kernel's fair scheduler does: the loop with
-  the least CPU received runs next, for at least ``slice_s`` unless it runs out of work. A request
-  that arrives at a loop blocked in epoll pays ``wake`` (the return from epoll and the context
-  switch, calibrated per request that finds its loop idle); a loop that wakes is placed no further
-  back than the least-served runnable loop (no credit for its sleep).
+  the least CPU received runs next, for at least ``slice_s`` unless it runs out of work, and a loop
+  that wakes takes the core at the next callback boundary (wake-up preemption). A loop
+  with nothing ready blocks in epoll (a voluntary context switch), and whatever wakes it (an
+  arrival, a Redis or PostgreSQL reply) pays ``wake`` on the callback it runs first: the return
+  from epoll and the switch back, calibrated against the workers' own voluntary context switches
+  (bench/validate_knee.py: at light load 2.1-2.2 per request, i.e. the arrival and the awaits that
+  find the loop idle; ~0 in overload). A loop switched out while it still has work ready (its slice
+  used up: an involuntary context switch) costs ``switch`` on the next callback the core runs: the
+  other loop starts with cold caches. Two loops sharing a core in overload switch about once per
+  1.5 ms slice, 1.4 times per request on the knee bench, and each switch was measured there at
+  about as much CPU as a wake-up, which is why CPU per request stops falling well before overload.
+  A loop that wakes is placed no further back than the least-served runnable loop (no credit for
+  its sleep).
 * I/O latencies (Redis round trip, PostgreSQL query) are fixed, calibrated at light load: the
   database server's own queue is not modelled (its cores are not the bottleneck in the
   deployments this models; ``discipline="ps"`` in `knee` keeps the FCFS queue on database cores).
@@ -44,7 +53,7 @@ import numpy as np
 
 from ._heap import heap_pop, heap_push
 
-__all__ = ["DB", "HIT", "L2", "WRITE", "programs", "round_latencies"]
+__all__ = ["DB", "HIT", "L2", "WRITE", "programs", "replay", "round_latencies"]
 
 HIT, L2, DB, WRITE = 0, 1, 2, 3
 """Request paths, indexes into `programs`."""
@@ -80,11 +89,14 @@ def programs(steps: int, statements_per_write: int) -> tuple[np.ndarray, np.ndar
 @numba.njit(cache=True)
 def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: np.ndarray, io_l2: float,
              io_db: np.ndarray, ops: np.ndarray, loops: int, cores: int, speed: float,
-            pool: int, callback: float, wake: float, slice_s: float) -> np.ndarray:  # pragma: no cover
-    """Finish time of every job (arrival-sorted); see the module docstring for the rules. The parse
-    callback and each task step of job j cost ``step_cpu[j]``; flush, reader and grant ``callback``."""
+            pool: int, callback: float, wake: float, switch: float,
+            slice_s: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Finish time of every job (arrival-sorted) and the loop wake-ups and preemptions charged to it
+    (columns 0 and 1); see the module docstring for the rules. The parse callback and each task step of
+    job j cost ``step_cpu[j]``; flush, reader and grant ``callback``."""
     n = arrival.size
     finish = np.full(n, np.nan)
+    counts = np.zeros((n, 2), np.int64)
     # per-loop segments of flat arrays: arrivals in order, ready ring, I/O heap, pool waiters
     count = np.zeros(loops, np.int64)
     for j in range(n):
@@ -120,12 +132,14 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
         now = 0.0
         cur = -1
         slice_left = 0.0
+        preempted = False
         remaining = 0
         for k in range(core, loops, cores):
             remaining += count[k]
         while remaining > 0:
             # which of this core's loops can run now
             best = -1
+            woken = -1
             soonest = np.inf
             min_v = np.inf
             for k in range(core, loops, cores):
@@ -136,6 +150,8 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                     if vrun[k] < min_v:
                         min_v = vrun[k]
                         best = k
+                    if idle[k] and k != cur and woken < 0:
+                        woken = k
                 else:
                     idle[k] = True  # blocked in epoll: the next arrival wakes it
                     soonest = min(soonest, ev)
@@ -143,9 +159,14 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                 now = soonest
                 cur = -1
                 continue
+            if woken >= 0 and cur >= 0 and (todo[cur] > 0 or rq_len[cur] > 0):
+                best = woken  # a loop that wakes takes the core at once (wake-up preemption)
+                slice_left = 0.0
             if not (cur >= 0 and slice_left > 0 and (todo[cur] > 0 or rq_len[cur] > 0)):
                 if cur != best or slice_left <= 0:
                     slice_left = slice_s
+                if cur >= 0 and cur != best and (todo[cur] > 0 or rq_len[cur] > 0):
+                    preempted = True  # switched out with work ready: an involuntary context switch
                 cur = best
             k = cur
             o = off[k]
@@ -182,8 +203,13 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
             rq_len[k] -= 1
             todo[k] -= 1
             cost = step_cpu[j] if kind in (_PARSE, _STEP) else callback
-            if idle[k] and kind == _PARSE:
+            if idle[k]:  # the first callback after the loop slept in epoll pays its wake-up
                 cost += wake
+                counts[j, 0] += 1
+            if preempted:  # and the first after the core was taken from a loop with work, the switch
+                cost += switch
+                counts[j, 1] += 1
+                preempted = False
             idle[k] = False
             now += cost / speed
             vrun[k] += cost
@@ -235,18 +261,33 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                 p2 = o + (rq_head[k] + rq_len[k]) % cap
                 rq_job[p2], rq_kind[p2] = j, nxt
                 rq_len[k] += 1
-    return finish
+    return finish, counts
 
 
 def round_latencies(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, cpu: np.ndarray, *, cores: int,
                     speed: float = 1.0, steps: int, statements_per_write: int, io_l2: float, io_db: float,
-                    io_db_write: float, pool: int, callback: float, wake: float, slice_s: float) -> np.ndarray:
+                    io_db_write: float, pool: int, callback: float, wake: float, slice_s: float,
+                    switch: float = 0.0) -> np.ndarray:
     """Latency (s) of every job. ``cpu`` is each request's whole CPU demand (s), ``path`` one of
     HIT/L2/DB/WRITE, ``loop`` the event loop serving it (loop ``k`` runs on core ``k mod cores``, at
     ``speed`` x the calibrated host's speed); ``pool`` connections per loop; ``io_db_write`` is per
     statement; times in seconds."""
+    return replay(arrival, loop, path, cpu, cores=cores, speed=speed, steps=steps,
+                  statements_per_write=statements_per_write, io_l2=io_l2, io_db=io_db, io_db_write=io_db_write,
+                  pool=pool, callback=callback, wake=wake, slice_s=slice_s, switch=switch)[0]
+
+
+def replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, cpu: np.ndarray, *, cores: int,
+           speed: float = 1.0, steps: int, statements_per_write: int, io_l2: float, io_db: float,
+           io_db_write: float, pool: int, callback: float, wake: float, slice_s: float,
+           switch: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """`round_latencies` and, per job, what it paid for beyond its own CPU: column 0 the loop wake-ups
+    (its loop had slept in epoll when one of its callbacks became ready: the model's voluntary context
+    switches), column 1 the preemptions (its callback was the first after the core was taken from
+    another loop that still had work: involuntary switches, ``switch`` each). Counted to set against
+    the workers' own counts and to price that CPU at every load."""
     if arrival.size == 0:
-        return np.empty(0)
+        return np.empty(0), np.zeros((0, 2), np.int64)
     ops, n_steps, n_callbacks = programs(steps, statements_per_write)
     order = np.argsort(arrival, kind="stable")
     a = np.ascontiguousarray(arrival[order], np.float64)
@@ -256,9 +297,11 @@ def round_latencies(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, cpu
     per = own / (n_steps[p] + 1)
     io = np.where(p == WRITE, io_db_write, io_db).astype(np.float64)
     loops = int(loop.max()) + 1
-    finish = _replay(a, np.ascontiguousarray(loop[order], np.int64), p, per, float(io_l2), io, ops, loops,
-                     max(1, min(int(cores), loops)), float(speed), max(1, int(pool)), float(callback), float(wake),
-                     float(slice_s))
+    finish, counts = _replay(a, np.ascontiguousarray(loop[order], np.int64), p, per, float(io_l2), io, ops, loops,
+                             max(1, min(int(cores), loops)), float(speed), max(1, int(pool)), float(callback),
+                             float(wake), float(switch), float(slice_s))
     out = np.empty(arrival.size)
     out[order] = finish - a
-    return out
+    paid = np.empty((arrival.size, 2), np.int64)
+    paid[order] = counts
+    return out, paid

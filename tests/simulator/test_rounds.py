@@ -40,8 +40,12 @@ def test_alone_a_request_takes_its_cpu_plus_its_round_trips():
     want = {rounds.HIT: 0.002, rounds.L2: 0.0021, rounds.DB: 0.002 + 2 * 0.0001 + 0.0003,
             rounds.WRITE: 0.002 + 3 * 0.0004 + 0.0001}
     assert np.allclose(got, [want[p] for p in path])
-    woken = _replay(arrival, path, cpu, **io, statements_per_write=3, wake=0.0005)  # every one finds its loop idle
-    assert np.allclose(woken - got, 0.0005)
+    # alone, the loop sleeps in epoll at the arrival and at every await: each wakes it once
+    sleeps = {rounds.HIT: 1, rounds.L2: 2, rounds.DB: 4, rounds.WRITE: 5}
+    woken, wakes = rounds.replay(arrival, np.zeros(n, np.int64), np.asarray(path, np.int64), cpu, cores=1,
+                                 **{**QUIET, **io, "statements_per_write": 3, "wake": 0.0005})
+    assert wakes[:, 0].tolist() == [sleeps[p] for p in path] and not wakes[:, 1].any()
+    assert np.allclose(woken - got, [0.0005 * sleeps[p] for p in path])
 
 
 @pytest.mark.parametrize("loops", [1, 3])
@@ -136,3 +140,51 @@ def test_p99_is_monotone_in_load_and_explodes_past_saturation():
     p99 = [predict(ROUNDS, PATHS, f * sat, duration_s=30).p99_ms for f in (0.2, 0.5, 0.7, 0.85, 0.9, 0.95, 1.05)]
     assert all(b >= a * 0.98 for a, b in itertools.pairwise(p99)), p99
     assert p99[-1] > 20 * p99[0]
+
+
+def test_wake_ups_fall_with_load_and_the_cpu_per_request_with_them():
+    """At a trickle every arrival and every await finds the loop asleep (path-weighted 1/2/4/5 wake-ups);
+    in overload the loops never sleep, so the CPU per request is the busy-loop CPU and the saturation
+    rate is where `KneeParams.saturation_rate` puts it."""
+    from simulator.knee import load_profile
+
+    trickle = load_profile(ROUNDS, PATHS, rate=1.0, duration_s=4000)
+    reads = 1 - PATHS.write_ratio
+    expected = reads * (PATHS.l1 * 1 + PATHS.l2 * 2 + PATHS.db * 4) + PATHS.write_ratio * 5
+    assert trickle.wakes == pytest.approx(expected, rel=0.03)
+    busy_cpu = ROUNDS.mean_cpu_ms(PATHS)
+    assert trickle.cpu_ms == pytest.approx(busy_cpu + expected * ROUNDS.wake_ms, rel=0.03)
+    sat = ROUNDS.saturation_rate(PATHS)
+    profiles = [load_profile(ROUNDS, PATHS, f * sat, duration_s=30) for f in (0.3, 0.6, 0.85, 1.2)]
+    wakes = [p.wakes for p in profiles]
+    assert all(b < a for a, b in itertools.pairwise(wakes)), wakes
+    assert wakes[-1] < 0.02 * expected
+    assert profiles[-1].cpu_ms == pytest.approx(busy_cpu, rel=0.03)
+
+
+def test_two_loops_in_overload_switch_once_per_slice_and_pay_for_it():
+    """Both loops always have work: the core changes hands when a slice is used up, so there are
+    (CPU per request / slice) preemptions per request, each charged ``switch`` once."""
+    n, cpu_s = 4000, 0.002
+    arrival = np.zeros(n)  # all at once: both loops backlogged until the end
+    loop = np.arange(n) % 2
+    args = {**IO, **QUIET, "slice_s": 0.005}
+    free, paid = rounds.replay(arrival, loop, np.full(n, rounds.HIT), np.full(n, cpu_s), cores=1, **args)
+    assert paid[:, 1].sum() / n == pytest.approx(cpu_s / 0.005, rel=0.05)
+    costly, paid2 = rounds.replay(arrival, loop, np.full(n, rounds.HIT), np.full(n, cpu_s), cores=1,
+                                  **{**args, "switch": 0.0003})
+    total = cpu_s * n + 0.0003 * paid2[:, 1].sum()
+    assert costly.max() == pytest.approx(total, rel=1e-9)  # the core was never idle: the last ends at the sum
+
+
+def test_a_loop_that_wakes_takes_the_core_at_the_next_callback():
+    """Loop 0 has a long backlog; a request for the idle loop 1 runs at the next callback boundary
+    (wake-up preemption), not after loop 0's slice, and that preemption is counted."""
+    backlog = np.zeros(50)
+    arrival = np.concatenate([backlog, [0.0101]])
+    loop = np.concatenate([np.zeros(50, np.int64), [1]])
+    cpu = np.full(51, 0.001)  # callbacks of 0.5 ms (parse + one step)
+    got, paid = rounds.replay(arrival, loop, np.full(51, rounds.HIT), cpu, cores=1,
+                              **{**IO, **QUIET, "slice_s": 0.05})
+    assert got[-1] <= 0.0005 + 0.001 + 1e-9  # waited at most the callback in progress
+    assert paid[:, 1].sum() >= 1

@@ -1,0 +1,64 @@
+"""The knee bench's CPU calibration (bench/knee_cpu.py) and the counts it stands on: a real worker's
+context switches read from /proc, and a regression that gives back the prices it was built from."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+
+import httpx
+import pytest
+
+from bench import knee_cpu, knee_deploy
+from tests.refservice.pg_support import REDIS_URL, fresh_database
+
+
+def _run(hit_share: float, voluntary: float, involuntary: float, *, hit_ms: float, miss_ms: float,
+         switch_ms: float, speed: float = 1.0, served: int = 3000) -> dict[str, float]:
+    cpu = speed * (hit_share * hit_ms + (1 - hit_share) * miss_ms) + switch_ms * (voluntary + involuntary)
+    return {"served_reads": served * 0.98, "served_writes": served * 0.02, "l1_hits": hit_share * served,
+            "voluntary_switches_per_request": voluntary, "involuntary_switches_per_request": involuntary,
+            "cpu_per_request_ms": cpu}
+
+
+def test_the_fit_gives_back_the_prices_and_each_sets_speed():
+    prices = {"hit_ms": 1.6, "miss_ms": 2.3, "switch_ms": 0.4}
+    sets = [[_run(0.99, 1.0, 0.3, **prices, speed=s), _run(0.45, 2.3, 0.5, **prices, speed=s),
+             _run(0.45, 0.35, 0.8, **prices, speed=s)] for s in (1.0, 1.0, 1.0)]
+    fit = knee_cpu.fit_cpu(sets)
+    assert {k: fit[k] for k in prices} == pytest.approx(prices, rel=1e-6)
+    assert fit["cpu_spread_per_run"] == pytest.approx([1.0, 1.0, 1.0])
+    # a set measured on a host 5 % slower shows up in the spread (the prediction interval), not in the price
+    patterns = ((0.99, 1.0, 0.3), (0.45, 2.3, 0.5), (0.45, 0.35, 0.8))
+    sets[2] = [_run(h, v, i, **prices, speed=1.05) for h, v, i in patterns]
+    fit = knee_cpu.fit_cpu(sets)
+    assert max(fit["cpu_spread_per_run"]) / min(fit["cpu_spread_per_run"]) == pytest.approx(1.05, rel=0.01)
+    assert fit["rms_residual_ms"] > 0
+
+
+@pytest.fixture
+def worker():
+    with fresh_database() as dsn:
+        settings = {"database_url": dsn, "redis_url": REDIS_URL, "rate_limit_enabled": False, "access_log": False,
+                    "run_background": False, "ryw_window_s": 0.0, "l1_ttl_s": 5.0, "ttl_product_s": 60,
+                    "log_level": "WARNING", "jwt_secret": secrets.token_hex(32),
+                    "key_prefix": f"cpu-test:{uuid.uuid4().hex[:8]}:"}
+        workers = knee_deploy.Workers(n=1, settings=settings, keys=20, service_cpus={0, 1})
+        try:
+            yield workers
+        finally:
+            workers.stop()
+
+
+def test_a_sleeping_workers_loop_is_woken_by_every_request(worker):
+    """Requests 20 ms apart find the event loop asleep in epoll: each costs at least one voluntary
+    context switch, which is what the calibration prices (and the round model counts)."""
+    with httpx.Client(base_url=worker.url, timeout=10) as client:
+        client.get("/products/1")  # connections to PostgreSQL and Redis opened before counting
+        before, _ = worker.context_switches()
+        for i in range(40):
+            assert client.get(f"/products/{i % 20 + 1}").status_code == 200
+            time.sleep(0.02)
+        after, _ = worker.context_switches()
+    assert after - before >= 40

@@ -169,7 +169,7 @@ def test_two_loops_in_overload_switch_once_per_slice_and_pay_for_it():
     arrival = np.zeros(n)  # all at once: both loops backlogged until the end
     loop = np.arange(n) % 2
     args = {**IO, **QUIET, "slice_s": 0.005}
-    free, paid = rounds.replay(arrival, loop, np.full(n, rounds.HIT), np.full(n, cpu_s), cores=1, **args)
+    _, paid = rounds.replay(arrival, loop, np.full(n, rounds.HIT), np.full(n, cpu_s), cores=1, **args)
     assert paid[:, 1].sum() / n == pytest.approx(cpu_s / 0.005, rel=0.05)
     costly, paid2 = rounds.replay(arrival, loop, np.full(n, rounds.HIT), np.full(n, cpu_s), cores=1,
                                   **{**args, "switch": 0.0003})

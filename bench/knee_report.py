@@ -32,7 +32,7 @@ def judge(doc: dict[str, Any]) -> dict[str, Any]:
             out["p99"].append({"utilisation": r["utilisation"], "ratio": ratio, "tolerance": tol, "in_interval": inside,
                                "passed": None if tol is None else 1 / tol <= ratio <= tol})
             # judged at the loads (50-95 %); beyond the measured capacity requests are answered
-            # seconds after they were sent and the counts are shown, not judged (see HIT_NOTE)
+            # seconds after they were sent and the counts are shown, not judged (the report says so)
             out["hit"].append({"utilisation": r["utilisation"], "judged": tol is not None,
                                "l1_points": 100 * (r["hit_l1_predicted"] - r["hit_l1_measured"]),
                                "l2_points": 100 * (r["hit_l2_predicted"] - r["hit_l2_measured"]),

@@ -124,6 +124,22 @@ def served_counts(m0: list[Any], m1: list[Any], duration: float) -> dict[str, An
             "hit_l1": l1 / max(1.0, s_reads), "hit_l2": l2 / max(1.0, s_reads - l1)}
 
 
+def service_counters(w: dep.Workers) -> tuple[list[float], tuple[int, int], int | None]:
+    """The workers' CPU seconds (each), their (voluntary, involuntary) context switches and the service
+    core's idle entries, read together before and after a run (`per_request`)."""
+    return w.cpu_seconds(), w.context_switches(), dep.idle_entries(SERVICE_CORE)
+
+
+def per_request(before: tuple[list[float], tuple[int, int], int | None],
+                after: tuple[list[float], tuple[int, int], int | None], served: float) -> dict[str, Any]:
+    """What the calibration regresses on (bench/knee_cpu.py), per request the workers served."""
+    (c0, (v0, i0), e0), (c1, (v1, i1), e1) = before, after
+    return {"cpu_per_request_ms": sum(b - a for a, b in zip(c0, c1, strict=True)) / served * 1000,
+            "voluntary_switches_per_request": (v1 - v0) / served,
+            "involuntary_switches_per_request": (i1 - i0) / served,
+            "core_idle_entries_per_request": None if e0 is None or e1 is None else (e1 - e0) / served}
+
+
 class Bench:
     """One deployment (PostgreSQL pair, settings) and the runs made against it."""
 
@@ -167,9 +183,9 @@ class Bench:
             self.warm_up(w, rate, wr, keys, seed)
             token = session_token(w.url)
             m0 = [scrape(u) for u in w.private_urls]
-            c0, b0, x0, i0 = w.cpu_seconds(), dep.core_busy(), w.context_switches(), dep.idle_entries(SERVICE_CORE)
+            s0, b0 = service_counters(w), dep.core_busy()
             res = run(workload(w.url, rate, duration, wr, keys, seed, drain_s=15, token=token))
-            c1, b1, x1, i1 = w.cpu_seconds(), dep.core_busy(), w.context_switches(), dep.idle_entries(SERVICE_CORE)
+            s1, b1 = service_counters(w), dep.core_busy()
             m1 = [scrape(u) for u in w.private_urls]
         finally:
             w.stop()
@@ -178,7 +194,7 @@ class Bench:
         reads, writes = int(get["count"]), int(put["count"])
         counts = served_counts(m0, m1, duration)
         n_served = max(1.0, counts["served_reads"] + counts["served_writes"])
-        cpu = [b - a for a, b in zip(c0, c1, strict=True)]
+        cpu = [b - a for a, b in zip(s0[0], s1[0], strict=True)]
         busy = dep.busy_between(b0, b1)
         elapsed = max(1e-9, (b1[min(SERVICE_CPU)][1] - b0[min(SERVICE_CPU)][1]) / os.sysconf("SC_CLK_TCK"))
         own = sum(cpu) / elapsed  # the workers' share of the service core over the same interval
@@ -189,13 +205,10 @@ class Bench:
                 "p50_ms": float(get["latency_ms"]["p50"]), "p90_ms": float(get["latency_ms"]["p90"]),
                 "p99_ms": float(get["latency_ms"]["p99"]), "connections_used": int(res["connections_used"]),
                 "get_mean_ms": float(get["latency_ms"]["mean"]), "put_mean_ms": float(put["latency_ms"]["mean"]),
-                "cpu_per_request_ms": sum(cpu) / n_served * 1000, "worker_cpu_share":
+                **per_request(s0, s1, n_served), "worker_cpu_share":
                 [c / max(1e-9, sum(cpu)) for c in cpu], "service_core_busy": busy[min(SERVICE_CPU)],
                 "service_cpu_share": own, "foreign_busy_service_core": max(0.0, busy[min(SERVICE_CPU)] - own),
-                "core_busy": busy, "voluntary_switches_per_request": (x1[0] - x0[0]) / n_served,
-                "involuntary_switches_per_request": (x1[1] - x0[1]) / n_served,
-                "core_idle_entries_per_request": None if i0 is None or i1 is None else (i1 - i0) / n_served,
-                "send_lag_p99_ms": float(res["send_lag_ms"]["p99"]),
+                "core_busy": busy, "send_lag_p99_ms": float(res["send_lag_ms"]["p99"]),
                 "host_load": dep.host_load(), "placement": self.placement,
                 "db_queries": {nm: sum(delta(a, b, "db_queries_total", node=nm) for a, b in zip(m0, m1, strict=True))
                                for nm in ("primary", "replica1")}}
@@ -213,28 +226,23 @@ class Bench:
                   flush=True)
 
     def burst_cpu(self, rate: float, duration: float, burst: int, seed: int) -> dict[str, Any]:
-        """CPU and voluntary context switches per request of a light-load run whose requests come in
-        bursts (warmed-up workers): the loop stays awake through a burst."""
+        """CPU and context switches per request of a light-load run whose requests come in bursts
+        (warmed-up workers): the loops stay awake through a burst, and preempt each other."""
         w = self.workers()
         try:
             self.warm_up(w, rate, self.args.write_ratio, self.args.keys, seed)
             token = session_token(w.url)
             m0 = [scrape(u) for u in w.private_urls]
-            c0, x0, i0 = w.cpu_seconds(), w.context_switches(), dep.idle_entries(SERVICE_CORE)
+            s0 = service_counters(w)
             res = burst_run(w.url, rate=rate, duration_s=duration, keys=self.args.keys, burst=burst,
                             write_ratio=self.args.write_ratio, seed=seed, token=token)
-            c1, x1, i1 = w.cpu_seconds(), w.context_switches(), dep.idle_entries(SERVICE_CORE)
+            s1 = service_counters(w)
             m1 = [scrape(u) for u in w.private_urls]
         finally:
             w.stop()
         counts = served_counts(m0, m1, duration)
         n = max(1.0, counts["served_reads"] + counts["served_writes"])
-        cpu = sum(b - a for a, b in zip(c0, c1, strict=True))
-        return {**res, **counts, "rate": rate, "cpu_per_request_ms": cpu / n * 1000,
-                "voluntary_switches_per_request": (x1[0] - x0[0]) / n,
-                "involuntary_switches_per_request": (x1[1] - x0[1]) / n,
-                "core_idle_entries_per_request": None if i0 is None or i1 is None else (i1 - i0) / n,
-                "host_load": dep.host_load()}
+        return {**res, **counts, "rate": rate, **per_request(s0, s1, n), "host_load": dep.host_load()}
 
     def close(self) -> None:
         self.pair.close()
@@ -265,6 +273,11 @@ def cache_paths(cal: Calibration, args: argparse.Namespace, rate: float, *, dura
 
 def median(runs: list[dict[str, Any]], key: str) -> float:
     return float(np.median([r[key] for r in runs]))
+
+
+def recorded_median(runs: list[dict[str, Any]], key: str) -> float | None:
+    """`median`, or None for a file whose runs predate ``key`` (``--repredict`` of older results)."""
+    return median(runs, key) if all(key in r for r in runs) else None
 
 
 def calibration_tail(light: list[dict[str, Any]]) -> float:
@@ -344,8 +357,8 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     # The light-load calibration runs are spread over the session, a (hot, Poisson, burst) set before each
     # third of the sweep: this shared host's speed drifts by several percent over the ~25 minutes of a run
     # (two sessions' light-load CPU per request: 2.49 and 2.94 ms), and calibrating only at the start put
-    # that drift into every prediction. Poisson and burst runs stay paired, so a drift between pairs falls
-    # on both and not on their difference (the wake-up estimate). Only these runs feed the model.
+    # that drift into every prediction; each set's own busy CPU against the pooled fit is the interval.
+    # Only these runs feed the model.
     light, bursts, hots, rows = [], [], [], []
     factors = [float(x) for x in args.loads.split(",")]
     for r, group in enumerate(np.array_split(np.array(factors), reps)):
@@ -406,13 +419,10 @@ def predictions(doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]
     doc["calibration_check"] = {"model_cpu_ms": own.cpu_ms, "model_wakes_per_request": own.wakes,
                                 "model_switches_per_request": own.switches,
                                 "measured_cpu_ms": median(c["light_runs"], "cpu_per_request_ms"),
-                                "measured_switches_per_request": (
-                                    median(c["light_runs"], "voluntary_switches_per_request")
-                                    if all("voluntary_switches_per_request" in r for r in c["light_runs"]) else None),
-                                "measured_preemptions_per_request": (
-                                    median(c["light_runs"], "involuntary_switches_per_request")
-                                    if all("involuntary_switches_per_request" in r for r in c["light_runs"])
-                                    else None)}
+                                "measured_switches_per_request": recorded_median(
+                                    c["light_runs"], "voluntary_switches_per_request"),
+                                "measured_preemptions_per_request": recorded_median(
+                                    c["light_runs"], "involuntary_switches_per_request")}
     spread = c["cpu_spread_per_run"]
     cpu_low, cpu_high = min(spread), max(spread)
     print(json.dumps({"calibration": asdict(cal), "params": asdict(params), "cpu_spread": spread}), flush=True)

@@ -53,7 +53,7 @@ import numpy as np
 
 from ._heap import heap_pop, heap_push
 
-__all__ = ["DB", "HIT", "L2", "WRITE", "programs", "replay", "round_latencies"]
+__all__ = ["DB", "HIT", "L2", "WRITE", "programs", "replay"]
 
 HIT, L2, DB, WRITE = 0, 1, 2, 3
 """Request paths, indexes into `programs`."""
@@ -159,13 +159,14 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                 now = soonest
                 cur = -1
                 continue
-            if woken >= 0 and cur >= 0 and (todo[cur] > 0 or rq_len[cur] > 0):
+            cur_has_work = cur >= 0 and (todo[cur] > 0 or rq_len[cur] > 0)
+            if woken >= 0 and cur_has_work:
                 best = woken  # a loop that wakes takes the core at once (wake-up preemption)
                 slice_left = 0.0
-            if not (cur >= 0 and slice_left > 0 and (todo[cur] > 0 or rq_len[cur] > 0)):
+            if not (cur_has_work and slice_left > 0):
                 if cur != best or slice_left <= 0:
                     slice_left = slice_s
-                if cur >= 0 and cur != best and (todo[cur] > 0 or rq_len[cur] > 0):
+                if cur_has_work and cur != best:
                     preempted = True  # switched out with work ready: an involuntary context switch
                 cur = best
             k = cur
@@ -264,28 +265,20 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
     return finish, counts
 
 
-def round_latencies(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, cpu: np.ndarray, *, cores: int,
-                    speed: float = 1.0, steps: int, statements_per_write: int, io_l2: float, io_db: float,
-                    io_db_write: float, pool: int, callback: float, wake: float, slice_s: float,
-                    switch: float = 0.0) -> np.ndarray:
-    """Latency (s) of every job. ``cpu`` is each request's whole CPU demand (s), ``path`` one of
-    HIT/L2/DB/WRITE, ``loop`` the event loop serving it (loop ``k`` runs on core ``k mod cores``, at
-    ``speed`` x the calibrated host's speed); ``pool`` connections per loop; ``io_db_write`` is per
-    statement; times in seconds."""
-    return replay(arrival, loop, path, cpu, cores=cores, speed=speed, steps=steps,
-                  statements_per_write=statements_per_write, io_l2=io_l2, io_db=io_db, io_db_write=io_db_write,
-                  pool=pool, callback=callback, wake=wake, slice_s=slice_s, switch=switch)[0]
-
-
 def replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, cpu: np.ndarray, *, cores: int,
            speed: float = 1.0, steps: int, statements_per_write: int, io_l2: float, io_db: float,
            io_db_write: float, pool: int, callback: float, wake: float, slice_s: float,
            switch: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """`round_latencies` and, per job, what it paid for beyond its own CPU: column 0 the loop wake-ups
-    (its loop had slept in epoll when one of its callbacks became ready: the model's voluntary context
-    switches), column 1 the preemptions (its callback was the first after the core was taken from
-    another loop that still had work: involuntary switches, ``switch`` each). Counted to set against
-    the workers' own counts and to price that CPU at every load."""
+    """Latency (s) of every job and, per job, what it paid for beyond its own CPU. ``cpu`` is each
+    request's whole CPU demand (s), ``path`` one of HIT/L2/DB/WRITE, ``loop`` the event loop serving it
+    (loop ``k`` runs on core ``k mod cores``, at ``speed`` x the calibrated host's speed); ``pool``
+    connections per loop; ``io_db_write`` is per statement; times in seconds.
+
+    The second array has a row per job: column 0 the loop wake-ups (its loop had slept in epoll when
+    one of its callbacks became ready: the model's voluntary context switches), column 1 the
+    preemptions (its callback was the first after the core was taken from another loop that still
+    had work: involuntary switches, ``switch`` each). Counted to set against the workers' own counts
+    and to price that CPU at every load."""
     if arrival.size == 0:
         return np.empty(0), np.zeros((0, 2), np.int64)
     ops, n_steps, n_callbacks = programs(steps, statements_per_write)

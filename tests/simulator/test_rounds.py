@@ -25,7 +25,7 @@ def _poisson(rate: float, n: int, seed: int = 1) -> np.ndarray:
 def _replay(arrival, path, cpu, loop=None, cores=1, **kw):
     loop = np.zeros(arrival.size, np.int64) if loop is None else loop
     args = {**IO, **QUIET, **kw}
-    return rounds.round_latencies(arrival, loop, np.asarray(path, np.int64), cpu, cores=cores, **args)
+    return rounds.replay(arrival, loop, np.asarray(path, np.int64), cpu, cores=cores, **args)[0]
 
 
 def test_alone_a_request_takes_its_cpu_plus_its_round_trips():

@@ -118,6 +118,18 @@ def _cpu_by_load(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _capacity_line(mc: dict[str, Any]) -> str:
+    """How the capacity that sets the sweep's loads was measured, with the spread of its runs (older
+    files kept a single overload run)."""
+    runs = mc.get("overload_runs") or [mc["overload_run"]]
+    rates = ", ".join(format(o["completion_rate"], ".0f") for o in runs)
+    what = f"median completion rate of {len(runs)} overload runs: {rates}" if len(runs) > 1 else \
+        "the overload run's completion rate"
+    return (f"Measured capacity ({what}): {mc['rate']:.0f} req/s; utilisation = rate / measured capacity; each "
+            "load's runs are " + ("spread over the session, one per pass" if mc.get("overload_runs")
+                                  else "back to back") + ".")
+
+
 def markdown(doc: dict[str, Any]) -> str:
     verdict = judge(doc)
     cal, model = doc["calibration"], doc["model"]
@@ -128,8 +140,7 @@ def markdown(doc: dict[str, Any]) -> str:
              + (f"; every sweep and calibration run follows {doc['warmup_s']:g} s of the same load on the same "
                 "workers, left out of the figures (the model predicts a warm service; the stale-read runs start cold, "
                 "as their prediction does)." if doc.get("warmup_s") else "."),
-             f"Measured capacity (overload run's completion rate): {doc['measured_capacity']['rate']:.0f} req/s; "
-             "utilisation = rate / measured capacity.", "",
+             _capacity_line(doc["measured_capacity"]), "",
              "| utilisation | rate req/s | P99 ms measured (median; runs) | P99 ms predicted [low, high] | ratio "
              "| target | P99 PS / FCFS ms | L1 hit meas/pred | L2 hit meas/pred | stale meas/pred [interval] "
              "| host load 1m per run | service core busy; generator send lag P99 ms (runs); connections opened |",

@@ -10,9 +10,10 @@ primary + streaming replica pinned to the other core; Redis (shared server) db 9
 key prefix per run. Every run starts fresh workers (empty L1s) under a new prefix (empty L2).
 
 Steps, each bounded:
-1. the measured capacity: a short probe for a first estimate, then a short overload run; its
-   completion rate is the most the service did;
-2. calibration, at light load only, in three sets spread over the session (one before each third
+1. the measured capacity: a short probe for a first estimate, then three short overload runs; the
+   median of their completion rates is the most the service did (one run moved 389-422 req/s
+   between sessions, which put "95 %" anywhere from 91 to 99 % of what the host then sustained);
+2. calibration, at light load only, in three sets spread over the session (one before each pass
    of the sweep, so that the host's drift falls on the calibration as on the sweep): the L1-hit
    fast path's CPU (one hot product), runs at ~30 % of the first estimate giving the full path's
    CPU per request (from /proc of the workers), the same light load once more sent in bursts (the
@@ -22,7 +23,11 @@ Steps, each bounded:
    fit (the host's speed drift: the prediction interval); then the client overhead and CPU-time
    cv that reproduce the light runs' own P50/P99;
 3. the sweep: open-loop runs at 50/70/85/95 % of the measured capacity (plus 98-108 % to see the
-   P99 target crossed), each repeated on fresh workers, each after a warm-up (WARMUP_S);
+   P99 target crossed), each on fresh workers after a warm-up (WARMUP_S), in passes: every load
+   once per pass, one pass after each calibration set, so that a load's repeats are spread over
+   the session as the calibration is (three back-to-back repeats measured the host's state of
+   those few minutes, while the prediction stands for the session's: consecutive runs agreed
+   within 1-4 % in CPU per request, runs minutes apart differed by up to 10 %);
 4. stale reads: replica with ``recovery_min_apply_delay``, counted by bench/knee_stale.py's client,
    predicted by the cache simulator with the same lag;
 5. the model's side (`predictions`), from the light-load calibration only: every row's P99 by the
@@ -345,31 +350,27 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     probe = bench.measure(100.0, 8.0, seed=98)
     estimate = 1000.0 / probe["cpu_per_request_ms"]
     cal_rate = float(round(0.3 * estimate / 10) * 10)
-    over = bench.measure(1.6 * estimate, min(dur, 15.0), seed=96)
-    generator_bound = over["achieved_rate"] < 0.9 * over["rate"] and over["service_cpu_share"] < 0.9
-    # The service's throughput in overload, or, when the generator could not overload it, the rate its core
-    # would sustain at the CPU per request measured in that run (the overload run's own figure, not the model's).
-    measured_cap = 1000.0 / over["cpu_per_request_ms"] if generator_bound else over["completion_rate"]
-    if generator_bound:
-        print(f"WARNING: the load generator sent only {over['achieved_rate']:.0f} of {over['rate']:.0f} req/s and the "
-              f"service used {over['service_cpu_share']:.0%} of its core: capacity taken as 1 / CPU per request in "
-              "that run", flush=True)
+    measured_cap, overloads, generator_bound = measured_capacity(bench, 1.6 * estimate, min(dur, 10.0))
     # The light-load calibration runs are spread over the session, a (hot, Poisson, burst) set before each
-    # third of the sweep: this shared host's speed drifts by several percent over the ~25 minutes of a run
+    # pass of the sweep: this shared host's speed drifts by several percent over the ~25 minutes of a run
     # (two sessions' light-load CPU per request: 2.49 and 2.94 ms), and calibrating only at the start put
     # that drift into every prediction; each set's own busy CPU against the pooled fit is the interval.
-    # Only these runs feed the model.
-    light, bursts, hots, rows = [], [], [], []
+    # Only these runs feed the model. Each pass measures every load once, so a load's median, like the
+    # pooled calibration, stands for the whole session rather than for the few minutes it was measured in.
+    light, bursts, hots = [], [], []
     factors = [float(x) for x in args.loads.split(",")]
-    for r, group in enumerate(np.array_split(np.array(factors), reps)):
+    rates = {f: float(round(f * measured_cap)) for f in factors}
+    runs: dict[float, list[dict[str, Any]]] = {f: [] for f in factors}
+    for r in range(reps):
         hots.append(bench.measure(cal_rate, 8.0, keys=1, write_ratio=0.0, seed=97 + r))
         light.append(bench.measure(cal_rate, dur, seed=99 + r))
         bursts.append(bench.burst_cpu(cal_rate, dur, BURST, seed=60 + r))
-        for factor in (float(f) for f in group):
-            rate = float(round(factor * measured_cap))
-            runs = [bench.measure(rate, dur, seed=7 + k) for k in range(reps)]
-            rows.append(_row(factor, rate, runs))
-            print(json.dumps({k: rows[-1][k] for k in ("utilisation", "p99_measured_ms", "host_load")}), flush=True)
+        for factor in factors:
+            runs[factor].append(bench.measure(rates[factor], dur, seed=7 + r))
+            last = runs[factor][-1]
+            print(json.dumps({"pass": r + 1, "utilisation": factor, "p99_ms": last["p99_ms"],
+                              "cpu_per_request_ms": last["cpu_per_request_ms"]}), flush=True)
+    rows = [_row(f, rates[f], runs[f]) for f in factors]
     # Busy-loop CPU per path and the price of a context switch, by regressing every calibration run's CPU per
     # request on its share of L1 hits and the workers' context switches (bench/knee_cpu.py says why).
     fit = fit_cpu([[h, p, b] for h, p, b in zip(hots, light, bursts, strict=True)])
@@ -391,9 +392,30 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
                            "wake_per": "context switch (a loop's sleep in epoll, or a preemption)",
                            "poisson_cpu_ms": median(light, "cpu_per_request_ms"),
                            "burst_cpu_ms": median(bursts, "cpu_per_request_ms")},
-           "measured_capacity": {"rate": measured_cap, "overload_run": over, "generator_bound": generator_bound},
+           "measured_capacity": {"rate": measured_cap, "overload_run": overloads[len(overloads) // 2],
+                                 "overload_runs": overloads, "generator_bound": generator_bound,
+                                 "rule": "median completion rate of the overload runs"},
            "rows": rows}
     return predictions(doc, args)
+
+
+def measured_capacity(bench: Bench, rate: float, duration: float, runs: int = 3
+                      ) -> tuple[float, list[dict[str, Any]], bool]:
+    """The service's throughput in overload: the median completion rate of ``runs`` overload runs at
+    ``rate`` (the runs sorted by it, so the middle one is the median's), and whether the load generator
+    rather than the service was the limit. Then the capacity is the rate its core would sustain at the
+    CPU per request measured in those runs (their own figure, not the model's), and a warning says so."""
+    overloads = sorted((bench.measure(rate, duration, seed=96 - k) for k in range(runs)),
+                       key=lambda o: o["completion_rate"])
+    mid = overloads[len(overloads) // 2]
+    generator_bound = mid["achieved_rate"] < 0.9 * mid["rate"] and mid["service_cpu_share"] < 0.9
+    if generator_bound:
+        print(f"WARNING: the load generator sent only {mid['achieved_rate']:.0f} of {mid['rate']:.0f} req/s and the "
+              f"service used {mid['service_cpu_share']:.0%} of its core: capacity taken as 1 / CPU per request in "
+              "those runs", flush=True)
+        return 1000.0 / median(overloads, "cpu_per_request_ms"), overloads, True
+    print(json.dumps({"measured_capacity": [round(o["completion_rate"], 1) for o in overloads]}), flush=True)
+    return mid["completion_rate"], overloads, False
 
 
 def predictions(doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:

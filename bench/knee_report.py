@@ -82,13 +82,21 @@ def _wake_line(doc: dict[str, Any]) -> str:
                          for r in runs)
 
     nan = float("nan")
-    return (f"- context switch {fit['switch_ms']:.3f} ms each (a loop's sleep in epoll or a preemption), busy-loop "
-            f"CPU {fit['hit_ms']:.3f} ms (L1 hit) / {fit['miss_ms']:.3f} ms (full path): least squares over "
-            f"{len(fit['residuals_ms'])} light runs (hot product, Poisson, bursts of the same rate; residual RMS "
+    hot_bursts = cal.get("hot_burst_runs")
+    if hot_bursts:  # two prices: a sleep (voluntary switch) and a preemption (involuntary)
+        prices = (f"- a loop's sleep in epoll {fit['wake_ms']:.3f} ms, a preemption {fit['switch_ms']:.3f} ms "
+                  "(per voluntary / involuntary context switch)")
+        kinds = "hot product, Poisson, bursts of the same rate, hot product in bursts"
+        extra = f"; hot product in bursts: {counts(hot_bursts)}"
+    else:
+        prices = f"- context switch {fit['switch_ms']:.3f} ms each (a loop's sleep in epoll or a preemption)"
+        kinds, extra = "hot product, Poisson, bursts of the same rate", ""
+    return (f"{prices}, busy-loop CPU {fit['hit_ms']:.3f} ms (L1 hit) / {fit['miss_ms']:.3f} ms (full path): least "
+            f"squares over {len(fit['residuals_ms'])} light runs ({kinds}; residual RMS "
             f"{fit['rms_residual_ms']:.3f} ms; bench/knee_cpu.py). Poisson runs: CPU {cal['poisson_cpu_ms']:.3f} ms, "
             f"voluntary+involuntary switches per request {counts(cal['light_runs'])}; bursts: CPU "
-            f"{cal['burst_cpu_ms']:.3f} ms, {counts(cal['burst_runs'])}. The model replayed at the light rate: CPU "
-            f"{check.get('model_cpu_ms', nan):.3f} ms, {check.get('model_wakes_per_request', nan):.2f}+"
+            f"{cal['burst_cpu_ms']:.3f} ms, {counts(cal['burst_runs'])}{extra}. The model replayed at the light "
+            f"rate: CPU {check.get('model_cpu_ms', nan):.3f} ms, {check.get('model_wakes_per_request', nan):.2f}+"
             f"{check.get('model_switches_per_request', nan):.2f} switches per request")
 
 

@@ -17,11 +17,12 @@ Steps, each bounded:
    of the sweep, so that the host's drift falls on the calibration as on the sweep): the L1-hit
    fast path's CPU (one hot product), runs at ~30 % of the first estimate giving the full path's
    CPU per request (from /proc of the workers), the same light load once more sent in bursts (the
-   loops stay awake), and from all of them, by regressing CPU per request on the workers' own
-   context switches (bench/knee_cpu.py), the busy-loop CPU per path, the price of a switch (the
-   round model charges it per sleep and per preemption) and each set's busy CPU against the pooled
-   fit (the host's speed drift: the prediction interval); then the client overhead and CPU-time
-   cv that reproduce the light runs' own P50/P99;
+   loops stay awake), the hot product in bursts, and from all of them, by regressing CPU per
+   request on the workers' own context switches (bench/knee_cpu.py), the busy-loop CPU per path,
+   the prices of a sleep and of a preemption (the round model charges them per sleep and per
+   preemption it replays) and each set's busy CPU against the pooled fit (the host's speed drift:
+   the prediction interval); then the client overhead and CPU-time cv that reproduce the light
+   runs' own P50/P99;
 3. the sweep: open-loop runs at 50/70/85/95 % of the measured capacity (plus 98-108 % to see the
    P99 target crossed), each on fresh workers after a warm-up (WARMUP_S), in passes: every load
    once per pass, one pass after each calibration set, so that a load's repeats are spread over
@@ -83,6 +84,8 @@ L1_TTL, PRODUCT_TTL = 5.0, 20
 SERVICE_CPU, LOADGEN_CPU = {1}, {0}
 SERVICE_CORE = min(SERVICE_CPU)
 BURST = 24
+HOT_BURST_S = 15.0
+"""Length of the hot product's burst run, the calibration's fourth kind (bench/knee_cpu.py says why)."""
 """Requests per burst in the calibration's burst runs: enough to keep both loops awake through most of it."""
 # The generator starts with CONNECTIONS keep-alive connections and opens more on demand up to
 # CONNECTION_BOUND: a real deployment's many clients do not share 64 connections, and with a fixed 64
@@ -230,17 +233,21 @@ class Bench:
             print(f"WARNING: the warm-up at {rate:.0f} req/s did not return in {WARMUP_S + 30:g} s: cut short",
                   flush=True)
 
-    def burst_cpu(self, rate: float, duration: float, burst: int, seed: int) -> dict[str, Any]:
+    def burst_cpu(self, rate: float, duration: float, burst: int, seed: int, *, keys: int | None = None,
+                  write_ratio: float | None = None) -> dict[str, Any]:
         """CPU and context switches per request of a light-load run whose requests come in bursts
-        (warmed-up workers): the loops stay awake through a burst, and preempt each other."""
+        (warmed-up workers): the loops stay awake through a burst, and preempt each other. ``keys=1,
+        write_ratio=0`` makes it the hot product's (all L1 hits)."""
+        keys = keys or self.args.keys
+        wr = self.args.write_ratio if write_ratio is None else write_ratio
         w = self.workers()
         try:
-            self.warm_up(w, rate, self.args.write_ratio, self.args.keys, seed)
+            self.warm_up(w, rate, wr, keys, seed)
             token = session_token(w.url)
             m0 = [scrape(u) for u in w.private_urls]
             s0 = service_counters(w)
-            res = burst_run(w.url, rate=rate, duration_s=duration, keys=self.args.keys, burst=burst,
-                            write_ratio=self.args.write_ratio, seed=seed, token=token)
+            res = burst_run(w.url, rate=rate, duration_s=duration, keys=keys, burst=burst,
+                            write_ratio=wr, seed=seed, token=token)
             s1 = service_counters(w)
             m1 = [scrape(u) for u in w.private_urls]
         finally:
@@ -357,7 +364,7 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     # that drift into every prediction; each set's own busy CPU against the pooled fit is the interval.
     # Only these runs feed the model. Each pass measures every load once, so a load's median, like the
     # pooled calibration, stands for the whole session rather than for the few minutes it was measured in.
-    light, bursts, hots = [], [], []
+    light, bursts, hots, hot_bursts = [], [], [], []
     factors = [float(x) for x in args.loads.split(",")]
     rates = {f: float(round(f * measured_cap)) for f in factors}
     runs: dict[float, list[dict[str, Any]]] = {f: [] for f in factors}
@@ -365,15 +372,16 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
         hots.append(bench.measure(cal_rate, 8.0, keys=1, write_ratio=0.0, seed=97 + r))
         light.append(bench.measure(cal_rate, dur, seed=99 + r))
         bursts.append(bench.burst_cpu(cal_rate, dur, BURST, seed=60 + r))
+        hot_bursts.append(bench.burst_cpu(cal_rate, HOT_BURST_S, BURST, seed=70 + r, keys=1, write_ratio=0.0))
         for factor in factors:
             runs[factor].append(bench.measure(rates[factor], dur, seed=7 + r))
             last = runs[factor][-1]
             print(json.dumps({"pass": r + 1, "utilisation": factor, "p99_ms": last["p99_ms"],
                               "cpu_per_request_ms": last["cpu_per_request_ms"]}), flush=True)
     rows = [_row(f, rates[f], runs[f]) for f in factors]
-    # Busy-loop CPU per path and the price of a context switch, by regressing every calibration run's CPU per
-    # request on its share of L1 hits and the workers' context switches (bench/knee_cpu.py says why).
-    fit = fit_cpu([[h, p, b] for h, p, b in zip(hots, light, bursts, strict=True)])
+    # Busy-loop CPU per path and the prices of a sleep and of a preemption, by regressing every calibration
+    # run's CPU per request on its share of L1 hits and the workers' context switches (bench/knee_cpu.py).
+    fit = fit_cpu([list(s) for s in zip(hots, light, bursts, hot_bursts, strict=True)])
     stmts = float(np.mean([max(1.0, r["db_queries"]["primary"] / max(1.0, r["served_writes"])) for r in light]))
     cal = Calibration(rate=cal_rate, app_hit_cpu_ms=fit["hit_ms"], app_cpu_ms=fit["miss_ms"],
                       statements_per_write=stmts,
@@ -388,8 +396,9 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
                            "cal_tail_rule": "lowest P99 of the light repeats (host noise only adds latency)",
                            "cpu_spread_per_run": fit["cpu_spread_per_run"], "cpu_fit": fit,
                            "light_runs": light, "hot_runs": hots, "probe_run": probe, "burst_runs": bursts,
-                           "wake_ms": fit["switch_ms"], "switch_ms": fit["switch_ms"],
-                           "wake_per": "context switch (a loop's sleep in epoll, or a preemption)",
+                           "hot_burst_runs": hot_bursts, "wake_ms": fit["wake_ms"], "switch_ms": fit["switch_ms"],
+                           "wake_per": "voluntary context switch (a loop's sleep in epoll); switch_ms per "
+                                       "involuntary one (a preemption)",
                            "poisson_cpu_ms": median(light, "cpu_per_request_ms"),
                            "burst_cpu_ms": median(bursts, "cpu_per_request_ms")},
            "measured_capacity": {"rate": measured_cap, "overload_run": overloads[len(overloads) // 2],

@@ -105,7 +105,7 @@ class KneeParams:
     callback_ms: float = 0.02
     slice_ms: float = 1.5
     statements_per_write: int = 1
-    # CPU of an involuntary context switch between loops sharing a core (rounds; calibrated like wake_ms)
+    # CPU of an involuntary context switch between loops sharing a core (rounds; calibrated beside wake_ms)
     switch_ms: float = 0.0
     # requests in service at once (the clients' connections; 0: unbounded). Beyond it requests wait
     # FCFS at the client, charged from their intended send time as the load generator charges them.

@@ -35,8 +35,9 @@ replays exactly that:
   find the loop idle; ~0 in overload). A loop switched out while it still has work ready (its slice
   used up: an involuntary context switch) costs ``switch`` on the next callback the core runs: the
   other loop starts with cold caches. Two loops sharing a core in overload switch about once per
-  1.5 ms slice, 1.4 times per request on the knee bench, and each switch was measured there at
-  about as much CPU as a wake-up, which is why CPU per request stops falling well before overload.
+  1.5 ms slice, 1.2-1.4 times per request on the knee bench, which is why CPU per request stops
+  falling well before overload. What a switch costs against a wake-up depends on the host (the
+  same on one, a quarter on another: bench/knee_cpu.py), so the two are priced apart.
   A loop that wakes is placed no further back than the least-served runnable loop (no credit for
   its sleep).
 * I/O latencies (Redis round trip, PostgreSQL query) are fixed, calibrated at light load: the

@@ -8,6 +8,7 @@ import time
 import uuid
 
 import httpx
+import numpy as np
 import pytest
 
 from bench import knee_cpu, knee_deploy
@@ -15,26 +16,42 @@ from tests.refservice.pg_support import REDIS_URL, fresh_database
 
 
 def _run(hit_share: float, voluntary: float, involuntary: float, *, hit_ms: float, miss_ms: float,
-         switch_ms: float, speed: float = 1.0, served: int = 3000) -> dict[str, float]:
-    cpu = speed * (hit_share * hit_ms + (1 - hit_share) * miss_ms) + switch_ms * (voluntary + involuntary)
+         wake_ms: float, switch_ms: float, speed: float = 1.0, served: int = 3000) -> dict[str, float]:
+    cpu = speed * (hit_share * hit_ms + (1 - hit_share) * miss_ms) + wake_ms * voluntary + switch_ms * involuntary
     return {"served_reads": served * 0.98, "served_writes": served * 0.02, "l1_hits": hit_share * served,
             "voluntary_switches_per_request": voluntary, "involuntary_switches_per_request": involuntary,
             "cpu_per_request_ms": cpu}
 
 
-def test_the_fit_gives_back_the_prices_and_each_sets_speed():
-    prices = {"hit_ms": 1.6, "miss_ms": 2.3, "switch_ms": 0.4}
-    sets = [[_run(0.99, 1.0, 0.3, **prices, speed=s), _run(0.45, 2.3, 0.5, **prices, speed=s),
-             _run(0.45, 0.35, 0.8, **prices, speed=s)] for s in (1.0, 1.0, 1.0)]
+PATTERNS = ((0.99, 1.0, 0.3), (0.45, 2.2, 0.45), (0.45, 0.3, 0.85), (0.99, 0.1, 0.9))
+"""(L1-hit share, voluntary, involuntary switches per request) of the calibration's four run kinds as the
+knee bench measured them: hot product, Poisson full mix, full mix in bursts, hot product in bursts."""
+
+
+def test_the_fit_gives_back_both_prices_and_each_sets_speed():
+    prices = {"hit_ms": 1.6, "miss_ms": 2.3, "wake_ms": 0.33, "switch_ms": 0.08}
+    sets = [[_run(h, v, i, **prices) for h, v, i in PATTERNS] for _ in range(3)]
     fit = knee_cpu.fit_cpu(sets)
     assert {k: fit[k] for k in prices} == pytest.approx(prices, rel=1e-6)
     assert fit["cpu_spread_per_run"] == pytest.approx([1.0, 1.0, 1.0])
-    # a set measured on a host 5 % slower shows up in the spread (the prediction interval), not in the price
-    patterns = ((0.99, 1.0, 0.3), (0.45, 2.3, 0.5), (0.45, 0.35, 0.8))
-    sets[2] = [_run(h, v, i, **prices, speed=1.05) for h, v, i in patterns]
+    # a set measured on a host 5 % slower shows up in the spread (the prediction interval), not in the prices
+    sets[2] = [_run(h, v, i, **prices, speed=1.05) for h, v, i in PATTERNS]
     fit = knee_cpu.fit_cpu(sets)
     assert max(fit["cpu_spread_per_run"]) / min(fit["cpu_spread_per_run"]) == pytest.approx(1.05, rel=0.01)
     assert fit["rms_residual_ms"] > 0
+
+
+def test_without_hot_bursts_the_two_prices_are_not_pinned():
+    """Why the calibration has a fourth run kind: from the first three alone, different price pairs fit
+    every run exactly, so the fit cannot say what a preemption costs (which is all overload pays)."""
+    truth = {"hit_ms": 1.6, "miss_ms": 2.3, "wake_ms": 0.33, "switch_ms": 0.08}
+    a = np.array([[h, 1 - h, v, i] for h, v, i in PATTERNS[:3]])
+    assert np.linalg.matrix_rank(a) < 4
+    other = np.array(list(truth.values())) + 0.2 * np.linalg.svd(a)[2][-1]  # moved along the blind direction
+    assert np.allclose(a @ other, a @ np.array(list(truth.values())))
+    assert abs(other[3] - truth["switch_ms"]) > 0.01
+    full = np.array([[h, 1 - h, v, i] for h, v, i in PATTERNS])
+    assert np.linalg.matrix_rank(full) == 4
 
 
 @pytest.fixture

@@ -38,12 +38,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
-__all__ = ["fit_cpu", "switches_per_request"]
-
-
-def switches_per_request(run: dict[str, Any]) -> float:
-    """Voluntary + involuntary context switches of the workers per request served in ``run``."""
-    return run["voluntary_switches_per_request"] + run["involuntary_switches_per_request"]
+__all__ = ["fit_cpu"]
 
 
 def _design(run: dict[str, Any]) -> tuple[list[float], float]:

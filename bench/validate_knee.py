@@ -412,8 +412,9 @@ def measured_capacity(bench: Bench, rate: float, duration: float, runs: int = 3
                       ) -> tuple[float, list[dict[str, Any]], bool]:
     """The service's throughput in overload: the median completion rate of ``runs`` overload runs at
     ``rate`` (the runs sorted by it, so the middle one is the median's), and whether the load generator
-    rather than the service was the limit. Then the capacity is the rate its core would sustain at the
-    CPU per request measured in those runs (their own figure, not the model's), and a warning says so."""
+    rather than the service was the limit; if it was, the capacity is instead the rate the core would
+    sustain at the CPU per request measured in those runs (their own figure, not the model's), and a
+    warning says so."""
     overloads = sorted((bench.measure(rate, duration, seed=96 - k) for k in range(runs)),
                        key=lambda o: o["completion_rate"])
     mid = overloads[len(overloads) // 2]

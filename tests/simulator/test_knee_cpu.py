@@ -45,8 +45,8 @@ def test_without_hot_bursts_the_two_prices_are_not_pinned():
     """Why the calibration has a fourth run kind: from the first three alone, different price pairs fit
     every run exactly, so the fit cannot say what a preemption costs (which is all overload pays)."""
     truth = {"hit_ms": 1.6, "miss_ms": 2.3, "wake_ms": 0.33, "switch_ms": 0.08}
-    a = np.array([[h, 1 - h, v, i] for h, v, i in PATTERNS[:3]])
-    assert np.linalg.matrix_rank(a) < 4
+    a = np.array([[h, 1 - h, v, i] for h, v, i in PATTERNS[:3]] * 3)  # three sets of the three kinds, as before
+    assert np.linalg.matrix_rank(a) == 3  # repeating the sets adds rows, not information
     other = np.array(list(truth.values())) + 0.2 * np.linalg.svd(a)[2][-1]  # moved along the blind direction
     assert np.allclose(a @ other, a @ np.array(list(truth.values())))
     assert abs(other[3] - truth["switch_ms"]) > 0.01

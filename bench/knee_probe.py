@@ -4,7 +4,8 @@ Wraps the worker's ASGI app and times, for every product request, the handler (f
 to the last body chunk handed to the transport), the awaits on Redis (`RespClient.get` and
 `pipeline`), the wait for a pooled PostgreSQL connection and how long it was held. A context
 variable carries the request's record through its awaits, so concurrent requests do not mix.
-The records are written as JSON when the worker shuts down (lifespan), never during the run.
+The records, and the garbage collector's pauses (generation, start, end), are written as JSON when
+the worker shuts down (lifespan), never during the run.
 
 Bench-only instrumentation: it patches two methods of the reference service's clients in the
 worker process it runs in, and nothing in the service itself.
@@ -13,6 +14,7 @@ worker process it runs in, and nothing in the service itself.
 from __future__ import annotations
 
 import contextvars
+import gc
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -54,9 +56,11 @@ def _patch_clients() -> None:
             finally:
                 rec = _current.get()
                 if rec is not None:
+                    released = time.perf_counter()
                     rec["pool_wait_s"] += got - asked
-                    rec["db_hold_s"] += time.perf_counter() - got
+                    rec["db_hold_s"] += released - got
                     rec["db_n"] += 1
+                    rec.setdefault("pool_at", [asked, got, released])  # the first hold's clock times
 
     db.PostgresNode.connection = timed_connection  # type: ignore[method-assign]
 
@@ -65,13 +69,23 @@ def instrument(app: ASGIApp, out: Path) -> ASGIApp:
     """``app`` with every /products/ request timed; the records go to ``out`` at shutdown."""
     _patch_clients()
     records: list[dict[str, Any]] = []
+    pauses: list[tuple[int, float, float]] = []  # the garbage collector's: generation, start, end
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((int(info["generation"]), started[0], time.perf_counter()))
+
+    gc.callbacks.append(on_gc)
 
     async def probed(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
                      send: Callable[[Any], Awaitable[None]]) -> None:
         if scope["type"] == "lifespan":
             async def on_lifespan(message: Any) -> None:
                 if message["type"] == "lifespan.shutdown.complete":
-                    out.write_text(json.dumps(records))
+                    out.write_text(json.dumps({"requests": records, "gc": pauses}))
                 await send(message)
             await app(scope, receive, on_lifespan)
             return

@@ -73,6 +73,7 @@ def predicted(params: KneeParams, paths: Paths, rate: float, duration: float) ->
     runs = [latencies_by_path(params, paths, rate, duration, seed=s) for s in (1, 2, 3)]
     lat = np.concatenate([r[0] for r in runs]) - params.overhead_ms
     path = np.concatenate([r[1] for r in runs])
+    path = np.where(path == rounds.WAIT, rounds.L2, path)  # as `classify` sees a read that waited on a fill: Redis only
     return {name: {"p50_ms": float(np.quantile(lat[path == code], 0.5)),
                    "p99_ms": float(np.quantile(lat[path == code], 0.99))}
             for name, code in PATHS.items() if (path == code).any()}
@@ -107,7 +108,8 @@ def main() -> None:
             rate = float(round(factor * cap))
             with tempfile.TemporaryDirectory() as tmp:
                 run = bench.measure(rate, args.duration, seed=7, probe_dir=Path(tmp))
-                records = [rec for f in sorted(Path(tmp).glob("worker*.json")) for rec in json.loads(f.read_text())]
+                dumps = [json.loads(f.read_text()) for f in sorted(Path(tmp).glob("worker*.json"))]
+            records = [rec for dump in dumps for rec in dump["requests"]]
             ref = sweep.get(round(factor, 2))
             if ref is None:
                 raise SystemExit(f"load {factor} is not in {args.source}: its path mix is needed for the prediction")

@@ -77,7 +77,7 @@ from simulator.calibrate import (  # noqa: E402
     scrape,
 )
 from simulator.capacity import capacity  # noqa: E402
-from simulator.knee import KneeParams, Paths, fit_light_load, load_profile, paths_from_result, predict  # noqa: E402
+from simulator.knee import Keys, KneeParams, Paths, fit_light_load, load_profile, paths_from_result, predict  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 L1_TTL, PRODUCT_TTL = 5.0, 20
@@ -94,6 +94,9 @@ HOT_BURST_S = 15.0
 CONNECTIONS, CONNECTION_BOUND = 64, 1024
 PRODUCT_ROUTE = "/products/{pid}"  # the route label of the product endpoint in http_requests_total
 WARMUP_S = 5.0
+WARMUP_GAP_S = 0.5
+"""Between a warm-up's last request and the measured run's first (token, scrapes), as the probe's timings show:
+L1 entries age by it in the model too."""
 """Every measured run is preceded by this much of the same load on the same workers, left out of the
 figures (as the cache simulator's ``warmup_s``): the model predicts a warm service, while a fresh
 worker's first seconds also open its PostgreSQL and Redis connections and fill empty caches. Per-request
@@ -444,6 +447,8 @@ def predictions(doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]
                       max_in_service=CONNECTION_BOUND, discipline="rounds", steps=doc.get("work_chunks", 3) + 1,
                       statements_per_write=max(1, round(stmts)))
     warm = doc.get("warmup_s", 0.0)  # files from before the warm-up was added measured cold runs
+    base = replace(base, keys=Keys(count=doc["keys"], zipf=1.0, l1_ttl_s=L1_TTL, l2_ttl_s=PRODUCT_TTL,
+                                   warmup_s=warm, gap_s=WARMUP_GAP_S if warm else 0.0))
     cal_paths, _ = cache_paths(cal, args, cal.rate, duration=dur, warmup=warm)
     params = fit_light_load(base, cal_paths, cal.rate, c["cal_p50_ms"], c["cal_p99_ms"], duration_s=dur)
     # the calibration's own check: the replay's CPU and wake-ups at the light rate against the light runs'
@@ -489,8 +494,9 @@ def predictions(doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]
 def _predicted(pred: Any, others: dict[str, float], paths: Paths, stale_seeds: list[float]) -> dict[str, Any]:
     out = {"p99_predicted_ms": pred.p99_ms, "p99_predicted_low_ms": pred.p99_low_ms,
            "p99_predicted_high_ms": pred.p99_high_ms, "p50_predicted_ms": pred.p50_ms,
-           "model_utilisation": pred.utilisation, "hit_l1_predicted": paths.l1,
-           "hit_l2_predicted": paths.l2 / max(1e-12, 1 - paths.l1), "stale_predicted": paths.stale,
+           "model_utilisation": pred.utilisation, "hit_l1_predicted": pred.hit_l1, "hit_l2_predicted": pred.hit_l2,
+           "hit_l1_cache_model": paths.l1, "hit_l2_cache_model": paths.l2 / max(1e-12, 1 - paths.l1),
+           "stale_predicted": paths.stale,
            "stale_predicted_low": min(stale_seeds), "stale_predicted_high": max(stale_seeds)}
     out.update({f"p99_predicted_{d}_ms": v for d, v in others.items()})
     return out

@@ -39,8 +39,14 @@ models what an asyncio service does with its CPU:
   and the rest wait FCFS in front, charged from their intended send time (PS with a FCFS queue
   ahead of it: C = 1 is FCFS M/G/1, a C the load never reaches is plain PS). The knee bench opens
   connections on demand up to 1,024, which only overload reaches.
-* **Per-instance L1.** The path mix (L1 hit, L2 hit, database read) and the stale reads come from
-  the cache simulator with ``app.instances = instances``: each instance keeps its own L1.
+* **Per-instance L1, filled when the fill finishes.** With `Keys` (rounds only) each read carries a
+  key and the replay finds its path when its lookup runs: the worker's own L1, then Redis, then a
+  fill (one per key per worker at a time; later reads of that key wait for it). A fill lands in L1
+  and Redis only when its last step runs, so once a backlog forms fills land late, more reads miss
+  L1 and queue on Redis and the pool, and the backlog feeds itself: the collapse the knee bench's
+  workers showed (L1 share 0.50 -> 0.34, reads waiting seconds on fills stuck in the pool queue).
+  Without keys the path mix is drawn from the cache simulator's (``app.instances = instances``), as
+  if every read were answered at its arrival. The stale reads come from the cache simulator either way.
 
 Everything above is replayed on a Poisson trace with common random numbers: the same seed gives
 the same unit-rate arrivals scaled by ``1 / rate`` and the same service draws, so the predicted P99
@@ -54,18 +60,29 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
-import numba
 import numpy as np
 
 from . import rounds
-from ._heap import heap_pop, heap_push
 from .model import Scenario
 from .queueing import fcfs_waits
+from .sharing import ps_sojourn
 
-__all__ = ["KneeParams", "KneePrediction", "LoadProfile", "Paths", "fit_light_load", "latencies_by_path",
-           "latencies_ms", "load_profile", "paths_from_result", "predict", "ps_sojourn"]
+__all__ = [
+    "Keys",
+    "KneeParams",
+    "KneePrediction",
+    "LoadProfile",
+    "Paths",
+    "fit_light_load",
+    "latencies_by_path",
+    "latencies_ms",
+    "load_profile",
+    "paths_from_result",
+    "predict",
+    "ps_sojourn",
+]
 
 Discipline = Literal["rounds", "ps", "fcfs"]
 
@@ -79,6 +96,26 @@ class Paths:
     db: float
     stale: float = 0.0
     write_ratio: float = 0.0  # writes / all requests
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Which keys the requests ask for and how long the caches keep them. Given, the round replay finds
+    every read's path as the service does, at the moment its lookup runs (`rounds.replay`, keyed), so
+    fills that land late near the knee, and reads waiting on another's fill, change the path mix; without
+    it, paths are drawn from the cache model's mix (`Paths`), answered as if at arrival."""
+
+    count: int
+    zipf: float = 1.0  # P(k) ~ k^-zipf over keys 1..count, reads and writes alike
+    l1_ttl_s: float = 5.0
+    l2_ttl_s: float = 20.0
+    warmup_s: float = 5.0  # the same load replayed first, from empty caches, and left out
+    gap_s: float = 0.0  # between the warm-up and the measured window (caches age, queues are gone)
+
+    def of(self, u: np.ndarray) -> np.ndarray:
+        """Keys (0-based) for uniform draws ``u`` by the inverse CDF, as the load generator draws them."""
+        cdf = np.cumsum(np.arange(1, self.count + 1, dtype=np.float64) ** -self.zipf)
+        return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), self.count - 1).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -110,6 +147,12 @@ class KneeParams:
     # requests in service at once (the clients' connections; 0: unbounded). Beyond it requests wait
     # FCFS at the client, charged from their intended send time as the load generator charges them.
     max_in_service: int = 0
+    # the keys and cache TTLs (rounds only): the replay then finds each read's path itself
+    keys: Keys | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.keys, dict):  # as stored by `dataclasses.asdict`
+            object.__setattr__(self, "keys", Keys(**self.keys))
 
     def scaled(self, cpu_scale: float) -> KneeParams:
         """The same configuration on a host that runs the CPU work ``cpu_scale`` times slower."""
@@ -161,73 +204,6 @@ def paths_from_result(res: object) -> Paths:
                  write_ratio=writes / (reads + writes) if reads + writes > 0 else 0.0)
 
 
-@numba.njit(cache=True)
-def _ps(arrival: np.ndarray, work: np.ndarray, servers: float, wake: float,
-        loop: np.ndarray, loops: int, cap: int) -> np.ndarray:  # pragma: no cover - compiled
-    """Every active job is served at the same rate, so one virtual clock (service attained by each
-    job since time 0) suffices: job i leaves when it reaches its tag, virtual clock at arrival +
-    work. The tags sit in a min-heap: O(log n) per event, however long the queue gets. A job whose
-    event loop (``loop[i]`` of ``loops`` sharing the node) has nothing to do carries ``wake`` more
-    work: that loop wakes up for it.
-
-    At most ``cap`` jobs are in service (the client's connections); the rest wait FCFS in front,
-    in arrival order, so the waiting jobs are always the index range ``[admitted, i)``. A job is
-    charged from its arrival, waiting included (as the load generator charges from the intended
-    send time). ``cap`` >= n is plain PS; ``cap`` = 1 with ``servers`` >= 1 is FCFS on one server."""
-    n = arrival.size
-    out = np.empty(n)
-    tag = np.empty(n)
-    who = np.empty(n, np.int64)
-    busy = np.zeros(max(1, loops), np.int64)
-    active = 0
-    now = 0.0
-    virtual = 0.0
-    i = 0
-    admitted = 0
-    while i < n or active > 0:
-        share = min(1.0, servers / active) if active > 0 else 0.0
-        done_at = now + max(tag[0] - virtual, 0.0) / share if active > 0 else np.inf
-        if i < n and arrival[i] <= done_at:
-            virtual += (arrival[i] - now) * share
-            now = arrival[i]
-            i += 1
-        else:
-            virtual = max(virtual, tag[0])
-            now = done_at
-            j = who[0]
-            out[j] = now - arrival[j]
-            busy[loop[j]] -= 1
-            heap_pop(tag, who, active)
-            active -= 1
-        while admitted < i and active < cap:  # a free connection takes the oldest waiting job
-            k = admitted
-            extra = wake if busy[loop[k]] == 0 else 0.0
-            heap_push(tag, who, active, virtual + work[k] + extra, k)
-            busy[loop[k]] += 1
-            active += 1
-            admitted += 1
-    return out
-
-
-def ps_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float = 1.0, wake: float = 0.0,
-               loop: np.ndarray | None = None, cap: int = 0) -> np.ndarray:
-    """Time in system of each job at a processor-sharing node of ``servers`` unit-speed servers
-    (every one of n jobs served at rate min(1, servers / n)); ``arrival`` need not be sorted. A job
-    arriving when its event loop (``loop``: which of the node's loops serves it; default one loop)
-    has no other job needs ``wake`` more work. With ``cap`` > 0 at most ``cap`` jobs share the
-    servers and the others wait FCFS in front (a client with ``cap`` connections); 0: no cap."""
-    if arrival.size == 0:
-        return np.empty(0)
-    loop = np.zeros(arrival.size, np.int64) if loop is None else np.asarray(loop, np.int64)
-    order = np.argsort(arrival, kind="stable")
-    out = np.empty(arrival.size)
-    out[order] = _ps(np.ascontiguousarray(arrival[order], dtype=np.float64),
-                     np.ascontiguousarray(work[order], dtype=np.float64), float(servers), float(wake),
-                     np.ascontiguousarray(loop[order]), int(loop.max()) + 1,
-                     int(cap) if cap > 0 else int(arrival.size))
-    return out
-
-
 def _cpu_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float, params: KneeParams,
                  loop: np.ndarray | None = None, cap: int = 0) -> np.ndarray:
     wake = params.wake_ms / 1000.0
@@ -240,6 +216,12 @@ def _cpu_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float, params: 
     return fcfs_waits(arrival, work, max(1, int(servers))) + work
 
 
+def _loop_count(params: KneeParams) -> int:
+    """Event loops of the deployment: ``cores / instances`` per instance when it has cores to spare, else one."""
+    per = max(1, int(params.cores // params.instances)) if params.cores >= params.instances else 1
+    return params.instances * per
+
+
 def _loops(params: KneeParams, u_inst: np.ndarray) -> tuple[np.ndarray, int, float, int]:
     """Event loops for the round model: each instance runs ``cores / instances`` loops (worker
     processes, each with a core) when it has cores to spare, else one loop, and the loops share the
@@ -247,8 +229,8 @@ def _loops(params: KneeParams, u_inst: np.ndarray) -> tuple[np.ndarray, int, flo
     cores, their speed (a fractional share of a core slows it) and the connections per loop (an
     instance's pool split between its loops)."""
     inst = params.instances
-    per = max(1, int(params.cores // inst)) if params.cores >= inst else 1
-    loops = inst * per
+    loops = _loop_count(params)
+    per = loops // inst
     scaled = u_inst * inst
     instance = np.minimum(scaled.astype(np.int64), inst - 1)
     sub = np.minimum(((scaled - instance) * per).astype(np.int64), per - 1)
@@ -276,8 +258,8 @@ def latencies_ms(params: KneeParams, paths: Paths, rate: float, duration_s: floa
 
 def latencies_by_path(params: KneeParams, paths: Paths, rate: float, duration_s: float = 60.0,
                       seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """`latencies_ms` with each read's path (`rounds.HIT`, `rounds.L2` or `rounds.DB`) beside it, to set
-    against per-path measurements."""
+    """`latencies_ms` with each read's path (`rounds.HIT`, `rounds.L2`, `rounds.DB`, or with keys also
+    `rounds.WAIT`) beside it, to set against per-path measurements."""
     trace = _trace(params, paths, rate, duration_s, seed)
     reads = trace.path != rounds.WRITE
     return trace.latency_ms[reads], trace.path[reads]
@@ -341,12 +323,21 @@ def _trace(params: KneeParams, paths: Paths, rate: float, duration_s: float, see
     if params.discipline == "rounds":
         loop, n_cores, speed, pool = _loops(params, u_inst)
         stmts = max(1, params.statements_per_write)
-        total, paid = rounds.replay(
-            arrival, loop, path, cpu_s, cores=n_cores, speed=speed, steps=params.steps, statements_per_write=stmts,
-            io_l2=params.l2_ms / 1000.0, io_db=params.db_ms / 1000.0, io_db_write=params.db_write_ms / stmts / 1000.0,
-            pool=pool, callback=params.callback_ms / 1000.0, wake=params.wake_ms / 1000.0,
-            slice_s=params.slice_ms / 1000.0, switch=params.switch_ms / 1000.0)
-        return _Trace(total * 1000.0 + params.overhead_ms, path, cpu_s, paid)
+        setting = dict(cores=n_cores, speed=speed, steps=params.steps, statements_per_write=stmts,
+                       io_l2=params.l2_ms / 1000.0, io_db=params.db_ms / 1000.0,
+                       io_db_write=params.db_write_ms / stmts / 1000.0, pool=pool,
+                       callback=params.callback_ms / 1000.0, wake=params.wake_ms / 1000.0,
+                       slice_s=params.slice_ms / 1000.0, switch=params.switch_ms / 1000.0)
+        if params.keys is None:
+            done = rounds.replay(arrival, loop, path, cpu_s, **setting)
+        else:
+            key = params.keys.of(rng.random(n))
+            done = rounds.replay(arrival, loop, path, base * params.cpu_hit_ms / 1000.0, key=key,
+                                 miss_cpu=base * params.cpu_miss_ms / 1000.0,
+                                 cache=_warm_cache(params, paths, rate, seed, setting), **setting)
+            path = done.path
+            cpu_s = base * np.where(path == rounds.HIT, params.cpu_hit_ms, params.cpu_miss_ms) / 1000.0
+        return _Trace(done.latency * 1000.0 + params.overhead_ms, path, cpu_s, done.paid)
     if params.cores >= params.instances:  # an event loop per core: per-instance PS, requests spread at random
         cpu = np.empty(n)
         for k in range(params.instances):
@@ -365,6 +356,26 @@ def _trace(params: KneeParams, paths: Paths, rate: float, duration_s: float, see
     return _Trace(total, path, cpu_s, np.zeros((n, 2), np.int64))
 
 
+def _warm_cache(params: KneeParams, paths: Paths, rate: float, seed: int,
+                setting: dict[str, Any]) -> rounds.CacheState:
+    """The caches after ``keys.warmup_s`` of the same load from empty (own draws), on the window's clock."""
+    keys = params.keys
+    assert keys is not None
+    cache = rounds.CacheState.empty(_loop_count(params), keys.count, keys.l1_ttl_s, keys.l2_ttl_s)
+    if keys.warmup_s <= 0:
+        return cache
+    rng = np.random.default_rng(seed + 100_003)
+    n = max(1, round(rate * keys.warmup_s))
+    arrival = np.cumsum(rng.exponential(1.0, n)) / rate
+    u_path, u_inst = rng.random(n), rng.random(n)
+    base = _lognormal(rng, 1.0, params.cpu_cv, n)
+    loop = _loops(params, u_inst)[0]
+    path = np.where(u_path < paths.write_ratio, rounds.WRITE, rounds.HIT)
+    rounds.replay(arrival, loop, path, base * params.cpu_hit_ms / 1000.0, key=keys.of(rng.random(n)),
+                  miss_cpu=base * params.cpu_miss_ms / 1000.0, cache=cache, **setting)
+    return cache.shifted(keys.warmup_s + keys.gap_s)
+
+
 @dataclass(frozen=True)
 class KneePrediction:
     """P99 (and P50) at one rate, with the interval from the calibration's spread and the seeds."""
@@ -376,9 +387,20 @@ class KneePrediction:
     p99_low_ms: float
     p99_high_ms: float
     stale: float
+    hit_l1: float = math.nan  # reads answered by L1, and by L2 among the rest, as the traces served them
+    hit_l2: float = math.nan
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+def served_hit_ratios(path: np.ndarray) -> tuple[float, float]:
+    """L1 hits over reads, and L2 hits over the reads L1 missed, of a trace's served paths (as the service's
+    counters count them: a read that waited for another's fill missed both tiers)."""
+    reads = path[path != rounds.WRITE]
+    missed = int((reads != rounds.HIT).sum())
+    return (float((reads == rounds.HIT).mean()) if reads.size else math.nan,
+            float((reads == rounds.L2).sum() / missed) if missed else math.nan)
 
 
 def _p(values: np.ndarray, q: float) -> float:
@@ -399,10 +421,11 @@ def predict(params: KneeParams, paths: Paths, rate: float, *, duration_s: float 
     p99s = [_p(m, 0.99) for m in mid]
     utilisation = (float(np.mean([_profile(params, t, rate).utilisation for t in traces]))
                    if params.discipline == "rounds" else params.utilisation(rate, paths))
+    hits = np.mean([served_hit_ratios(t.path) for t in traces], axis=0)
     return KneePrediction(rate=rate, utilisation=utilisation,
                           p50_ms=float(np.mean([_p(m, 0.5) for m in mid])), p99_ms=float(np.mean(p99s)),
                           p99_low_ms=min(min(low), min(p99s)), p99_high_ms=max(max(high), max(p99s)),
-                          stale=paths.stale)
+                          stale=paths.stale, hit_l1=float(hits[0]), hit_l2=float(hits[1]))
 
 
 def fit_light_load(params: KneeParams, paths: Paths, rate: float, p50_ms: float, p99_ms: float, *,

@@ -40,6 +40,13 @@ replays exactly that:
   same on one, a quarter on another: bench/knee_cpu.py), so the two are priced apart.
   A loop that wakes is placed no further back than the least-served runnable loop (no credit for
   its sleep).
+* **Keyed reads find their path as they run** (``key`` given): the lookup step reads the worker's
+  L1; a miss sends the Redis GET, and the step after its reply either takes Redis's copy (and fills
+  L1), or, if the worker is already filling that key, waits for that fill (path WAIT: asyncio's
+  single flight in refservice/cache.py), or fills it: pooled query, Redis SET, and only at the last
+  step L1 and Redis hold the key and the waiters resume. Writes delete the key from Redis and their
+  worker's L1. Redis is shared by every loop, so the cores advance together (the one whose clock is
+  furthest behind runs next) and each sees the others' fills in time order.
 * I/O latencies (Redis round trip, PostgreSQL query) are fixed, calibrated at light load: the
   database server's own queue is not modelled (its cores are not the bottleneck in the
   deployments this models; ``discipline="ps"`` in `knee` keeps the FCFS queue on database cores).
@@ -49,16 +56,19 @@ replays exactly that:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
 from ._heap import heap_pop, heap_push
 
-__all__ = ["DB", "HIT", "L2", "WRITE", "programs", "replay"]
+__all__ = ["DB", "HIT", "L2", "WAIT", "WRITE", "CacheState", "Replayed", "programs", "replay"]
 
-HIT, L2, DB, WRITE = 0, 1, 2, 3
-"""Request paths, indexes into `programs`."""
-_YIELD, _OP_L2, _OP_DB, _END = 0, 1, 2, 3
+HIT, L2, DB, WRITE, WAIT = 0, 1, 2, 3, 4
+"""Request paths: indexes into `programs`, and WAIT, a keyed read that waited for another's fill."""
+_YIELD, _OP_L2, _OP_DB, _END, _PARK = 0, 1, 2, 3, 4
 _PARSE, _STEP, _FLUSH, _READER, _GRANT = 0, 1, 2, 3, 4
 
 
@@ -88,13 +98,17 @@ def programs(steps: int, statements_per_write: int) -> tuple[np.ndarray, np.ndar
 
 
 @numba.njit(cache=True)
-def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: np.ndarray, io_l2: float,
-             io_db: np.ndarray, ops: np.ndarray, loops: int, cores: int, speed: float,
-            pool: int, callback: float, wake: float, switch: float,
-            slice_s: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: np.ndarray, extra: np.ndarray,
+            key: np.ndarray, l1_exp: np.ndarray, l2_exp: np.ndarray, l1_ttl: float, l2_ttl: float, io_l2: float,
+            io_db: np.ndarray, ops: np.ndarray, loops: int, cores: int, speed: float, pool: int, callback: float,
+            wake: float, switch: float, slice_s: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """Finish time of every job (arrival-sorted) and the loop wake-ups and preemptions charged to it
-    (columns 0 and 1); see the module docstring for the rules. The parse callback and each task step of
-    job j cost ``step_cpu[j]``; flush, reader and grant ``callback``."""
+    (columns 0 and 1); see the module docstring for the rules. ``path`` is updated in place for keyed
+    reads (``key[j] >= 0``): they start as L1 hits and become L2, DB or WAIT when the cache says so. The
+    parse callback and each task step up to the lookup cost ``step_cpu[j]``; a keyed read that missed
+    L1 spreads ``extra[j]`` (its miss CPU beyond a hit's) over its later steps; flush, reader and
+    grant cost ``callback``. The cores advance together (the one furthest behind runs next), so the
+    shared L2 sees every core's fills and deletes in time order."""
     n = arrival.size
     finish = np.full(n, np.nan)
     counts = np.zeros((n, 2), np.int64)
@@ -128,16 +142,28 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
     vrun = np.zeros(loops)
     step_of = np.zeros(n, np.int64)
     holds = np.zeros(n, np.bool_)
-
-    for core in range(cores):
-        now = 0.0
-        cur = -1
-        slice_left = 0.0
-        preempted = False
-        remaining = 0
-        for k in range(core, loops, cores):
-            remaining += count[k]
-        while remaining > 0:
+    # single flight, per loop and key: the job filling it, and the jobs waiting for it (a linked list)
+    filler = np.full((loops, l2_exp.size), -1, np.int64)
+    first_waiter = np.full(n, -1, np.int64)
+    last_waiter = np.full(n, -1, np.int64)
+    next_waiter = np.full(n, -1, np.int64)
+    dirty = np.zeros(n, np.bool_)
+    # each core's clock, the loop on it, what is left of that loop's slice, a pending switch charge
+    c_now = np.zeros(cores)
+    c_cur = np.full(cores, -1, np.int64)
+    c_slice = np.zeros(cores)
+    c_pre = np.zeros(cores, np.bool_)
+    c_left = np.zeros(cores, np.int64)
+    for k in range(loops):
+        c_left[k % cores] += count[k]
+    left = n
+    while left > 0:
+        core = -1
+        for c in range(cores):
+            if c_left[c] > 0 and (core < 0 or c_now[c] < c_now[core]):
+                core = c
+        now, cur, slice_left, preempted = c_now[core], c_cur[core], c_slice[core], c_pre[core]
+        while True:  # one callback on this core (or its move to the next event); break ends the step
             # which of this core's loops can run now
             best = -1
             woken = -1
@@ -159,7 +185,7 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
             if best < 0:
                 now = soonest
                 cur = -1
-                continue
+                break
             cur_has_work = cur >= 0 and (todo[cur] > 0 or rq_len[cur] > 0)
             if woken >= 0 and cur_has_work:
                 best = woken  # a loop that wakes takes the core at once (wake-up preemption)
@@ -191,7 +217,7 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                 if todo[k] == 0:
                     idle[k] = True
                     slice_left = 0.0
-                    continue
+                    break
             if idle[k]:  # woke up: no credit for the time asleep
                 lo = np.inf
                 for q in range(core, loops, cores):
@@ -204,7 +230,60 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
             rq_head[k] = (rq_head[k] + 1) % cap
             rq_len[k] -= 1
             todo[k] -= 1
-            cost = step_cpu[j] if kind in (_PARSE, _STEP) else callback
+            op = -1
+            if kind == _PARSE:
+                cost = step_cpu[j]
+            elif kind == _STEP:
+                cost = step_cpu[j]
+                op = ops[path[j], step_of[j]] if path[j] != WAIT else _END
+                kj = key[j]
+                if kj >= 0 and path[j] != WRITE:  # a keyed read: the caches decide its path here
+                    if path[j] == HIT and op == _END:  # the lookup: L1 of this worker
+                        if l1_exp[k, kj] <= now:
+                            path[j] = L2
+                            op = ops[L2, step_of[j]]
+                    elif path[j] == L2 and op == _END:  # Redis answered the GET
+                        if l2_exp[kj] > now:
+                            cost = max(0.0, extra[j] - 2 * callback)
+                            l1_exp[k, kj] = now + l1_ttl
+                        elif filler[k, kj] >= 0:  # a fill of this key is running here: wait for it
+                            path[j] = WAIT
+                            op = _PARK
+                            cost = max(0.0, extra[j] - 2 * callback) / 2
+                            f = filler[k, kj]
+                            if first_waiter[f] < 0:
+                                first_waiter[f] = j
+                            else:
+                                next_waiter[last_waiter[f]] = j
+                            last_waiter[f] = j
+                        else:  # fill it: read the database, store in Redis, then in L1
+                            path[j] = DB
+                            filler[k, kj] = j
+                            op = ops[DB, step_of[j]]
+                            cost = max(0.0, extra[j] - 5 * callback) / 3
+                    elif path[j] == DB:
+                        cost = max(0.0, extra[j] - 5 * callback) / 3
+                        if op == _END:  # the fill is stored: L2 and L1 hold it, its waiters resume
+                            if not dirty[j]:
+                                l2_exp[kj] = now + l2_ttl
+                                l1_exp[k, kj] = now + l1_ttl
+                            filler[k, kj] = -1
+                            w = first_waiter[j]
+                            while w >= 0:
+                                p2 = o + (rq_head[k] + rq_len[k]) % cap
+                                rq_job[p2], rq_kind[p2] = w, _STEP
+                                rq_len[k] += 1
+                                w = next_waiter[w]
+                    elif path[j] == WAIT:  # resumed by its fill
+                        op = _END
+                        cost = max(0.0, extra[j] - 2 * callback) / 2
+                elif kj >= 0 and op == _END:  # a keyed write's invalidation: Redis and this worker's L1
+                    l2_exp[kj] = -np.inf
+                    l1_exp[k, kj] = -np.inf
+                    if filler[k, kj] >= 0:
+                        dirty[filler[k, kj]] = True
+            else:
+                cost = callback
             if idle[k]:  # the first callback after the loop slept in epoll pays its wake-up
                 cost += wake
                 counts[j, 0] += 1
@@ -226,7 +305,6 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                 heap_push(h_tag[o:o + cap], h_who[o:o + cap], h_len[k], now + io_db[j], j)
                 h_len[k] += 1
             else:
-                op = ops[path[j], step_of[j]]
                 step_of[j] += 1
                 if holds[j] and op != _OP_DB:  # the connection goes back; the oldest waiter gets it
                     holds[j] = False
@@ -256,46 +334,101 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                     else:
                         w_job[o + (w_head[k] + w_len[k]) % cap] = j
                         w_len[k] += 1
-                else:
+                elif op == _END:
                     finish[j] = now
-                    remaining -= 1
+                    c_left[core] -= 1
+                    left -= 1
             if nxt >= 0:
                 p2 = o + (rq_head[k] + rq_len[k]) % cap
                 rq_job[p2], rq_kind[p2] = j, nxt
                 rq_len[k] += 1
+            break
+        c_now[core], c_cur[core], c_slice[core], c_pre[core] = now, cur, slice_left, preempted
     return finish, counts
+
+
+@dataclass
+class CacheState:
+    """What the caches hold, as expiry times per key: each loop's (worker's) own L1 and the shared L2.
+
+    A keyed replay reads and changes it: an L1 or L2 entry appears when the request that filled it
+    reaches that step (late when the loop is busy), and writes delete. Kept between replays so that a
+    warm-up's caches carry into the measured window (`shifted`)."""
+
+    l1_expires: np.ndarray  # (loops, keys)
+    l2_expires: np.ndarray  # (keys,)
+    l1_ttl_s: float
+    l2_ttl_s: float
+
+    @classmethod
+    def empty(cls, loops: int, keys: int, l1_ttl_s: float, l2_ttl_s: float) -> CacheState:
+        return cls(np.full((loops, keys), -np.inf), np.full(keys, -np.inf), l1_ttl_s, l2_ttl_s)
+
+    def shifted(self, dt: float) -> CacheState:
+        """The same contents on a clock ``dt`` seconds later (a replay that starts ``dt`` after this one)."""
+        return replace(self, l1_expires=self.l1_expires - dt, l2_expires=self.l2_expires - dt)
+
+
+class Replayed(NamedTuple):
+    latency: np.ndarray  # seconds, per job
+    paid: np.ndarray  # (jobs, 2): loop wake-ups and preemptions charged to each job
+    path: np.ndarray  # each job's path as served (keyed reads: decided by the caches during the replay)
 
 
 def replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, cpu: np.ndarray, *, cores: int,
            speed: float = 1.0, steps: int, statements_per_write: int, io_l2: float, io_db: float,
            io_db_write: float, pool: int, callback: float, wake: float, slice_s: float,
-           switch: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+           switch: float = 0.0, key: np.ndarray | None = None, miss_cpu: np.ndarray | None = None,
+           cache: CacheState | None = None) -> Replayed:
     """Latency (s) of every job and, per job, what it paid for beyond its own CPU. ``cpu`` is each
     request's whole CPU demand (s), ``path`` one of HIT/L2/DB/WRITE, ``loop`` the event loop serving it
     (loop ``k`` runs on core ``k mod cores``, at ``speed`` x the calibrated host's speed); ``pool``
     connections per loop; ``io_db_write`` is per statement; times in seconds.
 
-    The second array has a row per job: column 0 the loop wake-ups (its loop had slept in epoll when
+    ``paid`` has a row per job: column 0 the loop wake-ups (its loop had slept in epoll when
     one of its callbacks became ready: the model's voluntary context switches), column 1 the
     preemptions (its callback was the first after the core was taken from another loop that still
     had work: involuntary switches, ``switch`` each). Counted to set against the workers' own counts
-    and to price that CPU at every load."""
+    and to price that CPU at every load.
+
+    Keyed (``key``, ``miss_cpu`` and ``cache`` given): a read's path is not given but found, as the
+    service finds it, when its lookup runs: in its worker's L1, else in Redis after the GET's round
+    trip, else by filling the key (pooled query, Redis SET, then L1), or, when the worker is already
+    filling that key, by waiting for that fill (single flight: path WAIT). A read's ``path`` entry
+    is ignored (writes are still WRITE); ``cpu`` is then its CPU as an L1 hit and ``miss_cpu`` as any
+    other path; a write deletes its key from Redis and its worker's L1. ``cache`` is updated in place.
+    A key of -1 keeps the given path."""
     if arrival.size == 0:
-        return np.empty(0), np.zeros((0, 2), np.int64)
+        return Replayed(np.empty(0), np.zeros((0, 2), np.int64), np.asarray(path, np.int64).copy())
     ops, n_steps, n_callbacks = programs(steps, statements_per_write)
     order = np.argsort(arrival, kind="stable")
     a = np.ascontiguousarray(arrival[order], np.float64)
     p = np.ascontiguousarray(path[order], np.int64)
     c = np.ascontiguousarray(cpu[order], np.float64)
+    loops = int(loop.max()) + 1
+    if key is None or cache is None or miss_cpu is None:
+        k = np.full(a.size, -1, np.int64)
+        cache = CacheState.empty(loops, 1, 0.0, 0.0)
+        extra = np.zeros(a.size)
+    else:
+        k = np.ascontiguousarray(key[order], np.int64)
+        extra = np.ascontiguousarray(miss_cpu[order], np.float64) - c
+        p = np.where((k >= 0) & (p != WRITE), HIT, p)
+        if cache.l1_expires.shape[0] < loops:
+            raise ValueError(f"the cache state has L1s for {cache.l1_expires.shape[0]} loops, the trace uses {loops}")
     own = np.maximum(c - n_callbacks[p] * callback, 0.05 * c)  # what the parse and task steps share
     per = own / (n_steps[p] + 1)
+    keyed_read = (k >= 0) & (p != WRITE)
+    per[keyed_read] = c[keyed_read] / (n_steps[HIT] + 1)  # up to the lookup a keyed read costs what an L1 hit does
     io = np.where(p == WRITE, io_db_write, io_db).astype(np.float64)
-    loops = int(loop.max()) + 1
-    finish, counts = _replay(a, np.ascontiguousarray(loop[order], np.int64), p, per, float(io_l2), io, ops, loops,
-                             max(1, min(int(cores), loops)), float(speed), max(1, int(pool)), float(callback),
-                             float(wake), float(switch), float(slice_s))
+    finish, counts = _replay(a, np.ascontiguousarray(loop[order], np.int64), p, per, extra, k, cache.l1_expires,
+                             cache.l2_expires, float(cache.l1_ttl_s), float(cache.l2_ttl_s), float(io_l2), io, ops,
+                             loops, max(1, min(int(cores), loops)), float(speed), max(1, int(pool)),
+                             float(callback), float(wake), float(switch), float(slice_s))
     out = np.empty(arrival.size)
     out[order] = finish - a
     paid = np.empty((arrival.size, 2), np.int64)
     paid[order] = counts
-    return out, paid
+    served = np.empty(arrival.size, np.int64)
+    served[order] = p
+    return Replayed(out, paid, served)

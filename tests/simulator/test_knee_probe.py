@@ -40,11 +40,15 @@ def test_each_request_is_classified_by_what_it_awaited(probed_worker):
         assert client.get("/products/3").status_code == 200
         assert client.get("/healthz").status_code == 200  # not a product request: not recorded
     workers.stop()  # the records are written at shutdown
-    records = json.loads(out.read_text())
+    dump = json.loads(out.read_text())
+    records = dump["requests"]
+    assert all(gen in (0, 1, 2) and end >= start for gen, start, end in dump["gc"])
     assert [r["method"] for r in records] == ["GET"] * 3
     assert [knee_tail.classify(r) for r in records] == [rounds.DB, rounds.HIT, rounds.L2]
     cold, hit, l2 = records
     assert cold["db_n"] >= 1 and cold["db_hold_s"] > 0 and cold["redis_n"] >= 2  # GET miss, then SET
+    asked, got, released = cold["pool_at"]
+    assert asked <= got < released and released - got == pytest.approx(cold["db_hold_s"])
     assert hit["redis_n"] == 0 and hit["db_n"] == 0
     assert l2["redis_n"] == 1 and l2["db_n"] == 0 and l2["redis_s"] > 0
     assert all(r["t1"] > r["t0"] for r in records)

@@ -42,8 +42,8 @@ def test_alone_a_request_takes_its_cpu_plus_its_round_trips():
     assert np.allclose(got, [want[p] for p in path])
     # alone, the loop sleeps in epoll at the arrival and at every await: each wakes it once
     sleeps = {rounds.HIT: 1, rounds.L2: 2, rounds.DB: 4, rounds.WRITE: 5}
-    woken, wakes = rounds.replay(arrival, np.zeros(n, np.int64), np.asarray(path, np.int64), cpu, cores=1,
-                                 **{**QUIET, **io, "statements_per_write": 3, "wake": 0.0005})
+    woken, wakes, _ = rounds.replay(arrival, np.zeros(n, np.int64), np.asarray(path, np.int64), cpu, cores=1,
+                                    **{**QUIET, **io, "statements_per_write": 3, "wake": 0.0005})
     assert wakes[:, 0].tolist() == [sleeps[p] for p in path] and not wakes[:, 1].any()
     assert np.allclose(woken - got, [0.0005 * sleeps[p] for p in path])
 
@@ -169,10 +169,10 @@ def test_two_loops_in_overload_switch_once_per_slice_and_pay_for_it():
     arrival = np.zeros(n)  # all at once: both loops backlogged until the end
     loop = np.arange(n) % 2
     args = {**IO, **QUIET, "slice_s": 0.005}
-    _, paid = rounds.replay(arrival, loop, np.full(n, rounds.HIT), np.full(n, cpu_s), cores=1, **args)
+    paid = rounds.replay(arrival, loop, np.full(n, rounds.HIT), np.full(n, cpu_s), cores=1, **args).paid
     assert paid[:, 1].sum() / n == pytest.approx(cpu_s / 0.005, rel=0.05)
-    costly, paid2 = rounds.replay(arrival, loop, np.full(n, rounds.HIT), np.full(n, cpu_s), cores=1,
-                                  **{**args, "switch": 0.0003})
+    costly, paid2, _ = rounds.replay(arrival, loop, np.full(n, rounds.HIT), np.full(n, cpu_s), cores=1,
+                                     **{**args, "switch": 0.0003})
     total = cpu_s * n + 0.0003 * paid2[:, 1].sum()
     assert costly.max() == pytest.approx(total, rel=1e-9)  # the core was never idle: the last ends at the sum
 
@@ -184,7 +184,7 @@ def test_a_loop_that_wakes_takes_the_core_at_the_next_callback():
     arrival = np.concatenate([backlog, [0.0101]])
     loop = np.concatenate([np.zeros(50, np.int64), [1]])
     cpu = np.full(51, 0.001)  # callbacks of 0.5 ms (parse + one step)
-    got, paid = rounds.replay(arrival, loop, np.full(51, rounds.HIT), cpu, cores=1,
-                              **{**IO, **QUIET, "slice_s": 0.05})
+    got, paid, _ = rounds.replay(arrival, loop, np.full(51, rounds.HIT), cpu, cores=1,
+                                 **{**IO, **QUIET, "slice_s": 0.05})
     assert got[-1] <= 0.0005 + 0.001 + 1e-9  # waited at most the callback in progress
     assert paid[:, 1].sum() >= 1

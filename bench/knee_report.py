@@ -147,7 +147,9 @@ def markdown(doc: dict[str, Any]) -> str:
              f"{doc['write_ratio']:.0%}; wall time {doc.get('wall_s', 0):.0f} s)"
              + (f"; every sweep and calibration run follows {doc['warmup_s']:g} s of the same load on the same "
                 "workers, left out of the figures (the model predicts a warm service; the stale-read runs start cold, "
-                "as their prediction does)." if doc.get("warmup_s") else "."),
+                "as their prediction does)." if doc.get("warmup_s") else ".")
+             + (f" The model's side was redone on {doc['repredicted']} by `--repredict` from this run's own "
+                "calibration; the measurements are the run's." if doc.get("repredicted") else ""),
              _capacity_line(doc["measured_capacity"]), "",
              "| utilisation | rate req/s | P99 ms measured (median; runs) | P99 ms predicted [low, high] | ratio "
              "| target | P99 PS / FCFS ms | L1 hit meas/pred | L2 hit meas/pred | stale meas/pred [interval] "

@@ -113,13 +113,14 @@ def _at_rate(sc: Scenario, rate: float) -> Scenario:
 
 
 VALIDATION = ("Known error: against the reference deployment (bench/results/simulator-knee.md) the last "
-              "validation's measured crossing came 10.3 % below the predicted centre (outside its interval; 5.2 % "
-              "below in a repeat), and at 50-95 % load the measured P99 was 1.18-10.2x the predicted one (repeat "
-              "1.08-3.0x): near the knee the model is optimistic. Its CPU per request matched the workers' within "
-              "2.5 % up to 98 % load in both runs (sleeps and preemptions priced apart), so the gap is latency it "
-              "does not model: at 95 % load one run in three held a backlog of seconds, while the best of the three "
-              "came within 1.25x of the prediction. Size with the interval's low end, calibrate on the host you plan "
-              "for, and check against a measured point near the knee.")
+              "validation's measured crossing came 10.2 % below the predicted centre (outside its interval; 5.0 % "
+              "below in a repeat), and at 50-95 % load the measured P99 was 1.12-9.4x the predicted one (repeat "
+              "0.99-2.6x): near the knee the model is optimistic. Its CPU per request matched the workers' within "
+              "2.5 % up to 98 % load, and its hit ratios within 1 point up to 85 %, so the gap is latency it does not "
+              "produce: at 95 % load one run in three held a backlog of seconds (fills stuck behind a queue for "
+              "database connections), while the best of the three came within 1.25x of the prediction. Size with "
+              "the interval's low end, calibrate on the host you plan for, and check against a measured point near "
+              "the knee.")
 """What the last validation on an idle machine found, shown with every capacity answer: a figure people
 size production with must carry its known error, not only its interval."""
 

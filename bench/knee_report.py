@@ -126,6 +126,27 @@ def _cpu_by_load(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _gc_line(doc: dict[str, Any]) -> list[str]:
+    """The full collections the model stalls its loops with, from the light runs, beside the same figures
+    measured at each sweep load (their pace per request should not depend on the load)."""
+    gc = doc["calibration"].get("gc")
+    if gc is None:
+        return []
+    at_loads = "; ".join(
+        f"{r['utilisation']:.2f}: {r['gc']['full_collections']}"
+        + (f" ({r['gc']['requests_per_collection']:,.0f} req, {r['gc']['pause_ms']:.0f} ms)"
+           if r["gc"]["full_collections"] else "")
+        for r in doc["rows"] if r["kind"] == "sweep" and "gc" in r)
+    if not gc["full_collections"]:
+        return [f"- full garbage collections: none in the light runs ({int(gc['requests_served']):,} requests): the "
+                f"model has no stalls; at the sweep loads: {at_loads}"]
+    return [f"- full garbage collections (the workers' python_gc_pause_seconds, {gc['from']}): "
+            f"{gc['full_collections']} in {int(gc['requests_served']):,} requests, one per "
+            f"{gc['requests_per_collection']:,.0f} requests a worker serves, {gc['pause_ms']:.0f} ms each on average; "
+            "the model stops that worker's loop for as long (simulator/rounds.py STALL). At the sweep loads "
+            f"(collections, and requests per collection and mean pause): {at_loads}"]
+
+
 def _capacity_line(mc: dict[str, Any]) -> str:
     """How the capacity that sets the sweep's loads was measured, with the spread of its runs (older
     files kept a single overload run)."""
@@ -249,7 +270,7 @@ def markdown(doc: dict[str, Any]) -> str:
               f"light P50/P99 {cal['cal_p50_ms']:.2f}/{cal['cal_p99_ms']:.2f} ms"
               + (f" (P99 per run {', '.join(format(x, '.1f') for x in cal['cal_p99_runs_ms'])}; fitted to "
                  f"{cal['cal_tail_rule']})" if "cal_p99_runs_ms" in cal else ""),
-              _wake_line(doc),
+              _wake_line(doc), *_gc_line(doc),
               f"- fitted: CPU cv {model['cpu_cv']:.1f}, client overhead {model['overhead_ms']:.2f} ms; discipline "
               f"{model['discipline']} ({model.get('steps', 1)} task steps of application work, kernel slice "
               f"{model.get('slice_ms', 0):g} ms), {model['instances']} instances on {model['cores']:g} core(s)"

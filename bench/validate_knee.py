@@ -131,8 +131,23 @@ def served_counts(m0: list[Any], m1: list[Any], duration: float) -> dict[str, An
     hits = [read_hits(a, b, writes=int(w), duration_s=duration, l1_ttl_s=L1_TTL)
             for (a, b), (_, w) in zip(zip(m0, m1, strict=True), served, strict=True)]
     l1, l2 = sum(h[0] for h in hits), sum(h[1] for h in hits)
+    full = [(delta(a, b, "python_gc_pause_seconds_count", generation="2"),
+             delta(a, b, "python_gc_pause_seconds_sum", generation="2")) for a, b in zip(m0, m1, strict=True)]
     return {"served_reads": s_reads, "served_writes": s_writes, "l1_hits": l1,
-            "hit_l1": l1 / max(1.0, s_reads), "hit_l2": l2 / max(1.0, s_reads - l1)}
+            "hit_l1": l1 / max(1.0, s_reads), "hit_l2": l2 / max(1.0, s_reads - l1),
+            "gc_full_collections": int(sum(c for c, _ in full)), "gc_full_pause_s": sum(t for _, t in full)}
+
+
+def gc_calibration(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Full garbage collections in light-load runs (the workers' ``python_gc_pause_seconds``): the mean
+    pause, and how many requests a worker serves between two of its own (all requests over all
+    collections, since each worker serves its share of both). None where no run saw one."""
+    n = sum(r["gc_full_collections"] for r in runs)
+    served = sum(r["served_reads"] + r["served_writes"] for r in runs)
+    return {"full_collections": n, "requests_served": served,
+            "pause_ms": sum(r["gc_full_pause_s"] for r in runs) / n * 1000 if n else None,
+            "requests_per_collection": served / n if n else None,
+            "from": "the Poisson and burst light-load runs (full mix)"}
 
 
 def service_counters(w: dep.Workers) -> tuple[list[float], tuple[int, int], int | None]:
@@ -402,6 +417,7 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
                            "hot_burst_runs": hot_bursts, "wake_ms": fit["wake_ms"], "switch_ms": fit["switch_ms"],
                            "wake_per": "voluntary context switch (a loop's sleep in epoll); switch_ms per "
                                        "involuntary one (a preemption)",
+                           "gc": gc_calibration(light + bursts),
                            "poisson_cpu_ms": median(light, "cpu_per_request_ms"),
                            "burst_cpu_ms": median(bursts, "cpu_per_request_ms")},
            "measured_capacity": {"rate": measured_cap, "overload_run": overloads[len(overloads) // 2],
@@ -446,6 +462,9 @@ def predictions(doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]
                       switch_ms=c.get("switch_ms", 0.0),
                       max_in_service=CONNECTION_BOUND, discipline="rounds", steps=doc.get("work_chunks", 3) + 1,
                       statements_per_write=max(1, round(stmts)))
+    gc = c.get("gc") or {}  # files from before the collections were timed have none: no stalls
+    if gc.get("pause_ms") and gc.get("requests_per_collection"):
+        base = replace(base, gc_pause_ms=gc["pause_ms"], gc_every=gc["requests_per_collection"])
     warm = doc.get("warmup_s", 0.0)  # files from before the warm-up was added measured cold runs
     base = replace(base, keys=Keys(count=doc["keys"], zipf=1.0, l1_ttl_s=L1_TTL, l2_ttl_s=PRODUCT_TTL,
                                    warmup_s=warm, gap_s=WARMUP_GAP_S if warm else 0.0))
@@ -517,6 +536,7 @@ def _row(factor: float, rate: float, runs: list[dict[str, Any]]) -> dict[str, An
             "voluntary_switches_per_request": [r["voluntary_switches_per_request"] for r in runs],
             "involuntary_switches_per_request": [r["involuntary_switches_per_request"] for r in runs],
             "worker_cpu_share": [r["worker_cpu_share"] for r in runs],
+            "gc": gc_calibration(runs),  # the same figures at this load, to set against the light-load ones
             "errors": sum(r["errors"] for r in runs), "achieved_rate": median(runs, "achieved_rate"),
             "send_lag_p99_ms": median(runs, "send_lag_p99_ms"),
             "send_lag_p99_runs_ms": [r["send_lag_p99_ms"] for r in runs],

@@ -6,16 +6,23 @@ guide's HighErrorRate alert works on them as written), ``cache_hits_total`` /
 ``cache_misses_total`` by tier and ``cache_entries`` (cache hit ratio and memory),
 ``db_queries_total`` by node and ``pg_replication_lag_seconds`` (database; the name and meaning
 of postgres_exporter's replica lag, seen here from the router's probe), the breaker state,
-and the outbox backlog. Process CPU/memory come from the standard process collector.
+the outbox backlog, and ``python_gc_pause_seconds`` by generation (while the service runs). Process
+CPU/memory come from the standard process collector.
 """
 
 from __future__ import annotations
+
+import contextlib
+import gc
+import time
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.process_collector import ProcessCollector
 
 BREAKER_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
+GC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -60,6 +67,29 @@ class Metrics:
                                     ["level"], registry=r)
         self.stale_served = Counter("cache_stale_served_total", "Responses served stale in degraded mode",
                                     registry=r)
+        self.gc_pause = Histogram("python_gc_pause_seconds", "Time the garbage collector stopped the process, "
+                                  "by generation", ["generation"], buckets=GC_BUCKETS, registry=r)
+        self._gc_started = 0.0
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pause.labels(str(info["generation"])).observe(time.perf_counter() - self._gc_started)
+
+    def watch_gc(self) -> Callable[[], None]:
+        """Time every collection of this process (``gc.callbacks``) until the returned function is called.
+
+        Why: a full (generation 2) collection stops the event loop for as long as it walks the heap
+        (about 0.1 s in the knee bench's workers, one every half minute or so). At the knee that one
+        stall backs up every request behind it, so it shows in P99 far beyond its share of CPU, and the
+        knee model takes its length and frequency from here."""
+        gc.callbacks.append(self._on_gc)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                gc.callbacks.remove(self._on_gc)
+        return stop
 
     def record_breaker(self, name: str, old: str, new: str) -> None:
         """Breaker state change hook (guide 4.1 OnStateChange → metrics)."""

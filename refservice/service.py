@@ -48,6 +48,7 @@ class Service:
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
+        self._unwatch_gc: Callable[[], None] = lambda: None
         m = self.metrics
         self.primary = make_node(settings.database_url, m, "primary", "primary", settings.db_pool_size)
         replicas = [make_node(url, m, f"replica{i + 1}", "replica", settings.db_pool_size)
@@ -94,6 +95,7 @@ class Service:
             self.metrics.switch.labels(f"disable_{feature}").set(int(feature in s.disabled_features))
 
     async def start(self, seed: int = 0) -> None:
+        self._unwatch_gc = self.metrics.watch_gc()
         await create_schema(self.primary)
         await ensure_users(self.primary, self.settings.admin_password, self.settings.demo_password)
         if self.settings.admin_password == DEFAULT_ADMIN_PASSWORD:
@@ -132,6 +134,7 @@ class Service:
         return done
 
     async def stop(self) -> None:
+        self._unwatch_gc()
         for task in self._tasks:
             task.cancel()
         if self._tasks:  # bounded: a client library that swallows a cancel must not hang shutdown

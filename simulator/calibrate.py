@@ -41,7 +41,8 @@ from .result import SimulationResult
 __all__ = ["Calibration", "apply_calibration", "calibrate_service", "expected_cpu_ms", "fit_latency",
            "refservice_scenario"]
 
-_METRICS = ("process_cpu_seconds_total", "cache_hits_total", "db_queries_total", "http_requests_total")
+_METRICS = ("process_cpu_seconds_total", "cache_hits_total", "db_queries_total", "http_requests_total",
+            "python_gc_pause_seconds_count", "python_gc_pause_seconds_sum")
 Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 

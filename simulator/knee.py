@@ -48,6 +48,9 @@ models what an asyncio service does with its CPU:
   Without keys the path mix is drawn from the cache simulator's (``app.instances = instances``), as
   if every read were answered at its arrival. The stale reads come from the cache simulator either way.
 
+* **Full garbage collections** (``gc_pause_ms`` every ``gc_every`` requests a loop serves, as the
+  workers' ``python_gc_pause_seconds`` show at light load) stop their loop for the whole pause (rounds).
+
 Everything above is replayed on a Poisson trace with common random numbers: the same seed gives
 the same unit-rate arrivals scaled by ``1 / rate`` and the same service draws, so the predicted P99
 grows with the rate (compressing arrivals only ever adds work in the system; the wake-up work
@@ -60,13 +63,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
 
 import numpy as np
 
 from . import rounds
-from .model import Scenario
-from .queueing import fcfs_waits
+from .knee_params import Keys, KneeParams, Paths, paths_from_result
+from .knee_trace import Trace
+from .knee_trace import trace as replay_trace
 from .sharing import ps_sojourn
 
 __all__ = [
@@ -82,169 +85,8 @@ __all__ = [
     "paths_from_result",
     "predict",
     "ps_sojourn",
+    "served_hit_ratios",
 ]
-
-Discipline = Literal["rounds", "ps", "fcfs"]
-
-
-@dataclass(frozen=True)
-class Paths:
-    """Where reads are answered (shares of reads) and how many reads are stale, from the cache model."""
-
-    l1: float
-    l2: float
-    db: float
-    stale: float = 0.0
-    write_ratio: float = 0.0  # writes / all requests
-
-
-@dataclass(frozen=True)
-class Keys:
-    """Which keys the requests ask for and how long the caches keep them. Given, the round replay finds
-    every read's path as the service does, at the moment its lookup runs (`rounds.replay`, keyed), so
-    fills that land late near the knee, and reads waiting on another's fill, change the path mix; without
-    it, paths are drawn from the cache model's mix (`Paths`), answered as if at arrival."""
-
-    count: int
-    zipf: float = 1.0  # P(k) ~ k^-zipf over keys 1..count, reads and writes alike
-    l1_ttl_s: float = 5.0
-    l2_ttl_s: float = 20.0
-    warmup_s: float = 5.0  # the same load replayed first, from empty caches, and left out
-    gap_s: float = 0.0  # between the warm-up and the measured window (caches age, queues are gone)
-
-    def of(self, u: np.ndarray) -> np.ndarray:
-        """Keys (0-based) for uniform draws ``u`` by the inverse CDF, as the load generator draws them."""
-        cdf = np.cumsum(np.arange(1, self.count + 1, dtype=np.float64) ** -self.zipf)
-        return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), self.count - 1).astype(np.int64)
-
-
-@dataclass(frozen=True)
-class KneeParams:
-    """Service demands of one configuration (ms), as calibrated at light load."""
-
-    instances: int
-    cores: float
-    cpu_hit_ms: float
-    cpu_miss_ms: float
-    cpu_cv: float = 1.0
-    l2_ms: float = 0.1
-    db_ms: float = 0.2
-    db_write_ms: float = 0.4
-    pool_per_instance: int = 8
-    db_cores: int = 2
-    overhead_ms: float = 0.0
-    wake_ms: float = 0.0
-    discipline: Discipline = "rounds"
-    # the event-loop round model (`rounds`): task steps of application work before the cache lookup
-    # (awaits between computations), CPU of a flush / reader callback, the kernel's time slice when
-    # loops share a core, and how many statements a write's transaction sends
-    steps: int = 1
-    callback_ms: float = 0.02
-    slice_ms: float = 1.5
-    statements_per_write: int = 1
-    # CPU of an involuntary context switch between loops sharing a core (rounds; calibrated beside wake_ms)
-    switch_ms: float = 0.0
-    # requests in service at once (the clients' connections; 0: unbounded). Beyond it requests wait
-    # FCFS at the client, charged from their intended send time as the load generator charges them.
-    max_in_service: int = 0
-    # the keys and cache TTLs (rounds only): the replay then finds each read's path itself
-    keys: Keys | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.keys, dict):  # as stored by `dataclasses.asdict`
-            object.__setattr__(self, "keys", Keys(**self.keys))
-
-    def scaled(self, cpu_scale: float) -> KneeParams:
-        """The same configuration on a host that runs the CPU work ``cpu_scale`` times slower."""
-        return replace(self, cpu_hit_ms=self.cpu_hit_ms * cpu_scale, cpu_miss_ms=self.cpu_miss_ms * cpu_scale,
-                       wake_ms=self.wake_ms * cpu_scale, switch_ms=self.switch_ms * cpu_scale,
-                       callback_ms=self.callback_ms * cpu_scale)
-
-    def mean_cpu_ms(self, paths: Paths) -> float:
-        """CPU per request: L1 hits on the fast path, everything else (writes included) on the full one."""
-        reads = 1 - paths.write_ratio
-        return reads * (paths.l1 * self.cpu_hit_ms + (1 - paths.l1) * self.cpu_miss_ms) \
-            + paths.write_ratio * self.cpu_miss_ms
-
-    def saturation_rate(self, paths: Paths) -> float:
-        """Requests/s at which the service's cores are 100 % busy (no request then finds a loop idle)."""
-        return self.cores * 1000.0 / self.mean_cpu_ms(paths)
-
-    def utilisation(self, rate: float, paths: Paths) -> float:
-        """Busy share of the cores at ``rate``: rho = lambda (c + w (1 - rho)) / cores, taking the share
-        of requests that find their loop idle (and pay ``wake_ms``) as 1 - rho (PASTA; exact for one
-        loop per core and one wake-up per request, as PS and FCFS charge it). Under rounds, where every
-        await can find the loop asleep, `load_profile` counts the replay's own wake-ups instead."""
-        lam = rate / 1000.0 / self.cores
-        return lam * (self.mean_cpu_ms(paths) + self.wake_ms) / (1 + lam * self.wake_ms)
-
-    @classmethod
-    def from_scenario(cls, sc: Scenario, cores: float | None = None) -> KneeParams:
-        """A scenario's service times. Unless ``cores`` says otherwise, each instance runs ``app.workers``
-        event loops (one when 0, "unlimited", which has no CPU queue in the other engines), each on a core."""
-        hit = sc.app.hit_service or sc.app.service
-        cv = {"exp": 1.0, "const": 1e-3, "lognormal": sc.app.service.cv}[sc.app.service.dist]
-        cores = cores or sc.app.instances * max(1, sc.app.workers)
-        return cls(instances=sc.app.instances, cores=float(cores), cpu_hit_ms=hit.mean_ms,
-                   cpu_miss_ms=sc.app.service.mean_ms, cpu_cv=cv,
-                   l2_ms=(sc.l2.rtt_ms + sc.l2.service.mean_ms) if sc.l2.enabled else 0.0,
-                   db_ms=sc.db.rtt_ms + sc.db.read.mean_ms,
-                   db_write_ms=sc.db.rtt_ms + sc.db.write.mean_ms * sc.db.queries_per_write,
-                   pool_per_instance=sc.db.pool_per_instance, db_cores=sc.db.cores_per_node,
-                   overhead_ms=sc.app.rtt_ms)
-
-
-def paths_from_result(res: object) -> Paths:
-    """The path mix of a `SimulationResult` (either engine)."""
-    hit = res.hit_ratio  # type: ignore[attr-defined]
-    reads, writes = res.reads_per_s, res.writes_per_s  # type: ignore[attr-defined]
-    miss1 = 1 - hit.l1
-    return Paths(l1=hit.l1, l2=miss1 * hit.l2, db=miss1 * (1 - hit.l2),
-                 stale=res.stale_read_probability.total,  # type: ignore[attr-defined]
-                 write_ratio=writes / (reads + writes) if reads + writes > 0 else 0.0)
-
-
-def _cpu_sojourn(arrival: np.ndarray, work: np.ndarray, servers: float, params: KneeParams,
-                 loop: np.ndarray | None = None, cap: int = 0) -> np.ndarray:
-    wake = params.wake_ms / 1000.0
-    if params.discipline == "ps":
-        return ps_sojourn(arrival, work, servers, wake, loop, cap)
-    # (a cap on concurrency of at least ``servers`` leaves FCFS unchanged: the queue only moves)
-    # FCFS: a request that does not wait found the loop idle and pays the wake-up
-    first = fcfs_waits(arrival, work, max(1, int(servers)))
-    work = work + np.where(first <= 0, wake, 0.0)
-    return fcfs_waits(arrival, work, max(1, int(servers))) + work
-
-
-def _loop_count(params: KneeParams) -> int:
-    """Event loops of the deployment: ``cores / instances`` per instance when it has cores to spare, else one."""
-    per = max(1, int(params.cores // params.instances)) if params.cores >= params.instances else 1
-    return params.instances * per
-
-
-def _loops(params: KneeParams, u_inst: np.ndarray) -> tuple[np.ndarray, int, float, int]:
-    """Event loops for the round model: each instance runs ``cores / instances`` loops (worker
-    processes, each with a core) when it has cores to spare, else one loop, and the loops share the
-    cores. Returns each request's loop (its instance's loops in turn at random), the number of
-    cores, their speed (a fractional share of a core slows it) and the connections per loop (an
-    instance's pool split between its loops)."""
-    inst = params.instances
-    loops = _loop_count(params)
-    per = loops // inst
-    scaled = u_inst * inst
-    instance = np.minimum(scaled.astype(np.int64), inst - 1)
-    sub = np.minimum(((scaled - instance) * per).astype(np.int64), per - 1)
-    n_cores = loops if params.cores >= loops else max(1, math.ceil(params.cores))
-    speed = params.cores / n_cores
-    return instance * per + sub, n_cores, speed, max(1, -(-params.pool_per_instance // per))
-
-
-def _lognormal(rng: np.random.Generator, mean: float, cv: float, size: int) -> np.ndarray:
-    if mean <= 0:
-        return np.zeros(size)
-    sigma2 = math.log1p(cv * cv)
-    return rng.lognormal(math.log(mean) - sigma2 / 2, math.sqrt(sigma2), size)
-
 
 def latencies_ms(params: KneeParams, paths: Paths, rate: float, duration_s: float = 60.0,
                  seed: int = 1) -> np.ndarray:
@@ -260,7 +102,7 @@ def latencies_by_path(params: KneeParams, paths: Paths, rate: float, duration_s:
                       seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """`latencies_ms` with each read's path (`rounds.HIT`, `rounds.L2`, `rounds.DB`, or with keys also
     `rounds.WAIT`) beside it, to set against per-path measurements."""
-    trace = _trace(params, paths, rate, duration_s, seed)
+    trace = replay_trace(params, paths, rate, duration_s, seed)
     reads = trace.path != rounds.WRITE
     return trace.latency_ms[reads], trace.path[reads]
 
@@ -287,93 +129,16 @@ def load_profile(params: KneeParams, paths: Paths, rate: float, duration_s: floa
         u = params.utilisation(rate, paths)
         return LoadProfile(rate=rate, cpu_ms=u * params.cores * 1000.0 / rate, wakes=math.nan, switches=math.nan,
                            utilisation=u)
-    return _profile(params, _trace(params, paths, rate, duration_s, seed), rate)
+    return _profile(params, replay_trace(params, paths, rate, duration_s, seed), rate)
 
 
-def _profile(params: KneeParams, trace: _Trace, rate: float) -> LoadProfile:
+def _profile(params: KneeParams, trace: Trace, rate: float) -> LoadProfile:
     n = max(1, trace.path.size)
     wakes, switches = (float(x) for x in trace.paid.sum(axis=0))
-    cpu_ms = (float(trace.cpu_s.sum()) * 1000.0 + wakes * params.wake_ms + switches * params.switch_ms) / n
+    cpu_ms = (float(trace.cpu_s.sum() + trace.stall_cpu_s) * 1000.0 + wakes * params.wake_ms
+              + switches * params.switch_ms) / n
     return LoadProfile(rate=rate, cpu_ms=cpu_ms, wakes=wakes / n, switches=switches / n,
                        utilisation=rate * cpu_ms / 1000.0 / params.cores)
-
-
-@dataclass(frozen=True)
-class _Trace:
-    latency_ms: np.ndarray  # every request's, writes included
-    path: np.ndarray
-    cpu_s: np.ndarray  # each request's own CPU demand, wake-ups and switches not included
-    paid: np.ndarray  # (n, 2): loop wake-ups and preemptions charged to each request (rounds only; zeros otherwise)
-
-
-def _trace(params: KneeParams, paths: Paths, rate: float, duration_s: float, seed: int) -> _Trace:
-    rng = np.random.default_rng(seed)
-    n = max(1, round(rate * duration_s))
-    gaps = rng.exponential(1.0, n)
-    u_path, u_inst = rng.random(n), rng.random(n)
-    base = _lognormal(rng, 1.0, params.cpu_cv, n)
-    arrival = np.cumsum(gaps) / rate
-    is_write = u_path < paths.write_ratio
-    u_read = (u_path - paths.write_ratio) / max(1e-12, 1 - paths.write_ratio)
-    hit1 = ~is_write & (u_read < paths.l1)
-    to_db = ~is_write & (u_read >= paths.l1 + paths.l2)
-    cpu_s = base * np.where(hit1, params.cpu_hit_ms, params.cpu_miss_ms) / 1000.0
-    instance = np.minimum((u_inst * params.instances).astype(np.int64), params.instances - 1)
-    path = np.where(is_write, rounds.WRITE, np.where(hit1, rounds.HIT, np.where(to_db, rounds.DB, rounds.L2)))
-    if params.discipline == "rounds":
-        loop, n_cores, speed, pool = _loops(params, u_inst)
-        stmts = max(1, params.statements_per_write)
-        setting = dict(cores=n_cores, speed=speed, steps=params.steps, statements_per_write=stmts,
-                       io_l2=params.l2_ms / 1000.0, io_db=params.db_ms / 1000.0,
-                       io_db_write=params.db_write_ms / stmts / 1000.0, pool=pool,
-                       callback=params.callback_ms / 1000.0, wake=params.wake_ms / 1000.0,
-                       slice_s=params.slice_ms / 1000.0, switch=params.switch_ms / 1000.0)
-        if params.keys is None:
-            done = rounds.replay(arrival, loop, path, cpu_s, **setting)
-        else:
-            key = params.keys.of(rng.random(n))
-            done = rounds.replay(arrival, loop, path, base * params.cpu_hit_ms / 1000.0, key=key,
-                                 miss_cpu=base * params.cpu_miss_ms / 1000.0,
-                                 cache=_warm_cache(params, paths, rate, seed, setting), **setting)
-            path = done.path
-            cpu_s = base * np.where(path == rounds.HIT, params.cpu_hit_ms, params.cpu_miss_ms) / 1000.0
-        return _Trace(done.latency * 1000.0 + params.overhead_ms, path, cpu_s, done.paid)
-    if params.cores >= params.instances:  # an event loop per core: per-instance PS, requests spread at random
-        cpu = np.empty(n)
-        for k in range(params.instances):
-            sel = instance == k
-            cpu[sel] = _cpu_sojourn(arrival[sel], cpu_s[sel], params.cores / params.instances, params,
-                                    cap=-(-params.max_in_service // params.instances))
-    else:  # instances share fewer cores: the kernel shares the cores between them; each loop wakes on its own
-        cpu = _cpu_sojourn(arrival, cpu_s, params.cores, params, instance, cap=params.max_in_service)
-    io = np.where(hit1, 0.0, params.l2_ms / 1000.0)
-    db = to_db | is_write
-    db_service = np.where(is_write, params.db_write_ms, params.db_ms)[db] / 1000.0
-    pool = max(1, min(params.pool_per_instance * params.instances, params.db_cores))
-    waits = fcfs_waits(arrival[db] + cpu[db] / 2, db_service, pool)  # the query starts mid-way through the request
-    io[db] += waits + db_service
-    total = (cpu + io) * 1000.0 + params.overhead_ms
-    return _Trace(total, path, cpu_s, np.zeros((n, 2), np.int64))
-
-
-def _warm_cache(params: KneeParams, paths: Paths, rate: float, seed: int,
-                setting: dict[str, Any]) -> rounds.CacheState:
-    """The caches after ``keys.warmup_s`` of the same load from empty (own draws), on the window's clock."""
-    keys = params.keys
-    assert keys is not None
-    cache = rounds.CacheState.empty(_loop_count(params), keys.count, keys.l1_ttl_s, keys.l2_ttl_s)
-    if keys.warmup_s <= 0:
-        return cache
-    rng = np.random.default_rng(seed + 100_003)
-    n = max(1, round(rate * keys.warmup_s))
-    arrival = np.cumsum(rng.exponential(1.0, n)) / rate
-    u_path, u_inst = rng.random(n), rng.random(n)
-    base = _lognormal(rng, 1.0, params.cpu_cv, n)
-    loop = _loops(params, u_inst)[0]
-    path = np.where(u_path < paths.write_ratio, rounds.WRITE, rounds.HIT)
-    rounds.replay(arrival, loop, path, base * params.cpu_hit_ms / 1000.0, key=keys.of(rng.random(n)),
-                  miss_cpu=base * params.cpu_miss_ms / 1000.0, cache=cache, **setting)
-    return cache.shifted(keys.warmup_s + keys.gap_s)
 
 
 @dataclass(frozen=True)
@@ -412,7 +177,7 @@ def predict(params: KneeParams, paths: Paths, rate: float, *, duration_s: float 
     """The model's P99 at ``rate``: the mean over ``seeds`` traces, and an interval from the fastest
     (``cpu_low`` x the calibrated CPU times) to the slowest (``cpu_high`` x) host the calibration saw,
     each at its most favourable / least favourable seed."""
-    traces = [_trace(params, paths, rate, duration_s, seed=s) for s in range(1, seeds + 1)]
+    traces = [replay_trace(params, paths, rate, duration_s, seed=s) for s in range(1, seeds + 1)]
     mid = [t.latency_ms[t.path != rounds.WRITE] for t in traces]
     low = [_p(latencies_ms(params.scaled(cpu_low), paths, rate, duration_s, seed=s), 0.99)
            for s in range(1, seeds + 1)]

@@ -63,3 +63,19 @@ def test_warnings_and_errors_are_counted_by_level() -> None:
     assert metric(text, "log_messages_total", level="error") == 2
     assert metric(text, "log_messages_total", level="warning") == 1
     assert metric(text, "log_messages_total", level="info") == 0
+
+
+def test_garbage_collections_are_timed_while_the_service_runs() -> None:
+    """Full collections stop the event loop (bench/knee_tail: ~0.1 s in the knee workers); the service
+    times each one by generation, and stops watching when it stops (no callback left behind)."""
+    import gc
+
+    app = create_app(settings(), configure_logging=False)
+    with ServerThread(app) as server:
+        gc.collect()  # generation 2
+        gc.collect(0)
+        text = httpx.get(f"{server.url}/metrics").text
+    assert metric(text, "python_gc_pause_seconds_count", generation="2") >= 1
+    assert metric(text, "python_gc_pause_seconds_count", generation="0") >= 1
+    assert metric(text, "python_gc_pause_seconds_sum", generation="2") > 0
+    assert not [cb for cb in gc.callbacks if getattr(cb, "__self__", None) is app.state.service.metrics]

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from simulator import rounds
-from simulator.knee import KneeParams, Paths, _loops, predict, ps_sojourn
+from simulator.knee import KneeParams, Paths, predict, ps_sojourn
+from simulator.knee_trace import loops_of
 from simulator.queueing import fcfs_waits
 
 IO = {"io_l2": 0.0, "io_db": 0.0, "io_db_write": 0.0}
@@ -122,10 +123,10 @@ def test_loops_sharing_a_core_share_it_fairly():
 def test_instances_get_a_loop_per_spare_core():
     params = KneeParams(instances=2, cores=4.0, cpu_hit_ms=1, cpu_miss_ms=1, pool_per_instance=10)
     u = np.linspace(0, 0.999, 1000)
-    loop, cores, speed, pool = _loops(params, u)
+    loop, cores, speed, pool = loops_of(params, u)
     assert (cores, speed, pool) == (4, 1.0, 5) and set(loop) == {0, 1, 2, 3}
     assert np.bincount(loop).min() >= 240  # spread evenly
-    loop, cores, speed, pool = _loops(replace(params, instances=4, cores=1.5), u)
+    loop, cores, speed, pool = loops_of(replace(params, instances=4, cores=1.5), u)
     assert (cores, speed, pool) == (2, 0.75, 10) and set(loop) == {0, 1, 2, 3}
 
 

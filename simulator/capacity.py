@@ -113,14 +113,13 @@ def _at_rate(sc: Scenario, rate: float) -> Scenario:
 
 
 VALIDATION = ("Known error: against the reference deployment (bench/results/simulator-knee.md) the last "
-              "validation's measured crossing came 10.2 % below the predicted centre (outside its interval; 5.0 % "
-              "below in a repeat), and at 50-95 % load the measured P99 was 1.12-9.4x the predicted one (repeat "
-              "0.99-2.6x): near the knee the model is optimistic. Its CPU per request matched the workers' within "
-              "2.5 % up to 98 % load, and its hit ratios within 1 point up to 85 %, so the gap is latency it does not "
-              "produce: at 95 % load one run in three held a backlog of seconds (fills stuck behind a queue for "
-              "database connections), while the best of the three came within 1.25x of the prediction. Size with "
-              "the interval's low end, calibrate on the host you plan for, and check against a measured point near "
-              "the knee.")
+              "validation's measured crossing came 3.4 % below the predicted centre (inside its interval; 1.8 % "
+              "below, inside, in a repeat), and at 50-95 % load the measured P99 was 0.83-1.64x the predicted one "
+              "(repeat 1.03-2.53x). The misses are near the knee, at 85 % in one run and 95 % in the other, where "
+              "the runs of one load spread up to 3x. There the model's CPU per request is 3-6 % below the "
+              "workers', and the garbage collections it replays are paced and sized from light load, while the "
+              "workers near the knee collected half as often for twice as long. Size with the interval's low end, "
+              "calibrate on the host you plan for, and check against a measured point near the knee.")
 """What the last validation on an idle machine found, shown with every capacity answer: a figure people
 size production with must carry its known error, not only its interval."""
 

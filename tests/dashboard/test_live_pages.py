@@ -88,8 +88,10 @@ def test_playbooks_page_highlights_what_to_run(live_dashboard: str, page) -> Non
     page.get_by_role("link", name="Playbooks").click()
     page.get_by_text("10.1 Database overload: run it now").wait_for(timeout=60_000)
     page.get_by_text("10.2 API degradation: run it now").wait_for(timeout=30_000)
+    # a playbook's heading is drawn before its steps (and the board redraws every 30 s): wait for the last step
+    for step in ("Enable read-only mode", "Return cached responses"):
+        page.get_by_text(step).first.wait_for(timeout=30_000)
     body = page.inner_text("body")
-    assert "Enable read-only mode" in body and "Return cached responses" in body
     assert "Missing: read_only" in body  # this service exports no emergency switch
     page.get_by_text("Findings behind it (0)").first.click()
     page.get_by_text("No stored run yet").first.wait_for(timeout=10_000)

@@ -14,13 +14,14 @@ worker process it runs in, and nothing in the service itself.
 from __future__ import annotations
 
 import contextvars
-import gc
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+from refservice.metrics import time_collections
 
 _current: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("knee_probe", default=None)
 ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -70,15 +71,7 @@ def instrument(app: ASGIApp, out: Path) -> ASGIApp:
     _patch_clients()
     records: list[dict[str, Any]] = []
     pauses: list[tuple[int, float, float]] = []  # the garbage collector's: generation, start, end
-    started = [0.0]
-
-    def on_gc(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            started[0] = time.perf_counter()
-        else:
-            pauses.append((int(info["generation"]), started[0], time.perf_counter()))
-
-    gc.callbacks.append(on_gc)
+    time_collections(lambda generation, start, end: pauses.append((generation, start, end)))
 
     async def probed(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
                      send: Callable[[Any], Awaitable[None]]) -> None:

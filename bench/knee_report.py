@@ -128,7 +128,8 @@ def _cpu_by_load(doc: dict[str, Any]) -> list[str]:
 
 def _gc_line(doc: dict[str, Any]) -> list[str]:
     """The full collections the model stalls its loops with, from the light runs, beside the same figures
-    measured at each sweep load (their pace per request should not depend on the load)."""
+    measured at each sweep load: the model takes their pace per request and their length to be the same at
+    every load, and these show whether they were."""
     gc = doc["calibration"].get("gc")
     if gc is None:
         return []

@@ -69,29 +69,37 @@ class Metrics:
                                     registry=r)
         self.gc_pause = Histogram("python_gc_pause_seconds", "Time the garbage collector stopped the process, "
                                   "by generation", ["generation"], buckets=GC_BUCKETS, registry=r)
-        self._gc_started = 0.0
-
-    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._gc_started = time.perf_counter()
-        else:
-            self.gc_pause.labels(str(info["generation"])).observe(time.perf_counter() - self._gc_started)
 
     def watch_gc(self) -> Callable[[], None]:
-        """Time every collection of this process (``gc.callbacks``) until the returned function is called.
+        """Time every collection of this process until the returned function is called.
 
         Why: a full (generation 2) collection stops the event loop for as long as it walks the heap
         (about 0.1 s in the knee bench's workers, one every half minute or so). At the knee that one
         stall backs up every request behind it, so it shows in P99 far beyond its share of CPU, and the
         knee model takes its length and frequency from here."""
-        gc.callbacks.append(self._on_gc)
-
-        def stop() -> None:
-            with contextlib.suppress(ValueError):
-                gc.callbacks.remove(self._on_gc)
-        return stop
+        return time_collections(lambda gen, start, end: self.gc_pause.labels(str(gen)).observe(end - start))
 
     def record_breaker(self, name: str, old: str, new: str) -> None:
         """Breaker state change hook (guide 4.1 OnStateChange → metrics)."""
         self.breaker_changes.labels(name, old, new).inc()
         self.breaker_state.labels(name).set(BREAKER_STATE_VALUES[new])
+
+
+def time_collections(on_pause: Callable[[int, float, float], None]) -> Callable[[], None]:
+    """Call ``on_pause(generation, start, end)`` (``time.perf_counter`` times) after every collection of this
+    process's garbage collector, until the returned function is called (``gc.callbacks``)."""
+    started = 0.0
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            on_pause(int(info["generation"]), started, time.perf_counter())
+
+    gc.callbacks.append(on_gc)
+
+    def stop() -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(on_gc)
+    return stop

@@ -69,19 +69,23 @@ class Trace:
     stall_cpu_s: float = 0.0  # the full collections' CPU, and the switches charged to them
 
 
+def _draws(rng: np.random.Generator, params: KneeParams, rate: float, n: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` requests' arrivals (unit-rate gaps over ``rate``: common random numbers across rates), the
+    uniforms that pick each one's path and instance, and its CPU factor (mean 1), in this order."""
+    arrival = np.cumsum(rng.exponential(1.0, n)) / rate
+    u_path, u_inst = rng.random(n), rng.random(n)
+    return arrival, u_path, u_inst, _lognormal(rng, 1.0, params.cpu_cv, n)
+
+
 def trace(params: KneeParams, paths: Paths, rate: float, duration_s: float, seed: int) -> Trace:
     rng = np.random.default_rng(seed)
     n = max(1, round(rate * duration_s))
-    gaps = rng.exponential(1.0, n)
-    u_path, u_inst = rng.random(n), rng.random(n)
-    base = _lognormal(rng, 1.0, params.cpu_cv, n)
-    arrival = np.cumsum(gaps) / rate
+    arrival, u_path, u_inst, base = _draws(rng, params, rate, n)
     is_write = u_path < paths.write_ratio
     u_read = (u_path - paths.write_ratio) / max(1e-12, 1 - paths.write_ratio)
     hit1 = ~is_write & (u_read < paths.l1)
     to_db = ~is_write & (u_read >= paths.l1 + paths.l2)
-    cpu_s = base * np.where(hit1, params.cpu_hit_ms, params.cpu_miss_ms) / 1000.0
-    instance = np.minimum((u_inst * params.instances).astype(np.int64), params.instances - 1)
     path = np.where(is_write, rounds.WRITE, np.where(hit1, rounds.HIT, np.where(to_db, rounds.DB, rounds.L2)))
     if params.discipline == "rounds":
         loop, n_cores, speed, pool = loops_of(params, u_inst)
@@ -109,6 +113,8 @@ def trace(params: KneeParams, paths: Paths, rate: float, duration_s: float, seed
             cpu_s = np.where(path == rounds.HIT, hit_s, miss_s)
         stall_cpu_s = float(pause.sum()) + float(done.paid[n:, 1].sum()) * params.switch_ms / 1000.0
         return Trace(done.latency[:n] * 1000.0 + params.overhead_ms, path, cpu_s, done.paid[:n], stall_cpu_s)
+    cpu_s = base * np.where(hit1, params.cpu_hit_ms, params.cpu_miss_ms) / 1000.0
+    instance = np.minimum((u_inst * params.instances).astype(np.int64), params.instances - 1)
     if params.cores >= params.instances:  # an event loop per core: per-instance PS, requests spread at random
         cpu = np.empty(n)
         for k in range(params.instances):
@@ -149,9 +155,7 @@ def _warm_cache(params: KneeParams, paths: Paths, rate: float, seed: int,
         return cache
     rng = np.random.default_rng(seed + 100_003)
     n = max(1, round(rate * keys.warmup_s))
-    arrival = np.cumsum(rng.exponential(1.0, n)) / rate
-    u_path, u_inst = rng.random(n), rng.random(n)
-    base = _lognormal(rng, 1.0, params.cpu_cv, n)
+    arrival, u_path, u_inst, base = _draws(rng, params, rate, n)
     loop = loops_of(params, u_inst)[0]
     path = np.where(u_path < paths.write_ratio, rounds.WRITE, rounds.HIT)
     rounds.replay(arrival, loop, path, base * params.cpu_hit_ms / 1000.0, key=keys.of(rng.random(n)),

@@ -102,17 +102,39 @@ def programs(steps: int, statements_per_write: int) -> tuple[np.ndarray, np.ndar
     return ops, n_steps, n_callbacks
 
 
+def _misses(n_steps: np.ndarray, n_callbacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per path a keyed read can end on (indexed by path, HIT to WAIT): the callbacks it runs and the task
+    steps it takes after its L1 lookup, from `programs`. A read that waits on another's fill runs the
+    GET's callbacks, a step that finds the fill running and a step when it is resumed."""
+    callbacks = np.zeros(WAIT + 1, np.int64)
+    steps = np.ones(WAIT + 1, np.int64)
+    for path in (L2, DB):
+        callbacks[path] = n_callbacks[path]
+        steps[path] = n_steps[path] - n_steps[HIT]
+    callbacks[WAIT], steps[WAIT] = n_callbacks[L2], n_steps[L2] - n_steps[HIT] + 1
+    return callbacks, steps
+
+
+@numba.njit(cache=True, inline="always")
+def _after_miss(extra: float, callbacks: int, steps: int, callback: float) -> float:  # pragma: no cover
+    """CPU of one task step after a keyed read missed L1: its miss CPU beyond a hit's, less its callbacks,
+    spread over its steps after the lookup."""
+    return max(0.0, extra - callbacks * callback) / steps
+
+
 @numba.njit(cache=True)
 def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: np.ndarray, extra: np.ndarray,
             key: np.ndarray, l1_exp: np.ndarray, l2_exp: np.ndarray, l1_ttl: float, l2_ttl: float, io_l2: float,
-            io_db: np.ndarray, ops: np.ndarray, loops: int, cores: int, speed: float, pool: int, callback: float,
-            wake: float, switch: float, slice_s: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+            io_db: np.ndarray, ops: np.ndarray, after_cb: np.ndarray, after_steps: np.ndarray, loops: int,
+            cores: int, speed: float, pool: int, callback: float, wake: float, switch: float,
+            slice_s: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
     """Finish time of every job (arrival-sorted) and the loop wake-ups and preemptions charged to it
     (columns 0 and 1); see the module docstring for the rules. ``path`` is updated in place for keyed
     reads (``key[j] >= 0``): they start as L1 hits and become L2, DB or WAIT when the cache says so. The
     parse callback and each task step up to the lookup cost ``step_cpu[j]``; a keyed read that missed
-    L1 spreads ``extra[j]`` (its miss CPU beyond a hit's) over its later steps; flush, reader and
-    grant cost ``callback``. The cores advance together (the one furthest behind runs next), so the
+    L1 spreads ``extra[j]`` (its miss CPU beyond a hit's), less its path's ``after_cb`` callbacks, over
+    the path's ``after_steps`` task steps after the lookup (`_misses`); flush, reader and grant cost
+    ``callback``. The cores advance together (the one furthest behind runs next), so the
     shared L2 sees every core's fills and deletes in time order."""
     n = arrival.size
     finish = np.full(n, np.nan)
@@ -250,12 +272,12 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                             op = ops[L2, step_of[j]]
                     elif path[j] == L2 and op == _END:  # Redis answered the GET
                         if l2_exp[kj] > now:
-                            cost = max(0.0, extra[j] - 2 * callback)
+                            cost = _after_miss(extra[j], after_cb[L2], after_steps[L2], callback)
                             l1_exp[k, kj] = now + l1_ttl
                         elif filler[k, kj] >= 0:  # a fill of this key is running here: wait for it
                             path[j] = WAIT
                             op = _PARK
-                            cost = max(0.0, extra[j] - 2 * callback) / 2
+                            cost = _after_miss(extra[j], after_cb[WAIT], after_steps[WAIT], callback)
                             f = filler[k, kj]
                             if first_waiter[f] < 0:
                                 first_waiter[f] = j
@@ -266,9 +288,9 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                             path[j] = DB
                             filler[k, kj] = j
                             op = ops[DB, step_of[j]]
-                            cost = max(0.0, extra[j] - 5 * callback) / 3
+                            cost = _after_miss(extra[j], after_cb[DB], after_steps[DB], callback)
                     elif path[j] == DB:
-                        cost = max(0.0, extra[j] - 5 * callback) / 3
+                        cost = _after_miss(extra[j], after_cb[DB], after_steps[DB], callback)
                         if op == _END:  # the fill is stored: L2 and L1 hold it, its waiters resume
                             if not dirty[j]:
                                 l2_exp[kj] = now + l2_ttl
@@ -282,7 +304,7 @@ def _replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, step_cpu: n
                                 w = next_waiter[w]
                     elif path[j] == WAIT:  # resumed by its fill
                         op = _END
-                        cost = max(0.0, extra[j] - 2 * callback) / 2
+                        cost = _after_miss(extra[j], after_cb[WAIT], after_steps[WAIT], callback)
                 elif kj >= 0 and op == _END:  # a keyed write's invalidation: Redis and this worker's L1
                     l2_exp[kj] = -np.inf
                     l1_exp[k, kj] = -np.inf
@@ -416,6 +438,9 @@ def replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, cpu: np.ndar
     p = np.ascontiguousarray(path[order], np.int64)
     c = np.ascontiguousarray(cpu[order], np.float64)
     loops = int(loop.max()) + 1
+    keyed = [x is not None for x in (key, miss_cpu, cache)]
+    if any(keyed) and not all(keyed):
+        raise ValueError("a keyed replay needs key, miss_cpu and cache together")
     if key is None or cache is None or miss_cpu is None:
         k = np.full(a.size, -1, np.int64)
         cache = CacheState.empty(loops, 1, 0.0, 0.0)
@@ -435,8 +460,8 @@ def replay(arrival: np.ndarray, loop: np.ndarray, path: np.ndarray, cpu: np.ndar
     io = np.where(p == WRITE, io_db_write, io_db).astype(np.float64)
     finish, counts = _replay(a, np.ascontiguousarray(loop[order], np.int64), p, per, extra, k, cache.l1_expires,
                              cache.l2_expires, float(cache.l1_ttl_s), float(cache.l2_ttl_s), float(io_l2), io, ops,
-                             loops, max(1, min(int(cores), loops)), float(speed), max(1, int(pool)),
-                             float(callback), float(wake), float(switch), float(slice_s))
+                             *_misses(n_steps, n_callbacks), loops, max(1, min(int(cores), loops)), float(speed),
+                             max(1, int(pool)), float(callback), float(wake), float(switch), float(slice_s))
     out = np.empty(arrival.size)
     out[order] = finish - a
     paid = np.empty((arrival.size, 2), np.int64)

@@ -110,3 +110,11 @@ def test_keyed_params_survive_their_stored_form():
     params = _knee(Keys(count=100))
     assert KneeParams(**asdict(params)) == params
     assert replace(params, keys=None).keys is None
+
+
+def test_a_keyed_replay_needs_its_keys_cpu_and_caches_together():
+    """Half the keyed arguments would otherwise fall back silently to the drawn paths."""
+    arrival = np.array([0.0, 1.0])
+    with pytest.raises(ValueError, match="together"):
+        rounds.replay(arrival, np.zeros(2, np.int64), np.full(2, rounds.HIT), np.full(2, HIT_S), cores=1,
+                      key=np.zeros(2, np.int64), **{**IO, **QUIET})

@@ -118,8 +118,12 @@ VALIDATION = ("Known error: against the reference deployment (bench/results/simu
               "(repeat 1.03-2.53x). The misses are near the knee, at 85 % in one run and 95 % in the other, where "
               "the runs of one load spread up to 3x. There the model's CPU per request is 3-6 % below the "
               "workers', and the garbage collections it replays are paced and sized from light load, while the "
-              "workers near the knee collected half as often for twice as long. Size with the interval's low end, "
-              "calibrate on the host you plan for, and check against a measured point near the knee.")
+              "workers near the knee collected half as often for twice as long. A second repeat, whose light-load "
+              "CPU fit came out degenerate, missed widely (simulator-knee-repeat-2.md). This answer's model draws "
+              "its cache paths from the cache model and replays no garbage collections (the validated one does "
+              "both; without the collections it was 1.4-3.5x optimistic at 70-95 %), so expect it to be more "
+              "optimistic near the knee. Size with the interval's low end, calibrate on the host you plan for, and "
+              "check against a measured point near the knee.")
 """What the last validation on an idle machine found, shown with every capacity answer: a figure people
 size production with must carry its known error, not only its interval."""
 

@@ -91,13 +91,17 @@ def _wake_line(doc: dict[str, Any]) -> str:
     else:
         prices = f"- context switch {fit['switch_ms']:.3f} ms each (a loop's sleep in epoll or a preemption)"
         kinds, extra = "hot product, Poisson, bursts of the same rate", ""
+    speeds = (", each set with its own host speed (factors in the interval below)" if fit.get("speed_per_set")
+              else "")
+    failed = (f" **CALIBRATION FAILED: {'; '.join(fit['problems'])}; the predictions stand on it.**"
+              if fit.get("problems") else "")
     return (f"{prices}, busy-loop CPU {fit['hit_ms']:.3f} ms (L1 hit) / {fit['miss_ms']:.3f} ms (full path): least "
-            f"squares over {len(fit['residuals_ms'])} light runs ({kinds}; residual RMS "
+            f"squares over {len(fit['residuals_ms'])} light runs ({kinds}{speeds}; residual RMS "
             f"{fit['rms_residual_ms']:.3f} ms; bench/knee_cpu.py). Poisson runs: CPU {cal['poisson_cpu_ms']:.3f} ms, "
             f"voluntary+involuntary switches per request {counts(cal['light_runs'])}; bursts: CPU "
             f"{cal['burst_cpu_ms']:.3f} ms, {counts(cal['burst_runs'])}{extra}. The model replayed at the light "
             f"rate: CPU {check.get('model_cpu_ms', nan):.3f} ms, {check.get('model_wakes_per_request', nan):.2f}+"
-            f"{check.get('model_switches_per_request', nan):.2f} switches per request")
+            f"{check.get('model_switches_per_request', nan):.2f} switches per request{failed}")
 
 
 def _cpu_by_load(doc: dict[str, Any]) -> list[str]:
@@ -265,8 +269,10 @@ def markdown(doc: dict[str, Any]) -> str:
               "their time).", "",
               "## Calibration (light load only)", "",
               f"- rate {cal['rate']:g} req/s; fast-path CPU {cal['app_hit_cpu_ms']:.3f} ms, full-path CPU "
-              f"{cal['app_cpu_ms']:.3f} ms, busy-loop CPU of each calibration pair / pooled "
-              f"{', '.join(format(x, '.2f') for x in cal['cpu_spread_per_run'])}"
+              f"{cal['app_cpu_ms']:.3f} ms, "
+              + ("host speed of each calibration set (its CPU over the pooled prices') "
+                 if cal.get("cpu_fit", {}).get("speed_per_set") else "busy-loop CPU of each calibration pair / pooled ")
+              + f"{', '.join(format(x, '.2f') for x in cal['cpu_spread_per_run'])}"
               f" (the prediction interval); Redis {cal['redis_rtt_ms']:.3f} ms, PG read {cal['pg_read_ms']:.3f} ms; "
               f"light P50/P99 {cal['cal_p50_ms']:.2f}/{cal['cal_p99_ms']:.2f} ms"
               + (f" (P99 per run {', '.join(format(x, '.1f') for x in cal['cal_p99_runs_ms'])}; fitted to "

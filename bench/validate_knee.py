@@ -348,7 +348,7 @@ def main() -> None:
     if args.repredict:
         doc = json.loads(Path(args.repredict).read_text())
         args.workers, args.keys, args.write_ratio = doc["workers"], doc["keys"], doc["write_ratio"]
-        doc = predictions(doc, args)
+        doc = predictions(refit(doc), args)
         doc["repredicted"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     else:
         os.sched_setaffinity(0, LOADGEN_CPU)
@@ -367,6 +367,10 @@ def main() -> None:
 
     (RESULTS / f"{args.name}.md").write_text(markdown(doc))
     print(markdown(doc))
+    problems = doc["calibration"]["cpu_fit"].get("problems")
+    if problems:
+        print("CALIBRATION FAILED, the predictions above stand on it: " + "; ".join(problems), file=sys.stderr)
+        sys.exit(1)
 
 
 def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
@@ -399,7 +403,7 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     rows = [_row(f, rates[f], runs[f]) for f in factors]
     # Busy-loop CPU per path and the prices of a sleep and of a preemption, by regressing every calibration
     # run's CPU per request on its share of L1 hits and the workers' context switches (bench/knee_cpu.py).
-    fit = fit_cpu([list(s) for s in zip(hots, light, bursts, hot_bursts, strict=True)])
+    fit = fit_cpu(calibration_sets(hots, light, bursts, hot_bursts))
     stmts = float(np.mean([max(1.0, r["db_queries"]["primary"] / max(1.0, r["served_writes"])) for r in light]))
     cal = Calibration(rate=cal_rate, app_hit_cpu_ms=fit["hit_ms"], app_cpu_ms=fit["miss_ms"],
                       statements_per_write=stmts,
@@ -412,9 +416,9 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
            "calibration": {**asdict(cal), "cal_p50_ms": median(light, "p50_ms"),
                            "cal_p99_ms": calibration_tail(light), "cal_p99_runs_ms": [r["p99_ms"] for r in light],
                            "cal_tail_rule": "lowest P99 of the light repeats (host noise only adds latency)",
-                           "cpu_spread_per_run": fit["cpu_spread_per_run"], "cpu_fit": fit,
+                           **fitted_prices(fit),
                            "light_runs": light, "hot_runs": hots, "probe_run": probe, "burst_runs": bursts,
-                           "hot_burst_runs": hot_bursts, "wake_ms": fit["wake_ms"], "switch_ms": fit["switch_ms"],
+                           "hot_burst_runs": hot_bursts,
                            "wake_per": "voluntary context switch (a loop's sleep in epoll); switch_ms per "
                                        "involuntary one (a preemption)",
                            "gc": gc_calibration(light + bursts),
@@ -425,6 +429,25 @@ def sweep(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
                                  "rule": "median completion rate of the overload runs"},
            "rows": rows}
     return predictions(doc, args)
+
+
+def calibration_sets(*kinds: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The light-load runs grouped by set (one of each kind per set, measured minutes apart)."""
+    return [list(s) for s in zip(*kinds, strict=True)]
+
+
+def fitted_prices(fit: dict[str, Any]) -> dict[str, Any]:
+    """The calibration fields that come from the CPU fit (the model's side of the light runs)."""
+    return {"app_hit_cpu_ms": fit["hit_ms"], "app_cpu_ms": fit["miss_ms"], "wake_ms": fit["wake_ms"],
+            "switch_ms": fit["switch_ms"], "cpu_spread_per_run": fit["cpu_spread_per_run"], "cpu_fit": fit}
+
+
+def refit(doc: dict[str, Any]) -> dict[str, Any]:
+    """A kept file's CPU fit redone from its own light-load runs, for ``--repredict`` with a changed fit."""
+    c = doc["calibration"]
+    fit = fit_cpu(calibration_sets(c["hot_runs"], c["light_runs"], c["burst_runs"], c["hot_burst_runs"]))
+    c.update(fitted_prices(fit))
+    return doc
 
 
 def measured_capacity(bench: Bench, rate: float, duration: float, runs: int = 3

@@ -142,6 +142,18 @@ def _gc_line(doc: dict[str, Any]) -> list[str]:
         + (f" ({r['gc']['requests_per_collection']:,.0f} req, {r['gc']['pause_ms']:.0f} ms)"
            if r["gc"]["full_collections"] else "")
         for r in doc["rows"] if r["kind"] == "sweep" and "gc" in r)
+    if gc.get("since"):  # paced by promotions (refservice.metrics.watch_heap)
+        every = gc["requests_per_collection"]
+        pace = f"one per {every:,.0f} requests a worker serves" if every else "none (nothing promoted)"
+        pause = f"{gc['pause_ms']:.0f} ms" if gc["pause_ms"] else "untimed"
+        return [f"- full garbage collections, paced as CPython does (a quarter of the long-lived objects promoted "
+                f"again, after at least 11 generation-1 collections): {gc['long_lived_objects']:,.0f} long-lived "
+                f"objects, {gc['promoted_per_request']:.2f} promoted and {gc['young_collections_per_request']:.5f} "
+                f"generation-1 collections per request in the light runs, so {pace}; {pause} each (mean of the "
+                f"{gc['timed_collections']} the workers made, each one's collection once started included); the model "
+                "stops that worker's loop for as long (simulator/rounds.py STALL), the first one a warm-up after its "
+                f"start-up collection. The light runs saw {gc['full_collections']} in their windows. At the sweep "
+                f"loads (collections, and requests per collection and mean pause): {at_loads}"]
     if not gc["full_collections"]:
         return [f"- full garbage collections: none in the light runs ({int(gc['requests_served']):,} requests): the "
                 f"model has no stalls; at the sweep loads: {at_loads}"]

@@ -133,20 +133,47 @@ def served_counts(m0: list[Any], m1: list[Any], duration: float) -> dict[str, An
     l1, l2 = sum(h[0] for h in hits), sum(h[1] for h in hits)
     full = [(delta(a, b, "python_gc_pause_seconds_count", generation="2"),
              delta(a, b, "python_gc_pause_seconds_sum", generation="2")) for a, b in zip(m0, m1, strict=True)]
+    lifetime = [(delta({}, b, "python_gc_pause_seconds_count", generation="2"),
+                 delta({}, b, "python_gc_pause_seconds_sum", generation="2")) for b in m1]
     return {"served_reads": s_reads, "served_writes": s_writes, "l1_hits": l1,
             "hit_l1": l1 / max(1.0, s_reads), "hit_l2": l2 / max(1.0, s_reads - l1),
-            "gc_full_collections": int(sum(c for c, _ in full)), "gc_full_pause_s": sum(t for _, t in full)}
+            "gc_full_collections": int(sum(c for c, _ in full)), "gc_full_pause_s": sum(t for _, t in full),
+            # what paces the full collections (refservice.metrics.watch_heap), and every full collection each
+            # worker made since it started (its start-up one included: knee_deploy), for their length
+            "gc_promoted": sum(delta(a, b, "python_gc_promoted_objects_total") for a, b in zip(m0, m1, strict=True)),
+            "gc_young_collections": int(sum(delta(a, b, "python_gc_pause_seconds_count", generation="1")
+                                            for a, b in zip(m0, m1, strict=True))),
+            "gc_long_lived": [delta({}, b, "python_gc_long_lived_objects") for b in m1],
+            "gc_lifetime_full_collections": int(sum(c for c, _ in lifetime)),
+            "gc_lifetime_full_pause_s": sum(t for _, t in lifetime)}
 
 
 def gc_calibration(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Full garbage collections in light-load runs (the workers' ``python_gc_pause_seconds``): the mean
-    pause, and how many requests a worker serves between two of its own (all requests over all
-    collections, since each worker serves its share of both). None where no run saw one."""
-    n = sum(r["gc_full_collections"] for r in runs)
+    """Full garbage collections from light-load runs, where they are too rare to count: how many requests a
+    worker serves between two of its own, from what CPython paces them by (a full collection once the
+    objects promoted since the last one exceed a quarter of the long-lived ones, and at least eleven
+    generation-1 collections later; refservice.metrics.watch_heap), and how long one lasts, from every full
+    collection the workers made (each worker's start-up one included, on the heap it then serves with:
+    knee_deploy). Files from before the promotions were counted pace by the collections the runs saw."""
     served = sum(r["served_reads"] + r["served_writes"] for r in runs)
-    return {"full_collections": n, "requests_served": served,
-            "pause_ms": sum(r["gc_full_pause_s"] for r in runs) / n * 1000 if n else None,
-            "requests_per_collection": served / n if n else None,
+    seen = sum(r["gc_full_collections"] for r in runs)
+    if "gc_promoted" not in runs[0]:
+        return {"full_collections": seen, "requests_served": served,
+                "pause_ms": sum(r["gc_full_pause_s"] for r in runs) / seen * 1000 if seen else None,
+                "requests_per_collection": served / seen if seen else None,
+                "from": "the Poisson and burst light-load runs (full mix)"}
+    promoted = sum(r["gc_promoted"] for r in runs) / max(1.0, served)
+    young = sum(r["gc_young_collections"] for r in runs) / max(1.0, served)
+    long_lived = float(np.mean([n for r in runs for n in r["gc_long_lived"]]))
+    timed = sum(r["gc_lifetime_full_collections"] for r in runs)
+    by_growth = long_lived / 4 / promoted if promoted > 0 else None
+    by_count = 11 / young if young > 0 else None
+    every = max(by_growth, by_count) if by_growth and by_count else None
+    return {"full_collections": seen, "requests_served": served,
+            "pause_ms": sum(r["gc_lifetime_full_pause_s"] for r in runs) / timed * 1000 if timed else None,
+            "requests_per_collection": every, "promoted_per_request": promoted,
+            "young_collections_per_request": young, "long_lived_objects": long_lived,
+            "timed_collections": timed, "since": "each worker's full collection once started (knee_deploy)",
             "from": "the Poisson and burst light-load runs (full mix)"}
 
 
@@ -486,9 +513,11 @@ def predictions(doc: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]
                       max_in_service=CONNECTION_BOUND, discipline="rounds", steps=doc.get("work_chunks", 3) + 1,
                       statements_per_write=max(1, round(stmts)))
     gc = c.get("gc") or {}  # files from before the collections were timed have none: no stalls
-    if gc.get("pause_ms") and gc.get("requests_per_collection"):
-        base = replace(base, gc_pause_ms=gc["pause_ms"], gc_every=gc["requests_per_collection"])
     warm = doc.get("warmup_s", 0.0)  # files from before the warm-up was added measured cold runs
+    if gc.get("pause_ms") and gc.get("requests_per_collection"):
+        base = replace(base, gc_pause_ms=gc["pause_ms"], gc_every=gc["requests_per_collection"],
+                       # workers collected once started, then served the warm-up: not a random phase
+                       gc_served_s=warm + WARMUP_GAP_S if gc.get("since") else None)
     base = replace(base, keys=Keys(count=doc["keys"], zipf=1.0, l1_ttl_s=L1_TTL, l2_ttl_s=PRODUCT_TTL,
                                    warmup_s=warm, gap_s=WARMUP_GAP_S if warm else 0.0))
     cal_paths, _ = cache_paths(cal, args, cal.rate, duration=dur, warmup=warm)

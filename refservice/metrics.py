@@ -6,7 +6,8 @@ guide's HighErrorRate alert works on them as written), ``cache_hits_total`` /
 ``cache_misses_total`` by tier and ``cache_entries`` (cache hit ratio and memory),
 ``db_queries_total`` by node and ``pg_replication_lag_seconds`` (database; the name and meaning
 of postgres_exporter's replica lag, seen here from the router's probe), the breaker state,
-the outbox backlog, and ``python_gc_pause_seconds`` by generation (while the service runs). Process
+the outbox backlog, ``python_gc_pause_seconds`` by generation, ``python_gc_promoted_objects_total`` and
+``python_gc_long_lived_objects`` (while the service runs: what makes the next full collection due). Process
 CPU/memory come from the standard process collector.
 """
 
@@ -69,6 +70,10 @@ class Metrics:
                                     registry=r)
         self.gc_pause = Histogram("python_gc_pause_seconds", "Time the garbage collector stopped the process, "
                                   "by generation", ["generation"], buckets=GC_BUCKETS, registry=r)
+        self.gc_promoted = Counter("python_gc_promoted_objects", "Objects that survived a generation-1 "
+                                   "collection into the oldest generation", registry=r)
+        self.gc_long_lived = Gauge("python_gc_long_lived_objects", "Objects in the oldest generation after "
+                                   "the last full collection", registry=r)
 
     def watch_gc(self) -> Callable[[], None]:
         """Time every collection of this process until the returned function is called.
@@ -77,7 +82,13 @@ class Metrics:
         (about 0.1 s in the knee bench's workers, one every half minute or so). At the knee that one
         stall backs up every request behind it, so it shows in P99 far beyond its share of CPU, and the
         knee model takes its length and frequency from here."""
-        return time_collections(lambda gen, start, end: self.gc_pause.labels(str(gen)).observe(end - start))
+        unwatch_pauses = time_collections(lambda gen, start, end: self.gc_pause.labels(str(gen)).observe(end - start))
+        unwatch_heap = watch_heap(self.gc_promoted.inc, self.gc_long_lived.set)
+
+        def stop() -> None:
+            unwatch_pauses()
+            unwatch_heap()
+        return stop
 
     def record_breaker(self, name: str, old: str, new: str) -> None:
         """Breaker state change hook (guide 4.1 OnStateChange → metrics)."""
@@ -96,6 +107,38 @@ def time_collections(on_pause: Callable[[int, float, float], None]) -> Callable[
             started = time.perf_counter()
         else:
             on_pause(int(info["generation"]), started, time.perf_counter())
+
+    gc.callbacks.append(on_gc)
+
+    def stop() -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(on_gc)
+    return stop
+
+
+def watch_heap(on_promoted: Callable[[int], None], on_full: Callable[[int], None]) -> Callable[[], None]:
+    """Call ``on_promoted(n)`` after every generation-1 collection with the objects it moved into the oldest
+    generation, and ``on_full(n)`` after every full collection with the objects left there, until the
+    returned function is called.
+
+    Why these two: CPython (3.11) runs a full collection only when the objects promoted since the last
+    one exceed a quarter of those that survived it (and ten generation-1 collections have run), so the
+    pace of full collections per request is ``long-lived / 4 / promoted per request``, both measurable at
+    light load, where full collections themselves are too rare to count. Cost: the young generations are
+    listed at each generation-1 collection (a few thousand objects, one per ~1,000 requests in the knee
+    bench), the oldest once per full collection (after it was timed)."""
+    young = 0
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        nonlocal young
+        generation = int(info["generation"])
+        if generation == 1:
+            if phase == "start":
+                young = len(gc.get_objects(0)) + len(gc.get_objects(1))
+            else:
+                on_promoted(max(0, young - int(info["collected"])))
+        elif generation == 2 and phase == "stop":
+            on_full(len(gc.get_objects(2)))
 
     gc.callbacks.append(on_gc)
 

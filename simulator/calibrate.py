@@ -42,7 +42,8 @@ __all__ = ["Calibration", "apply_calibration", "calibrate_service", "expected_cp
            "refservice_scenario"]
 
 _METRICS = ("process_cpu_seconds_total", "cache_hits_total", "db_queries_total", "http_requests_total",
-            "python_gc_pause_seconds_count", "python_gc_pause_seconds_sum")
+            "python_gc_pause_seconds_count", "python_gc_pause_seconds_sum", "python_gc_promoted_objects_total",
+            "python_gc_long_lived_objects")
 Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 

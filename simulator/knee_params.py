@@ -82,6 +82,10 @@ class KneeParams:
     # ``gc_every`` requests that loop serves (0: none). The CPU times above include their average share.
     gc_pause_ms: float = 0.0
     gc_every: float = 0.0
+    # seconds of this load each loop has served since its last full collection when the window opens (the
+    # knee bench's workers collect once started, then serve the warm-up); None: a random phase per loop
+    # (workers that have run a while)
+    gc_served_s: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.keys, dict):  # as stored by `dataclasses.asdict`

@@ -136,11 +136,14 @@ def trace(params: KneeParams, paths: Paths, rate: float, duration_s: float, seed
 def stalls(params: KneeParams, rate: float, until: float, loops: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """When each loop stops for a full collection, and which loop: every ``gc_every`` of its requests (the
     collector counts allocations, so its collections come at a steady pace per request served), from a
-    random phase per loop."""
+    random phase per loop, or ``gc_served_s`` after the last one."""
     if params.gc_ms_per_request <= 0 or rate <= 0:
         return np.empty(0), np.empty(0, np.int64)
     period = params.gc_every * loops / rate
-    phase = np.random.default_rng(seed + 200_003).random(loops) * period
+    if params.gc_served_s is not None:
+        phase = np.full(loops, (period - params.gc_served_s) % period)
+    else:
+        phase = np.random.default_rng(seed + 200_003).random(loops) * period
     times = [np.arange(phase[k], until, period) for k in range(loops)]
     return np.concatenate(times), np.concatenate([np.full(t.size, k, np.int64) for k, t in enumerate(times)])
 

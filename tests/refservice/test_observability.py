@@ -79,3 +79,27 @@ def test_garbage_collections_are_timed_while_the_service_runs() -> None:
     assert metric(text, "python_gc_pause_seconds_count", generation="0") >= 1
     assert metric(text, "python_gc_pause_seconds_sum", generation="2") > 0
     assert not [cb for cb in gc.callbacks if getattr(cb, "__self__", None) is app.state.service.metrics]
+
+
+def test_what_makes_the_next_full_collection_due_is_counted() -> None:
+    """Objects that a generation-1 collection keeps move to the oldest generation (``promoted``), and a full
+    collection leaves the long-lived set (``long_lived``): the two the knee bench paces full collections by."""
+    import gc
+
+    from refservice.metrics import watch_heap
+
+    promoted: list[int] = []
+    full: list[int] = []
+    gc.collect()
+    stop = watch_heap(promoted.append, full.append)
+    try:
+        kept = [[i] for i in range(5000)]  # tracked objects (lists always are) that stay alive
+        gc.collect(1)
+        gc.collect()
+    finally:
+        stop()
+    assert sum(promoted) >= len(kept)  # some by the collections the allocations set off, the rest by ours
+    assert full and full[0] >= len(kept)
+    seen, before = len(promoted), len(gc.callbacks)
+    gc.collect(1)
+    assert len(promoted) == seen and len(gc.callbacks) == before  # stopped watching

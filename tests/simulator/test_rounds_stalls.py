@@ -77,3 +77,40 @@ def test_the_collections_pace_is_pooled_over_the_light_runs():
     assert gc["requests_per_collection"] == pytest.approx(3000.0)
     none = validate_knee.gc_calibration(runs[2:])
     assert none["pause_ms"] is None and none["requests_per_collection"] is None
+
+
+def _light(promoted: float, young: int, long_lived: list[float], *, served: int = 3000,
+           lifetime: tuple[int, float] = (2, 0.16)) -> dict:
+    return {"gc_full_collections": 0, "gc_full_pause_s": 0.0, "served_reads": served * 0.98,
+            "served_writes": served * 0.02, "gc_promoted": promoted, "gc_young_collections": young,
+            "gc_long_lived": long_lived, "gc_lifetime_full_collections": lifetime[0],
+            "gc_lifetime_full_pause_s": lifetime[1]}
+
+
+def test_the_pace_of_full_collections_comes_from_what_is_promoted_not_from_collections_seen():
+    """Light runs see no full collection in their windows, yet the workers' promotions say when one is due:
+    a quarter of the long-lived objects promoted again (CPython's rule), or eleven generation-1 collections
+    if that comes later. The pause is every timed full collection's mean (start-up ones included)."""
+    runs = [_light(6000.0, 3, [90_000.0, 94_000.0]), _light(6000.0, 3, [92_000.0, 92_000.0])]
+    gc = validate_knee.gc_calibration(runs)
+    assert gc["promoted_per_request"] == pytest.approx(2.0)
+    assert gc["requests_per_collection"] == pytest.approx(92_000 / 4 / 2.0)  # 11,500 > 11 / (6 / 6000) = 11,000
+    assert gc["pause_ms"] == pytest.approx(80.0) and gc["full_collections"] == 0
+    few = validate_knee.gc_calibration([_light(6000.0, 1, [92_000.0])])  # one young collection per 3000 requests
+    assert few["requests_per_collection"] == pytest.approx(33_000.0)
+    none = validate_knee.gc_calibration([_light(0.0, 0, [92_000.0])])
+    assert none["requests_per_collection"] is None
+
+
+def test_after_a_start_up_collection_the_first_stall_comes_when_the_warm_up_leaves_it_due():
+    """Workers that collected once started and then served ``gc_served_s`` of the same load stop when the rest
+    of a period has passed, on every loop, not at a random phase."""
+    fresh = _knee(gc_pause_ms=100.0, gc_every=4000.0, gc_served_s=5.5)
+    at, loop = stalls(fresh, rate=400.0, until=60.0, loops=2, seed=1)
+    period = 4000.0 * 2 / 400.0  # 20 s per loop
+    assert sorted(at[loop == 0]) == pytest.approx([14.5, 34.5, 54.5])
+    assert sorted(at[loop == 1]) == pytest.approx([14.5, 34.5, 54.5])
+    late = replace(fresh, gc_served_s=period + 3.0)  # one already came during the warm-up
+    assert sorted(stalls(late, rate=400.0, until=30.0, loops=2, seed=1)[0])[0] == pytest.approx(17.0)
+    random_phase = stalls(replace(fresh, gc_served_s=None), rate=400.0, until=60.0, loops=2, seed=1)[0]
+    assert not np.allclose(sorted(random_phase)[:2], [14.5, 14.5])

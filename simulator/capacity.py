@@ -151,6 +151,9 @@ def scenario_capacity(sc: Scenario, target_p99_ms: float | None = None, *, cores
                trace_s=duration_s,
                model="each event loop replayed in rounds as asyncio runs it (a round per await), DB pool as a "
                      "FCFS queue of connection holds, per-instance L1; "
-                     f"interval: CPU times +-{cpu_spread:.0%} and 3 seeds",
+                     + (f"a {sc.app.gc_pause_ms:g} ms stop of a worker's loop every {sc.app.gc_every_requests:,.0f} "
+                        "of its requests (full garbage collections); " if params.gc_ms_per_request > 0 else
+                        "no garbage-collection stops; ")
+                     + f"interval: CPU times +-{cpu_spread:.0%} and 3 seeds",
                validation=VALIDATION)
     return doc

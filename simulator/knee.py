@@ -48,8 +48,11 @@ models what an asyncio service does with its CPU:
   Without keys the path mix is drawn from the cache simulator's (``app.instances = instances``), as
   if every read were answered at its arrival. The stale reads come from the cache simulator either way.
 
-* **Full garbage collections** (``gc_pause_ms`` every ``gc_every`` requests a loop serves, as the
-  workers' ``python_gc_pause_seconds`` show at light load) stop their loop for the whole pause (rounds).
+* **Full garbage collections** (``gc_pause_ms`` every ``gc_every`` requests a loop serves) stop their
+  loop for the whole pause (rounds). CPython makes one once the objects promoted since the last exceed
+  a quarter of the long-lived ones, so the knee bench takes the pace from the workers' promotions per
+  request at light load (``python_gc_promoted_objects_total``) and the pause from their timed full
+  collections (``python_gc_pause_seconds``); ``gc_served_s`` places the first after a known start.
 
 Everything above is replayed on a Poisson trace with common random numbers: the same seed gives
 the same unit-rate arrivals scaled by ``1 / rate`` and the same service draws, so the predicted P99

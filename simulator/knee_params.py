@@ -133,7 +133,7 @@ class KneeParams:
                    db_ms=sc.db.rtt_ms + sc.db.read.mean_ms,
                    db_write_ms=sc.db.rtt_ms + sc.db.write.mean_ms * sc.db.queries_per_write,
                    pool_per_instance=sc.db.pool_per_instance, db_cores=sc.db.cores_per_node,
-                   overhead_ms=sc.app.rtt_ms)
+                   overhead_ms=sc.app.rtt_ms, gc_pause_ms=sc.app.gc_pause_ms, gc_every=sc.app.gc_every_requests)
 
 
 def paths_from_result(res: object) -> Paths:

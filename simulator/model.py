@@ -93,6 +93,23 @@ class App(_Model):
     )
     workers: int = Field(default=0, ge=0, description="concurrent requests per instance; 0 = unlimited")
     rtt_ms: float = Field(default=0.0, ge=0, description="client <-> app network and protocol overhead (latency only)")
+    gc_pause_ms: float = Field(
+        default=0.0, ge=0, description="a full garbage collection's stop of a worker's event loop (Python: "
+        "python_gc_pause_seconds{generation=\"2\"}); 0 = none. Used by the capacity answer only")
+    gc_every_requests: float = Field(
+        default=0.0, ge=0, description="requests a worker serves between two full collections (its requests "
+        "over its generation-2 collections); the service times include their average share")
+
+    @model_validator(mode="after")
+    def _collections_fit_in_the_service_time(self) -> App:
+        if self.gc_pause_ms > 0 and self.gc_every_requests <= 0:
+            raise ValueError("app.gc_pause_ms needs app.gc_every_requests (how often a collection comes)")
+        per_request = self.gc_pause_ms / self.gc_every_requests if self.gc_every_requests > 0 else 0.0
+        fastest = min(self.service.mean_ms, (self.hit_service or self.service).mean_ms)
+        if per_request > 0 and per_request >= fastest:
+            raise ValueError(f"full collections average {per_request:.3f} ms per request, not less than the "
+                             f"fastest service time ({fastest:g} ms) that includes them")
+        return self
 
 
 class L1Cache(_Model):

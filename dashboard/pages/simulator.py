@@ -197,10 +197,24 @@ st.caption("The knee model (simulator/capacity.py): each instance's event loop r
            "runs it (a request waits a loop round for every await), the DB connection pool as a queue, per-instance "
            "L1. The interval assumes CPU times known within ±10 %; bench/results/simulator-knee.md shows how it "
            "compares with a measured deployment.")
-cap_target = st.number_input("P99 target (ms)", 1.0, 600_000.0, float(scenario.targets.p99_ms))
+target_col, pause_col, every_col = st.columns(3)
+cap_target = target_col.number_input("P99 target (ms)", 1.0, 600_000.0, float(scenario.targets.p99_ms))
+gc_pause = pause_col.number_input(
+    "Full GC pause (ms)", 0.0, 10_000.0, float(scenario.app.gc_pause_ms),
+    help="How long a full garbage collection stops a worker's event loop (Python: "
+         "python_gc_pause_seconds{generation=\"2\"} sum / count). 0: none. Near the knee the backlog behind one "
+         "stop takes far longer to drain than the stop lasted.")
+gc_every = every_col.number_input(
+    "Requests per worker between full GCs", 0.0, 1e9, float(scenario.app.gc_every_requests), step=1000.0, format="%.0f",
+    help="A worker's requests over its generation-2 collections in the same window.")
 if st.button("Find the capacity"):
+    try:
+        sized = scenario.with_changes(**{"app.gc_pause_ms": gc_pause, "app.gc_every_requests": gc_every})
+    except ScenarioError as exc:
+        st.error(str(exc))
+        st.stop()
     with st.spinner("Bisecting on the request rate…"):
-        cap = scenario_capacity(scenario, cap_target)
+        cap = scenario_capacity(sized, cap_target)
     cols = st.columns(3)
     cols[0].metric("Capacity", f"{cap['rate']:,.0f} req/s", help="requests/s at which P99 reaches the target")
     cols[1].metric("Users at capacity", f"{cap['users']:,.0f}", f"{cap['headroom']:.1f}x today's traffic",

@@ -27,3 +27,28 @@ def test_simulator_page_answers_capacity(dashboard_url, page):
     low, mid, high = (int(x.replace(",", "")) for x in (interval[1], rate[1], interval[2]))
     assert 0 < low <= mid <= high
     assert "Known error" in body  # the answer carries the validation's known error
+
+
+def test_garbage_collection_pauses_go_into_the_capacity_answer(dashboard_url, page):
+    """The workers' full collections are an input of the capacity answer; a pause without a pace is refused
+    with the reason, not a traceback."""
+    page.goto(dashboard_url)
+    page.get_by_role("link", name="What-if simulator").click()
+    page.get_by_text("L2 hit ratio").wait_for(timeout=120_000)
+    pause = page.get_by_role("spinbutton", name="Full GC pause (ms)")
+    pause.fill("40")
+    pause.press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Find the capacity").click()
+    page.get_by_text("needs app.gc_every_requests").wait_for(timeout=60_000)
+    every = page.get_by_role("spinbutton", name="Requests per worker between full GCs")
+    every.fill("5000")
+    every.press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Find the capacity").click()
+    page.get_by_text("Users at capacity").wait_for(timeout=180_000)
+    page.get_by_text("Known error").scroll_into_view_if_needed()
+    shot(page, "simulator-capacity-gc")
+    body = page.inner_text("body")
+    assert "Traceback" not in body and "needs app.gc_every_requests" not in body
+    assert re.search(r"Capacity\s+([\d,]+) req/s", body)

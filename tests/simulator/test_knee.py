@@ -274,3 +274,21 @@ def test_the_stated_bias_matches_the_kept_validation_results():
               if r.get("kind") == "sweep" and r["utilisation"] <= 0.95]
     first, last = (float(x) for x in re.search(r"P99 was ([\d.]+)-([\d.]+)x the predicted", VALIDATION).groups())
     assert first == pytest.approx(min(ratios), abs=0.05) and last == pytest.approx(max(ratios), abs=0.05), ratios
+
+
+def test_a_scenario_can_state_its_workers_garbage_collections():
+    """A Python service's full collections (its own ``python_gc_pause_seconds``) go into the capacity answer
+    as stops of the workers' loops: at the same average CPU per request, long stops cross a tight P99 target
+    at a lower rate. Inconsistent figures are refused with a reason."""
+    base = {"app.service.mean_ms": 2.0, "app.instances": 2, "targets.p99_ms": 60.0}
+    plain = scenario_capacity(make(**base), duration_s=30)
+    stalled = scenario_capacity(make(**base, **{"app.gc_pause_ms": 40.0, "app.gc_every_requests": 400.0}),
+                                duration_s=30)
+    assert stalled["rate"] < 0.95 * plain["rate"]
+    assert "40 ms stop of a worker's loop every 400" in stalled["model"] and "no garbage" in plain["model"]
+    assert KneeParams.from_scenario(make(**base, **{"app.gc_pause_ms": 40.0, "app.gc_every_requests": 400.0})
+                                    ).gc_ms_per_request == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="gc_every_requests"):
+        make(**base, **{"app.gc_pause_ms": 40.0})
+    with pytest.raises(ValueError, match="fastest service time"):
+        make(**base, **{"app.gc_pause_ms": 40.0, "app.gc_every_requests": 10.0})

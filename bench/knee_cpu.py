@@ -30,7 +30,7 @@ request at each load follows from the replay, not from a formula in load.
 Each set's own host speed. This shared host's speed drifts by several percent over a run (the three
 sets' busy CPU differed by up to 11 % in one session), and it drifts together with the counts: a slower
 stretch is also one where the loops are preempted more. With one speed for all sets, that drift leaked
-into the price of a preemption: the third kept run (``simulator-knee-repeat-2``) fitted 0.54 ms per
+into the price of a preemption: the run kept as ``simulator-knee-degenerate-fit`` fitted 0.54 ms per
 preemption where the other two fitted 0, and an L1 hit's CPU equal to a miss's (1.58 vs 1.56 ms), and its
 model saturated below the measured capacity. So every set gets its own speed factor (all of its CPU,
 switching included, scaled by one number; the factors' geometric mean is 1), fitted jointly with the

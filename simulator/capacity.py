@@ -113,17 +113,16 @@ def _at_rate(sc: Scenario, rate: float) -> Scenario:
 
 
 VALIDATION = ("Known error: against the reference deployment (bench/results/simulator-knee.md) the last "
-              "validation's measured crossing came 3.4 % below the predicted centre (inside its interval; 1.8 % "
-              "below, inside, in a repeat), and at 50-95 % load the measured P99 was 0.83-1.64x the predicted one "
-              "(repeat 1.03-2.53x). The misses are near the knee, at 85 % in one run and 95 % in the other, where "
-              "the runs of one load spread up to 3x. There the model's CPU per request is 3-6 % below the "
-              "workers', and the garbage collections it replays are paced and sized from light load, while the "
-              "workers near the knee collected half as often for twice as long. A second repeat, whose light-load "
-              "CPU fit came out degenerate, missed widely (simulator-knee-repeat-2.md). This answer's model draws "
-              "its cache paths from the cache model and replays no garbage collections (the validated one does "
-              "both; without the collections it was 1.4-3.5x optimistic at 70-95 %), so expect it to be more "
-              "optimistic near the knee. Size with the interval's low end, calibrate on the host you plan for, and "
-              "check against a measured point near the knee.")
+              "validation's measured crossing came 1.2 % below the predicted centre (inside its interval; 0.9 % "
+              "below, inside, in a repeat), and at 50-95 % load the measured P99 was 0.88-1.09x the predicted one "
+              "(repeat 0.88-1.01x), while the runs of one load spread up to 1.8x near the knee (85 %: 57-115 ms). "
+              "That holds for workers that have run a while: a fresh Python worker's first full garbage collection "
+              "(60-130 ms) put P99 at 85-95 % up to 2.5x above the prediction in earlier runs "
+              "(simulator-knee-startup-gc.md). This answer's model draws its cache paths from the cache model "
+              "instead of finding them by key, and replays collections only if the scenario states them "
+              "(app.gc_pause_ms, app.gc_every_requests); validated that way it was 1.04-1.18x optimistic at "
+              "50-95 %. Size with the interval's low end, calibrate on the host you plan for, and check against a "
+              "measured point near the knee.")
 """What the last validation on an idle machine found, shown with every capacity answer: a figure people
 size production with must carry its known error, not only its interval."""
 

@@ -130,6 +130,24 @@ def _cpu_by_load(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _modelled_collections(doc: dict[str, Any]) -> Any:
+    """The model's full collections in one load's windows (all workers, all repeats), or None without stops:
+    the replay's stop times (knee_trace.stalls) counted over the measured window."""
+    from simulator.knee_params import KneeParams
+    from simulator.knee_trace import loop_count, stalls
+
+    if not doc.get("model"):
+        return None
+    params = KneeParams(**doc["model"])
+    if params.gc_ms_per_request <= 0:
+        return None
+    loops, window = loop_count(params), doc["duration_s"]
+
+    def count(rate: float) -> int:
+        return sum(int(stalls(params, rate, window, loops, seed)[0].size) for seed in range(1, doc["repeats"] + 1))
+    return count
+
+
 def _gc_line(doc: dict[str, Any]) -> list[str]:
     """The full collections the model stalls its loops with, from the light runs, beside the same figures
     measured at each sweep load: the model takes their pace per request and their length to be the same at
@@ -137,10 +155,12 @@ def _gc_line(doc: dict[str, Any]) -> list[str]:
     gc = doc["calibration"].get("gc")
     if gc is None:
         return []
+    modelled = _modelled_collections(doc)
     at_loads = "; ".join(
         f"{r['utilisation']:.2f}: {r['gc']['full_collections']}"
         + (f" ({r['gc']['requests_per_collection']:,.0f} req, {r['gc']['pause_ms']:.0f} ms)"
            if r["gc"]["full_collections"] else "")
+        + (f", model {modelled(r['rate'])}" if modelled else "")
         for r in doc["rows"] if r["kind"] == "sweep" and "gc" in r)
     if gc.get("since"):  # paced by promotions (refservice.metrics.watch_heap)
         every = gc["requests_per_collection"]

@@ -29,22 +29,23 @@ def test_simulator_page_answers_capacity(dashboard_url, page):
     assert "Known error" in body  # the answer carries the validation's known error
 
 
+def _enter(page, label: str, value: str) -> None:
+    box = page.get_by_role("spinbutton", name=label)
+    box.fill(value)
+    box.press("Enter")  # a number input reaches the script on Enter or blur
+    page.wait_for_timeout(500)
+
+
 def test_garbage_collection_pauses_go_into_the_capacity_answer(dashboard_url, page):
     """The workers' full collections are an input of the capacity answer; a pause without a pace is refused
     with the reason, not a traceback."""
     page.goto(dashboard_url)
     page.get_by_role("link", name="What-if simulator").click()
     page.get_by_text("L2 hit ratio").wait_for(timeout=120_000)
-    pause = page.get_by_role("spinbutton", name="Full GC pause (ms)")
-    pause.fill("40")
-    pause.press("Enter")
-    page.wait_for_timeout(500)
+    _enter(page, "Full GC pause (ms)", "40")
     page.get_by_role("button", name="Find the capacity").click()
     page.get_by_text("needs app.gc_every_requests").wait_for(timeout=60_000)
-    every = page.get_by_role("spinbutton", name="Requests per worker between full GCs")
-    every.fill("5000")
-    every.press("Enter")
-    page.wait_for_timeout(500)
+    _enter(page, "Requests per worker between full GCs", "5000")
     page.get_by_role("button", name="Find the capacity").click()
     page.get_by_text("Users at capacity").wait_for(timeout=180_000)
     page.get_by_text("Known error").scroll_into_view_if_needed()

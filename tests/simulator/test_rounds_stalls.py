@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bench import validate_knee
+from bench import knee_counts
 from simulator import rounds
 from simulator.knee import KneeParams, Paths, load_profile, predict
 from simulator.knee_trace import stalls
@@ -72,10 +72,10 @@ def test_the_collections_pace_is_pooled_over_the_light_runs():
     runs = [{"gc_full_collections": 1, "gc_full_pause_s": 0.09, "served_reads": 2900, "served_writes": 100},
             {"gc_full_collections": 2, "gc_full_pause_s": 0.24, "served_reads": 2950, "served_writes": 50},
             {"gc_full_collections": 0, "gc_full_pause_s": 0.0, "served_reads": 3000, "served_writes": 0}]
-    gc = validate_knee.gc_calibration(runs)
+    gc = knee_counts.gc_calibration(runs)
     assert gc["full_collections"] == 3 and gc["pause_ms"] == pytest.approx(110.0)
     assert gc["requests_per_collection"] == pytest.approx(3000.0)
-    none = validate_knee.gc_calibration(runs[2:])
+    none = knee_counts.gc_calibration(runs[2:])
     assert none["pause_ms"] is None and none["requests_per_collection"] is None
 
 
@@ -92,13 +92,13 @@ def test_the_pace_of_full_collections_comes_from_what_is_promoted_not_from_colle
     a quarter of the long-lived objects promoted again (CPython's rule), or eleven generation-1 collections
     if that comes later. The pause is every timed full collection's mean (start-up ones included)."""
     runs = [_light(6000.0, 3, [90_000.0, 94_000.0]), _light(6000.0, 3, [92_000.0, 92_000.0])]
-    gc = validate_knee.gc_calibration(runs)
+    gc = knee_counts.gc_calibration(runs)
     assert gc["promoted_per_request"] == pytest.approx(2.0)
     assert gc["requests_per_collection"] == pytest.approx(92_000 / 4 / 2.0)  # 11,500 > 11 / (6 / 6000) = 11,000
     assert gc["pause_ms"] == pytest.approx(80.0) and gc["full_collections"] == 0
-    few = validate_knee.gc_calibration([_light(6000.0, 1, [92_000.0])])  # one young collection per 3000 requests
+    few = knee_counts.gc_calibration([_light(6000.0, 1, [92_000.0])])  # one young collection per 3000 requests
     assert few["requests_per_collection"] == pytest.approx(33_000.0)
-    none = validate_knee.gc_calibration([_light(0.0, 0, [92_000.0])])
+    none = knee_counts.gc_calibration([_light(0.0, 0, [92_000.0])])
     assert none["requests_per_collection"] is None
 
 

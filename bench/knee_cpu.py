@@ -66,7 +66,6 @@ def _prices_and_speeds(xs: list[np.ndarray], ys: list[np.ndarray], *, rounds: in
     each set's speed by least squares on its own rows (closed form), normalised to geometric mean 1.
     Each half-step lowers the squared error, so it converges; starts from equal speeds."""
     speeds = np.ones(len(xs))
-    prices = np.zeros(xs[0].shape[1])
     for _ in range(rounds):
         prices, _ = nnls(np.vstack([x * s for x, s in zip(xs, speeds, strict=True)]), np.concatenate(ys))
         fitted = [x @ prices for x in xs]

@@ -76,12 +76,13 @@ class Metrics:
                                    "the last full collection", registry=r)
 
     def watch_gc(self) -> Callable[[], None]:
-        """Time every collection of this process until the returned function is called.
+        """Time every collection of this process, and count what makes the next full one due, until the
+        returned function is called.
 
         Why: a full (generation 2) collection stops the event loop for as long as it walks the heap
-        (about 0.1 s in the knee bench's workers, one every half minute or so). At the knee that one
-        stall backs up every request behind it, so it shows in P99 far beyond its share of CPU, and the
-        knee model takes its length and frequency from here."""
+        (25-130 ms in the knee bench's workers). At the knee that one stall backs up every request behind
+        it, so it shows in P99 far beyond its share of CPU, and the knee model takes its length and pace
+        from here."""
         unwatch_pauses = time_collections(lambda gen, start, end: self.gc_pause.labels(str(gen)).observe(end - start))
         unwatch_heap = watch_heap(self.gc_promoted.inc, self.gc_long_lived.set)
 
@@ -108,12 +109,7 @@ def time_collections(on_pause: Callable[[int, float, float], None]) -> Callable[
         else:
             on_pause(int(info["generation"]), started, time.perf_counter())
 
-    gc.callbacks.append(on_gc)
-
-    def stop() -> None:
-        with contextlib.suppress(ValueError):
-            gc.callbacks.remove(on_gc)
-    return stop
+    return _install(on_gc)
 
 
 def watch_heap(on_promoted: Callable[[int], None], on_full: Callable[[int], None]) -> Callable[[], None]:
@@ -140,6 +136,11 @@ def watch_heap(on_promoted: Callable[[int], None], on_full: Callable[[int], None
         elif generation == 2 and phase == "stop":
             on_full(len(gc.get_objects(2)))
 
+    return _install(on_gc)
+
+
+def _install(on_gc: Callable[[str, dict[str, int]], None]) -> Callable[[], None]:
+    """Add ``on_gc`` to ``gc.callbacks``; the returned function removes it (again harmlessly)."""
     gc.callbacks.append(on_gc)
 
     def stop() -> None:

@@ -20,28 +20,32 @@ def served_counts(m0: list[Any], m1: list[Any], duration: float, l1_ttl_s: float
     """What the workers answered between two scrapes, from their own counters: in overload the
     generator also counts requests it never sent or gave up on, which no worker saw, so hit ratios and
     CPU per request are taken over the workers' own counts."""
+    pairs = list(zip(m0, m1, strict=True))
+
+    def grew(name: str, **labels: str) -> float:  # over the run, all workers
+        return sum(delta(a, b, name, **labels) for a, b in pairs)
+
+    def since_start(name: str, **labels: str) -> float:  # since each worker started, all workers
+        return sum(delta({}, b, name, **labels) for b in m1)
+
     served = [(delta(a, b, "http_requests_total", method="GET", route=PRODUCT_ROUTE),
-               delta(a, b, "http_requests_total", method="PUT", route=PRODUCT_ROUTE))
-              for a, b in zip(m0, m1, strict=True)]
+               delta(a, b, "http_requests_total", method="PUT", route=PRODUCT_ROUTE)) for a, b in pairs]
     s_reads, s_writes = sum(r for r, _ in served), sum(w for _, w in served)
     hits = [read_hits(a, b, writes=int(w), duration_s=duration, l1_ttl_s=l1_ttl_s)
-            for (a, b), (_, w) in zip(zip(m0, m1, strict=True), served, strict=True)]
+            for (a, b), (_, w) in zip(pairs, served, strict=True)]
     l1, l2 = sum(h[0] for h in hits), sum(h[1] for h in hits)
-    full = [(delta(a, b, "python_gc_pause_seconds_count", generation="2"),
-             delta(a, b, "python_gc_pause_seconds_sum", generation="2")) for a, b in zip(m0, m1, strict=True)]
-    lifetime = [(delta({}, b, "python_gc_pause_seconds_count", generation="2"),
-                 delta({}, b, "python_gc_pause_seconds_sum", generation="2")) for b in m1]
+    pauses, paused_s = "python_gc_pause_seconds_count", "python_gc_pause_seconds_sum"
     return {"served_reads": s_reads, "served_writes": s_writes, "l1_hits": l1,
             "hit_l1": l1 / max(1.0, s_reads), "hit_l2": l2 / max(1.0, s_reads - l1),
-            "gc_full_collections": int(sum(c for c, _ in full)), "gc_full_pause_s": sum(t for _, t in full),
+            "gc_full_collections": int(grew(pauses, generation="2")),
+            "gc_full_pause_s": grew(paused_s, generation="2"),
             # what paces the full collections (refservice.metrics.watch_heap), and every full collection each
             # worker made since it started (its start-up one included: knee_deploy), for their length
-            "gc_promoted": sum(delta(a, b, "python_gc_promoted_objects_total") for a, b in zip(m0, m1, strict=True)),
-            "gc_young_collections": int(sum(delta(a, b, "python_gc_pause_seconds_count", generation="1")
-                                            for a, b in zip(m0, m1, strict=True))),
+            "gc_promoted": grew("python_gc_promoted_objects_total"),
+            "gc_young_collections": int(grew(pauses, generation="1")),
             "gc_long_lived": [delta({}, b, "python_gc_long_lived_objects") for b in m1],
-            "gc_lifetime_full_collections": int(sum(c for c, _ in lifetime)),
-            "gc_lifetime_full_pause_s": sum(t for _, t in lifetime)}
+            "gc_lifetime_full_collections": int(since_start(pauses, generation="2")),
+            "gc_lifetime_full_pause_s": since_start(paused_s, generation="2")}
 
 
 def gc_calibration(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -67,6 +71,7 @@ def gc_calibration(runs: list[dict[str, Any]]) -> dict[str, Any]:
     every = max(by_growth, by_count) if by_growth and by_count else None
     return {"full_collections": seen, "requests_served": served,
             "pause_ms": sum(r["gc_lifetime_full_pause_s"] for r in runs) / timed * 1000 if timed else None,
+            "seen_pause_ms": sum(r["gc_full_pause_s"] for r in runs) / seen * 1000 if seen else None,
             "requests_per_collection": every, "promoted_per_request": promoted,
             "young_collections_per_request": young, "long_lived_objects": long_lived,
             "timed_collections": timed, "since": "each worker's full collection once started (knee_deploy)",

@@ -148,6 +148,18 @@ def _modelled_collections(doc: dict[str, Any]) -> Any:
     return count
 
 
+def _seen_collections(gc: dict[str, Any]) -> str:
+    """The full collections one load's windows saw, with the requests served per collection and their mean
+    pause. Files paced by promotions (``since``) keep, as ``pause_ms`` and ``requests_per_collection``, every
+    collection's mean (start-up ones included) and the rule's pace, so only their ``seen_pause_ms`` is the
+    windows' own (files made before it was kept show no pause)."""
+    n = gc["full_collections"]
+    if not n:
+        return "0"
+    pause = gc.get("seen_pause_ms") if gc.get("since") else gc["pause_ms"]
+    return f"{n} ({gc['requests_served'] / n:,.0f} req" + (f", {pause:.0f} ms)" if pause else ")")
+
+
 def _gc_line(doc: dict[str, Any]) -> list[str]:
     """The full collections the model stalls its loops with, from the light runs, beside the same figures
     measured at each sweep load: the model takes their pace per request and their length to be the same at
@@ -156,12 +168,9 @@ def _gc_line(doc: dict[str, Any]) -> list[str]:
     if gc is None:
         return []
     modelled = _modelled_collections(doc)
-    at_loads = "; ".join(
-        f"{r['utilisation']:.2f}: {r['gc']['full_collections']}"
-        + (f" ({r['gc']['requests_per_collection']:,.0f} req, {r['gc']['pause_ms']:.0f} ms)"
-           if r["gc"]["full_collections"] else "")
-        + (f", model {modelled(r['rate'])}" if modelled else "")
-        for r in doc["rows"] if r["kind"] == "sweep" and "gc" in r)
+    at_loads = "; ".join(f"{r['utilisation']:.2f}: {_seen_collections(r['gc'])}"
+                         + (f", model {modelled(r['rate'])}" if modelled else "")
+                         for r in doc["rows"] if r["kind"] == "sweep" and "gc" in r)
     if gc.get("since"):  # paced by promotions (refservice.metrics.watch_heap)
         every = gc["requests_per_collection"]
         pace = f"one per {every:,.0f} requests a worker serves" if every else "none (nothing promoted)"
@@ -173,7 +182,8 @@ def _gc_line(doc: dict[str, Any]) -> list[str]:
                 f"{gc['timed_collections']} the workers made, each one's collection once started included); the model "
                 "stops that worker's loop for as long (simulator/rounds.py STALL), the first one a warm-up after its "
                 f"start-up collection. The light runs saw {gc['full_collections']} in their windows. At the sweep "
-                f"loads (collections, and requests per collection and mean pause): {at_loads}"]
+                f"loads (collections in the windows, requests per collection, their mean pause where kept, and the "
+                f"model's count): {at_loads}"]
     if not gc["full_collections"]:
         return [f"- full garbage collections: none in the light runs ({int(gc['requests_served']):,} requests): the "
                 f"model has no stalls; at the sweep loads: {at_loads}"]

@@ -100,6 +100,25 @@ def test_the_pace_of_full_collections_comes_from_what_is_promoted_not_from_colle
     assert few["requests_per_collection"] == pytest.approx(33_000.0)
     none = knee_counts.gc_calibration([_light(0.0, 0, [92_000.0])])
     assert none["requests_per_collection"] is None
+    assert gc["seen_pause_ms"] is None  # no window saw one
+    seen = knee_counts.gc_calibration([{**_light(6000.0, 3, [92_000.0]), "gc_full_collections": 2,
+                                        "gc_full_pause_s": 0.09}])
+    assert seen["seen_pause_ms"] == pytest.approx(45.0) and seen["pause_ms"] == pytest.approx(80.0)
+
+
+def test_the_report_shows_what_each_loads_windows_saw_not_the_rules_pace():
+    """Per sweep load the report gives the collections the windows saw, requests served per collection and
+    their own mean pause; a promotion-paced file's ``pause_ms`` (start-up collections in it) is not shown as
+    the windows' pause."""
+    from bench.knee_report import _seen_collections
+
+    row = {"full_collections": 6, "requests_served": 47_512.0, "pause_ms": 41.3, "requests_per_collection": 9333.0,
+           "since": "start-up", "seen_pause_ms": 52.0}
+    assert _seen_collections(row) == "6 (7,919 req, 52 ms)"
+    assert _seen_collections({**row, "seen_pause_ms": None}) == "6 (7,919 req)"
+    older = {"full_collections": 6, "requests_served": 35_460.0, "pause_ms": 119.2, "requests_per_collection": 5910.0}
+    assert _seen_collections(older) == "6 (5,910 req, 119 ms)"
+    assert _seen_collections({**older, "full_collections": 0}) == "0"
 
 
 def test_after_a_start_up_collection_the_first_stall_comes_when_the_warm_up_leaves_it_due():
